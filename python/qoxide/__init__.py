@@ -1,0 +1,29 @@
+"""qoxide: fast batched statevector simulation with adjoint gradients for QML in PyTorch."""
+
+from . import _core
+from ._core import GATES, get_num_threads, set_num_threads
+from .circuit import QuantumFunction, circuit
+from .observables import Hermitian, I, Observable, Pauli, Projector, Sum, X, Y, Z
+from .program import Program
+from .recorder import Recorder
+
+__version__ = _core.__version__
+
+__all__ = [
+    "GATES",
+    "Hermitian",
+    "I",
+    "Observable",
+    "Pauli",
+    "Program",
+    "Projector",
+    "QuantumFunction",
+    "Recorder",
+    "Sum",
+    "X",
+    "Y",
+    "Z",
+    "circuit",
+    "get_num_threads",
+    "set_num_threads",
+]

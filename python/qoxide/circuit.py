@@ -1,0 +1,284 @@
+"""`qoxide.circuit`: record a circuit function once, run it batched.
+
+    @qx.circuit(n_qubits=4)
+    def net(q, x, w):
+        for i in range(4):
+            q.h(i); q.ry(x[i], i)
+        ...
+        return [q.expval(qx.Z(i)) for i in range(4)]
+
+    net(x, w)   # x: [B, 4] (batched) or [4]; w: any shape. torch in -> torch out (autograd),
+                # numpy in -> numpy out. float32 runs complex64, float64 runs complex128.
+
+The first argument after ``q`` is the input: its last axis holds the features of one
+sample and any leading axes are batch axes. Other arguments are weights, shared by all
+samples. A call compiles the circuit for the argument shapes once (cached) and then runs
+the whole batch in one native call.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import _core
+from .autograd import ExpvalFunction, NoGradFunction
+from .measurements import Counts, Expval, Measurement, Probs, Sample, State, Var
+from .params import symbols
+from .program import Program, TorchThetaMap, compile_program
+from .recorder import Recorder
+
+_MEASUREMENTS = (Expval, Var, Probs, State, Sample, Counts)
+
+
+class QuantumFunction:
+    """A circuit function bound to a register size; call it like the function minus ``q``."""
+
+    def __init__(self, fn: Callable[..., Any], n_qubits: int, inputs: str | None = "auto"):
+        Recorder(n_qubits)  # validates n_qubits
+        self.fn = fn
+        self.n_qubits = int(n_qubits)
+        names = list(inspect.signature(fn).parameters)
+        if not names:
+            raise TypeError("a circuit function takes the recorder `q` as its first argument")
+        self.arg_names = names[1:]
+        if inputs == "auto":
+            self.input_index = 0 if self.arg_names else None
+        elif inputs is None:
+            self.input_index = None
+        else:
+            if inputs not in self.arg_names:
+                raise ValueError(f"inputs={inputs!r} is not an argument of {fn.__name__}")
+            self.input_index = self.arg_names.index(inputs)
+        self._programs: dict[tuple, Program] = {}
+        self._theta_maps: dict[tuple, TorchThetaMap] = {}
+        self.__name__ = getattr(fn, "__name__", "circuit")
+        self.__doc__ = fn.__doc__
+
+    # compilation -------------------------------------------------------------------
+    def program(self, in_shape: tuple[int, ...] | None, weight_shapes: Sequence[tuple[int, ...]]) -> Program:
+        """The compiled program for one sample's input shape and the weight shapes."""
+        key = (in_shape, tuple(tuple(s) for s in weight_shapes))
+        prog = self._programs.get(key)
+        if prog is None:
+            prog = self._record(in_shape, list(weight_shapes))
+            self._programs[key] = prog
+        return prog
+
+    def _record(self, in_shape: tuple[int, ...] | None, weight_shapes: list[tuple[int, ...]]) -> Program:
+        rec = Recorder(self.n_qubits)
+        sym_args: list[Any] = []
+        offset = 0
+        n_inputs = int(np.prod(in_shape)) if in_shape is not None else 0
+        ws = iter(weight_shapes)
+        # inputs occupy variables [0, F); weights follow in argument order
+        w_offset = n_inputs
+        for i in range(len(self.arg_names)):
+            if i == self.input_index:
+                sym_args.append(symbols(in_shape, offset))  # type: ignore[arg-type]
+            else:
+                shape = next(ws)
+                sym_args.append(symbols(shape, w_offset))
+                w_offset += int(np.prod(shape, dtype=np.int64))
+        out = self.fn(rec, *sym_args)
+        single = isinstance(out, _MEASUREMENTS)
+        ms = [out] if single else list(out) if isinstance(out, (list, tuple)) else None
+        if not ms or not all(isinstance(m, _MEASUREMENTS) for m in ms):
+            raise TypeError(
+                f"{self.__name__} must return a measurement (q.expval, q.var, q.probs, q.state, "
+                f"q.sample, q.counts) or a list of them, got {out!r}"
+            )
+        prog = compile_program(rec, ms, n_inputs, w_offset - n_inputs)
+        prog.single = single  # type: ignore[attr-defined]
+        return prog
+
+    # execution ---------------------------------------------------------------------
+    def __call__(self, *args: Any, dtype: Any = None) -> Any:
+        if len(args) != len(self.arg_names):
+            raise TypeError(
+                f"{self.__name__} takes {len(self.arg_names)} argument(s) "
+                f"({', '.join(self.arg_names)}), got {len(args)}"
+            )
+        if any(isinstance(a, torch.Tensor) for a in args):
+            return self._call_torch(args, dtype)
+        return self._call_numpy(args, dtype)
+
+    def _split(self, args: Sequence[Any]) -> tuple[Any, list[Any]]:
+        x = args[self.input_index] if self.input_index is not None else None
+        ws = [a for i, a in enumerate(args) if i != self.input_index]
+        return x, ws
+
+    @staticmethod
+    def _batching(x_shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(leading batch shape, per-sample shape) of an input."""
+        if len(x_shape) >= 2:
+            return tuple(x_shape[:-1]), (x_shape[-1],)
+        return (), tuple(x_shape)
+
+    def _call_numpy(self, args: Sequence[Any], dtype: Any) -> Any:
+        x, ws = self._split(args)
+        arrays = [np.asarray(a) for a in ([x] if x is not None else []) + ws]
+        if dtype is None:
+            floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
+            dtype = np.float32 if floats and all(d == np.float32 for d in floats) else np.float64
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        lead, in_shape, xb = (), None, None
+        if x is not None:
+            xa = np.asarray(x, dtype=np.float64)
+            lead, in_shape = self._batching(xa.shape)
+            xb = xa.reshape(-1, int(np.prod(in_shape)))
+        batch = int(np.prod(lead)) if lead else 1
+        wa = [np.asarray(w, dtype=np.float64) for w in ws]
+        prog = self.program(in_shape, [w.shape for w in wa])
+        wflat = np.concatenate([w.reshape(-1) for w in wa]) if wa else np.zeros(0)
+        theta = prog.theta_numpy(xb, wflat, batch, dtype)
+        outs = _run(prog, theta, theta_t=None)
+        return _shape_results(prog, outs, lead)
+
+    def _call_torch(self, args: Sequence[Any], dtype: Any) -> Any:
+        x, ws = self._split(args)
+        tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        device = tensors[0].device
+        if device.type != "cpu":
+            raise NotImplementedError(
+                f"qoxide runs on CPU in this build; got a tensor on {device}. "
+                "Move inputs with .cpu() (the CUDA backend is a separate feature)."
+            )
+        if dtype is None:
+            floats = [t.dtype for t in tensors if t.is_floating_point()]
+            dtype = floats[0] if floats else torch.get_default_dtype()
+        if dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        lead, in_shape, xb = (), None, None
+        if x is not None:
+            xt = torch.as_tensor(x).to(dtype)
+            lead, in_shape = self._batching(tuple(xt.shape))
+            xb = xt.reshape(-1, int(np.prod(in_shape)))
+        batch = int(np.prod(lead)) if lead else 1
+        wt = [torch.as_tensor(w).to(dtype) for w in ws]
+        prog = self.program(in_shape, [tuple(w.shape) for w in wt])
+        wflat = torch.cat([w.reshape(-1) for w in wt]) if wt else None
+        key = (id(prog), dtype, device)
+        tmap = self._theta_maps.get(key)
+        if tmap is None:
+            tmap = self._theta_maps[key] = TorchThetaMap(prog, dtype, device)
+        theta = tmap(xb, wflat, batch).contiguous()
+        outs = _run(prog, theta.detach().numpy(), theta_t=theta)
+        return _shape_results(prog, outs, lead)
+
+    def __repr__(self) -> str:
+        return f"<qoxide circuit {self.__name__} on {self.n_qubits} qubits>"
+
+
+def circuit(n_qubits: int, inputs: str | None = "auto") -> Callable[[Callable[..., Any]], QuantumFunction]:
+    """Decorator turning ``fn(q, *args)`` into a batched, differentiable quantum function.
+
+    ``inputs`` names the batched argument ("auto": the first after ``q``; None: no inputs,
+    every argument is a weight).
+    """
+
+    def wrap(fn: Callable[..., Any]) -> QuantumFunction:
+        return QuantumFunction(fn, n_qubits, inputs)
+
+    return wrap
+
+
+# running measurements ------------------------------------------------------------------
+
+
+def _init_for(prog: Program, theta: np.ndarray) -> np.ndarray | None:
+    if prog.init_state is None:
+        return None
+    return prog.init_state.astype(np.complex64 if theta.dtype == np.float32 else np.complex128)
+
+
+def _seed(seed: int | None) -> int:
+    if seed is None:
+        return int(np.random.default_rng().integers(2**63))
+    return int(seed) % 2**64
+
+
+def _wires(prog: Program, wires: tuple[int, ...] | None) -> list[int]:
+    return list(range(prog.n_qubits)) if wires is None else list(wires)
+
+
+def _run(prog: Program, theta: np.ndarray, theta_t: torch.Tensor | None) -> list[Any]:
+    """Evaluate every measurement; returns one batched result per measurement."""
+    init = _init_for(prog, theta)
+    tape = prog.tape
+    ms = prog.measurements
+    obs_iter = iter(prog.observables)
+    obs_of = {id(m): next(obs_iter) for m in ms if isinstance(m, (Expval, Var))}
+    grad = theta_t is not None and theta_t.requires_grad
+    wrap = theta_t is not None
+
+    expvals = [m for m in ms if isinstance(m, Expval)]
+    ev: dict[int, Any] = {}
+    if expvals:
+        obs = [obs_of[id(m)] for m in expvals]
+        if wrap:
+            cols = ExpvalFunction.apply(theta_t, tape, obs, init)
+        else:
+            cols = _core.expval(tape, theta, obs, init)
+        for j, m in enumerate(expvals):
+            ev[id(m)] = cols[:, j]
+
+    def out(value: np.ndarray, what: str) -> Any:
+        if not wrap:
+            return value
+        t = torch.from_numpy(value)
+        return NoGradFunction.apply(theta_t, t, what) if grad and t.is_floating_point() else t
+
+    results: list[Any] = []
+    for m in ms:
+        if isinstance(m, Expval):
+            results.append(ev[id(m)])
+        elif isinstance(m, Var):
+            results.append(out(_core.var(tape, theta, [obs_of[id(m)]], init)[:, 0], "var"))
+        elif isinstance(m, Probs):
+            results.append(out(_core.probs(tape, theta, _wires(prog, m.wires), init), "probs"))
+        elif isinstance(m, State):
+            results.append(out(_core.state(tape, theta, init), "state"))
+        elif isinstance(m, (Sample, Counts)):
+            s = _core.sample(tape, theta, _wires(prog, m.wires), m.shots, _seed(m.seed), init)
+            if isinstance(m, Counts):
+                results.append([_counts(row) for row in s])
+            else:
+                results.append(out(s, "sample"))
+    return results
+
+
+def _counts(samples: np.ndarray) -> dict[str, int]:
+    keys, counts = np.unique(samples, axis=0, return_counts=True)
+    return {"".join(map(str, k)): int(c) for k, c in zip(keys, counts, strict=True)}
+
+
+def _shape_results(prog: Program, results: list[Any], lead: tuple[int, ...]) -> Any:
+    """Stack expval/var lists to [..., M]; restore the caller's batch axes."""
+
+    def unbatch(r: Any) -> Any:
+        if isinstance(r, list):  # counts: one dict per sample
+            return r[0] if not lead else (r if len(lead) == 1 else np.array(r, dtype=object).reshape(lead))
+        if not lead:
+            return r[0]
+        return r.reshape(*lead, *r.shape[1:])
+
+    ms = prog.measurements
+    if prog.single:  # type: ignore[attr-defined]
+        return unbatch(results[0])
+    if all(isinstance(m, (Expval, Var)) for m in ms):
+        if isinstance(results[0], torch.Tensor):
+            stacked = torch.stack(results, dim=1)
+        else:
+            stacked = np.stack(results, axis=1)
+        return unbatch(stacked)
+    return tuple(unbatch(r) for r in results)
+
+
+__all__ = ["QuantumFunction", "circuit", "Measurement"]

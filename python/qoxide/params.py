@@ -1,0 +1,142 @@
+"""Symbolic gate parameters recorded while a circuit function runs.
+
+Inputs and weights are seen by the circuit function as numpy object arrays of
+`Expr`: affine combinations ``const + sum_j coeff_j * var_j`` of the flattened
+variables. Anything affine works (``2.0 * x[i] + 0.1``, ``w[k, i] - x[i]``); a
+non-affine use (``x[0] * x[1]``, ``np.sin(x[0])``) raises a TypeError that says
+to compute the feature in torch before calling the circuit.
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+
+_NONLINEAR = (
+    "qoxide circuits record gate angles as affine expressions of the inputs and weights; "
+    "{what} is not affine. Compute the feature in torch/numpy before calling the circuit "
+    "and pass it as an input."
+)
+
+
+class Expr:
+    """``const + sum(coeff * var)`` over variable indices."""
+
+    __slots__ = ("const", "terms")
+
+    def __init__(self, const: float = 0.0, terms: dict[int, float] | None = None):
+        self.const = float(const)
+        self.terms = terms or {}
+
+    @classmethod
+    def var(cls, index: int) -> Expr:
+        return cls(0.0, {index: 1.0})
+
+    # arithmetic -----------------------------------------------------------------
+    def __add__(self, other: object) -> Expr:
+        if isinstance(other, Expr):
+            terms = dict(self.terms)
+            for k, c in other.terms.items():
+                terms[k] = terms.get(k, 0.0) + c
+            return Expr(self.const + other.const, terms)
+        if isinstance(other, Real):
+            return Expr(self.const + float(other), dict(self.terms))
+        return NotImplemented
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Expr:
+        return Expr(-self.const, {k: -c for k, c in self.terms.items()})
+
+    def __sub__(self, other: object) -> Expr:
+        if isinstance(other, (Expr, Real)):
+            return self + (-other)
+        return NotImplemented
+
+    def __rsub__(self, other: object) -> Expr:
+        if isinstance(other, Real):
+            return (-self) + other
+        return NotImplemented
+
+    def __mul__(self, other: object) -> Expr:
+        if isinstance(other, Expr):
+            if not other.terms:
+                return self * other.const
+            if not self.terms:
+                return other * self.const
+            raise TypeError(_NONLINEAR.format(what="a product of two parameters"))
+        if isinstance(other, Real):
+            f = float(other)
+            return Expr(self.const * f, {k: c * f for k, c in self.terms.items()})
+        return NotImplemented
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: object) -> Expr:
+        if isinstance(other, Real):
+            return self * (1.0 / float(other))
+        raise TypeError(_NONLINEAR.format(what="division by a parameter"))
+
+    def __rtruediv__(self, other: object) -> Expr:
+        raise TypeError(_NONLINEAR.format(what="division by a parameter"))
+
+    def __pow__(self, other: object) -> Expr:
+        raise TypeError(_NONLINEAR.format(what="a power of a parameter"))
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):  # noqa: ANN001
+        raise TypeError(_NONLINEAR.format(what=f"numpy.{ufunc.__name__}"))
+
+    def __float__(self) -> float:
+        if self.terms:
+            raise TypeError(
+                "a symbolic circuit parameter has no value while the circuit is recorded; "
+                "use it as a gate angle instead of converting it to float"
+            )
+        return self.const
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            "a symbolic circuit parameter has no truth value: circuits are recorded once, "
+            "so control flow cannot depend on input or weight values"
+        )
+
+    @property
+    def is_constant(self) -> bool:
+        return not any(self.terms.values())
+
+    def key(self) -> tuple:
+        return (self.const, tuple(sorted((k, c) for k, c in self.terms.items() if c != 0.0)))
+
+    def __repr__(self) -> str:
+        parts = [f"{c:g}*v{k}" for k, c in sorted(self.terms.items())]
+        if self.const or not parts:
+            parts.append(f"{self.const:g}")
+        return " + ".join(parts)
+
+
+def symbols(shape: tuple[int, ...], offset: int) -> np.ndarray:
+    """An object array of variables ``offset ... offset + prod(shape) - 1``."""
+    size = int(np.prod(shape, dtype=np.int64))
+    flat = np.empty(size, dtype=object)
+    for i in range(size):
+        flat[i] = Expr.var(offset + i)
+    if shape == ():
+        return flat[0]
+    return flat.reshape(shape)
+
+
+def as_param(value: object) -> Expr | float:
+    """Normalise a gate parameter to a float constant or a non-constant Expr."""
+    if isinstance(value, Expr):
+        return value.const if value.is_constant else value
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+        if isinstance(value, Expr):
+            return as_param(value)
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"a gate parameter must be a number or a symbolic input/weight, got {type(value).__name__}"
+        ) from None

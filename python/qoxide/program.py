@@ -1,0 +1,147 @@
+"""A recorded circuit compiled once to the native tape, plus the affine map from the
+flattened inputs/weights to the per-sample angle matrix theta[B, P]."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _core
+from .measurements import Expval, Measurement, Var
+from .params import Expr
+from .recorder import Recorder
+
+
+@dataclass
+class Program:
+    """Low-level handle: the native tape, its observables and the theta map.
+
+    ``theta = x_flat @ a_in + (w_flat @ a_w + const)`` where ``x_flat`` is the batch of
+    flattened inputs ``[B, F]`` and ``w_flat`` all weights flattened and concatenated.
+    When every column is one variable with coefficient 1, ``gather`` holds its index
+    into ``[x_flat, w_flat]`` and theta is a plain column selection.
+    """
+
+    tape: _core.Tape
+    n_qubits: int
+    n_inputs: int
+    n_weights: int
+    a_in: np.ndarray  # [F, P]
+    a_w: np.ndarray  # [W, P]
+    const: np.ndarray  # [P]
+    gather: np.ndarray | None  # [P] int64
+    measurements: list[Measurement]
+    observables: list[_core.Observable]  # one per Expval/Var measurement, in order
+    init_state: np.ndarray | None
+
+    @property
+    def n_params(self) -> int:
+        return int(self.const.shape[0])
+
+    def theta_numpy(self, x: np.ndarray | None, w: np.ndarray | None, batch: int, dtype) -> np.ndarray:
+        """theta[B, P] from inputs x[B, F] and flat weights w[W]."""
+        if self.gather is not None:
+            parts = []
+            if self.n_inputs:
+                parts.append(x)
+            if self.n_weights:
+                parts.append(np.broadcast_to(w, (batch, self.n_weights)))
+            v = np.concatenate(parts, axis=1) if parts else np.zeros((batch, 0))
+            return np.ascontiguousarray(v[:, self.gather], dtype=dtype)
+        theta = np.broadcast_to(self.const, (batch, self.n_params)).astype(np.float64)
+        if self.n_inputs:
+            theta = theta + x.astype(np.float64) @ self.a_in
+        if self.n_weights:
+            theta = theta + w.astype(np.float64) @ self.a_w
+        return np.ascontiguousarray(theta, dtype=dtype)
+
+
+def compile_program(
+    rec: Recorder, measurements: list[Measurement], n_inputs: int, n_weights: int
+) -> Program:
+    slots: dict[tuple, int] = {}
+    exprs: list[Expr] = []
+    ops = []
+    for op in rec.ops:
+        params: list[int | float] = []
+        for p in op.params:
+            if isinstance(p, Expr):
+                key = p.key()
+                if key not in slots:
+                    slots[key] = len(exprs)
+                    exprs.append(p)
+                params.append(slots[key])
+            else:
+                params.append(float(p))
+        ops.append((op, params))
+
+    n_params = len(exprs)
+    tape = _core.Tape(rec.n_qubits, n_params)
+    for op, params in ops:
+        tape.add(
+            op.name,
+            list(op.wires),
+            params,
+            op.inverse,
+            None if op.matrix is None else np.ascontiguousarray(op.matrix),
+            list(op.control_values),
+        )
+
+    a = np.zeros((n_inputs + n_weights, n_params))
+    const = np.zeros(n_params)
+    for j, e in enumerate(exprs):
+        const[j] = e.const
+        for var, c in e.terms.items():
+            a[var, j] += c
+    pure = all(e.const == 0.0 and len(e.terms) == 1 and next(iter(e.terms.values())) == 1.0 for e in exprs)
+    gather = np.array([next(iter(e.terms)) for e in exprs], dtype=np.int64) if pure else None
+
+    observables = [m.obs.to_core(rec.n_qubits) for m in measurements if isinstance(m, (Expval, Var))]
+    return Program(
+        tape=tape,
+        n_qubits=rec.n_qubits,
+        n_inputs=n_inputs,
+        n_weights=n_weights,
+        a_in=a[:n_inputs],
+        a_w=a[n_inputs:],
+        const=const,
+        gather=gather,
+        measurements=measurements,
+        observables=observables,
+        init_state=rec.init_state,
+    )
+
+
+class TorchThetaMap:
+    """The theta map as torch tensors for one (dtype, device), built once and cached."""
+
+    def __init__(self, prog: Program, dtype, device):  # noqa: ANN001
+        import torch
+
+        kw = {"dtype": dtype, "device": device}
+        self.gather = None if prog.gather is None else torch.as_tensor(prog.gather, device=device)
+        self.a_in = torch.as_tensor(prog.a_in, **kw)
+        self.a_w = torch.as_tensor(prog.a_w, **kw)
+        self.const = torch.as_tensor(prog.const, **kw)
+        self.prog = prog
+
+    def __call__(self, x, w, batch: int):  # noqa: ANN001
+        import torch
+
+        p = self.prog
+        if self.gather is not None:
+            parts = []
+            if p.n_inputs:
+                parts.append(x)
+            if p.n_weights:
+                parts.append(w.expand(batch, p.n_weights))
+            if not parts:
+                return self.const.expand(batch, 0)
+            return torch.cat(parts, dim=1).index_select(1, self.gather)
+        theta = self.const.expand(batch, p.n_params)
+        if p.n_inputs:
+            theta = theta + x @ self.a_in
+        if p.n_weights:
+            theta = theta + w @ self.a_w
+        return theta

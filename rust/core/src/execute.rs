@@ -1,0 +1,290 @@
+//! Batched execution: run the tape for every sample and measure.
+//!
+//! Threading plan (see `plan`): small registers run in parallel over the batch, one
+//! sample per task from start to end (cache-resident, no per-gate synchronisation);
+//! large registers run samples one after another with each gate parallel over
+//! amplitudes; tiny work stays on the calling thread.
+
+use crate::error::{QoxideError, Result};
+use crate::memory::ensure_fits;
+use crate::observable::Obs;
+use crate::pool;
+use crate::scalar::{Real, C};
+use crate::state::{zero_state, Kernel, PAR_MIN_AMPS};
+use crate::tape::Tape;
+use crate::value_err;
+use rayon::prelude::*;
+
+/// Initial state of each sample.
+#[derive(Clone, Copy, Debug)]
+pub enum Init<'a, T> {
+    /// |0...0>
+    Zero,
+    /// One state `[2^n]` shared by all samples.
+    Shared(&'a [C<T>]),
+    /// One state per sample `[B, 2^n]`.
+    PerSample(&'a [C<T>]),
+}
+
+/// Below this many amplitude-gate updates in a whole call, stay on one thread.
+pub const SERIAL_MAX_WORK: usize = 1 << 15;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub batch_par: bool,
+    pub amp_par: bool,
+}
+
+pub fn plan(batch: usize, n_qubits: usize, n_ops: usize) -> Plan {
+    let dim = 1usize << n_qubits;
+    let threads = pool::num_threads();
+    let work = batch.saturating_mul(dim).saturating_mul(n_ops.max(1));
+    if threads == 1 || work <= SERIAL_MAX_WORK {
+        Plan { batch_par: false, amp_par: false }
+    } else if batch > 1 && (dim < PAR_MIN_AMPS || batch >= threads) {
+        Plan { batch_par: true, amp_par: false }
+    } else {
+        Plan { batch_par: false, amp_par: dim >= PAR_MIN_AMPS }
+    }
+}
+
+/// Kernels of the ops that do not depend on theta, built once per call.
+pub(crate) struct Program<'t, T> {
+    pub tape: &'t Tape,
+    fixed: Vec<Option<Kernel<T>>>,
+}
+
+impl<'t, T: Real> Program<'t, T> {
+    pub fn new(tape: &'t Tape) -> Self {
+        let fixed = tape
+            .ops
+            .iter()
+            .map(|op| (!op.is_parametrised()).then(|| op.kernel(&op.angles(&[]), tape.n_qubits)))
+            .collect();
+        Program { tape, fixed }
+    }
+
+    /// Kernel of op `i` for the theta row `row`.
+    #[inline]
+    pub fn kernel(&self, i: usize, row: &[f64]) -> Kernel<T> {
+        match &self.fixed[i] {
+            Some(k) => k.clone(),
+            None => {
+                let op = &self.tape.ops[i];
+                op.kernel(&op.angles(row), self.tape.n_qubits)
+            }
+        }
+    }
+
+    pub fn forward(&self, s: &mut [C<T>], row: &[f64], par: bool) {
+        for i in 0..self.tape.ops.len() {
+            self.kernel(i, row).apply(s, par);
+        }
+    }
+}
+
+/// Size checks shared by all entry points.
+fn check_call<T>(tape: &Tape, theta: &[f64], batch: usize, init: &Init<T>) -> Result<()> {
+    if batch == 0 {
+        return value_err!("batch size must be at least 1");
+    }
+    tape.check_theta(theta, batch)?;
+    let dim = 1usize << tape.n_qubits;
+    match init {
+        Init::Zero => {}
+        Init::Shared(s) if s.len() != dim => {
+            return value_err!("initial state must have 2^{} = {dim} amplitudes, got {}", tape.n_qubits, s.len())
+        }
+        Init::PerSample(s) if s.len() != batch * dim => {
+            return value_err!(
+                "initial states must have shape [{batch}, {dim}], got {} amplitudes",
+                s.len()
+            )
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+pub(crate) fn check_obs(tape: &Tape, obs: &[Obs]) -> Result<()> {
+    for (m, o) in obs.iter().enumerate() {
+        if o.n_qubits != tape.n_qubits {
+            return value_err!(
+                "observable {m} was built for {} qubits but the circuit has {}",
+                o.n_qubits,
+                tape.n_qubits
+            );
+        }
+    }
+    Ok(())
+}
+
+fn initial<T: Real>(init: &Init<T>, n: usize, b: usize) -> Vec<C<T>> {
+    match init {
+        Init::Zero => zero_state(n),
+        Init::Shared(s) => s.to_vec(),
+        Init::PerSample(s) => s[b << n..(b + 1) << n].to_vec(),
+    }
+}
+
+/// For each sample b: build its final state, then `f(b, state, out_row, amp_par)`.
+/// `states_per_task` is how many full states one task holds at once (for the memory check).
+pub(crate) fn run_batch<T: Real, O: Send>(
+    tape: &Tape,
+    theta: &[f64],
+    batch: usize,
+    init: &Init<T>,
+    states_per_task: usize,
+    out: &mut [O],
+    width: usize,
+    f: impl Fn(usize, &mut Vec<C<T>>, &mut [O], bool) + Sync + Send,
+) -> Result<()> {
+    check_call(tape, theta, batch, init)?;
+    if out.len() != batch * width {
+        return Err(QoxideError::Internal("output buffer of the wrong size".into()));
+    }
+    let n = tape.n_qubits;
+    let pl = plan(batch, n, tape.ops.len());
+    let tasks = if pl.batch_par { pool::num_threads().min(batch) } else { 1 };
+    let bytes = (tasks * states_per_task) as u128 * (std::mem::size_of::<C<T>>() as u128) << n;
+    ensure_fits(bytes, &format!("simulating {n} qubits"))?;
+    let prog = Program::<T>::new(tape);
+    let one = |b: usize, row_out: &mut [O]| {
+        let row = tape.row(theta, b);
+        let mut s = initial(init, n, b);
+        prog.forward(&mut s, row, pl.amp_par);
+        f(b, &mut s, row_out, pl.amp_par);
+    };
+    let width = width.max(1);
+    pool::install(|| {
+        if pl.batch_par {
+            out.par_chunks_mut(width).enumerate().for_each(|(b, o)| one(b, o));
+        } else {
+            out.chunks_mut(width).enumerate().for_each(|(b, o)| one(b, o));
+        }
+    });
+    Ok(())
+}
+
+/// ⟨O_m⟩ for every sample: `[B, M]`.
+pub fn expval<T: Real>(tape: &Tape, theta: &[f64], batch: usize, obs: &[Obs], init: Init<T>) -> Result<Vec<f64>> {
+    check_obs(tape, obs)?;
+    let m = obs.len();
+    let mut out = vec![0.0; batch * m];
+    if m == 0 {
+        return Ok(out);
+    }
+    run_batch(tape, theta, batch, &init, 1, &mut out, m, |_, s, row, par| {
+        for (o, r) in obs.iter().zip(row.iter_mut()) {
+            *r = o.op.expval(s, par);
+        }
+    })?;
+    Ok(out)
+}
+
+/// Var(O_m) for every sample: `[B, M]`.
+pub fn var<T: Real>(tape: &Tape, theta: &[f64], batch: usize, obs: &[Obs], init: Init<T>) -> Result<Vec<f64>> {
+    check_obs(tape, obs)?;
+    let m = obs.len();
+    let mut out = vec![0.0; batch * m];
+    if m == 0 {
+        return Ok(out);
+    }
+    run_batch(tape, theta, batch, &init, 3, &mut out, m, |_, s, row, par| {
+        let mut scratch = Vec::new();
+        for (o, r) in obs.iter().zip(row.iter_mut()) {
+            *r = o.op.var(s, &mut scratch, par);
+        }
+    })?;
+    Ok(out)
+}
+
+/// Final states: `[B, 2^n]`.
+pub fn state<T: Real>(tape: &Tape, theta: &[f64], batch: usize, init: Init<T>) -> Result<Vec<C<T>>> {
+    let dim = 1usize << tape.n_qubits;
+    ensure_fits((batch as u128 * dim as u128) * std::mem::size_of::<C<T>>() as u128, "the output states")?;
+    let mut out = vec![C::new(T::zero(), T::zero()); batch * dim];
+    run_batch(tape, theta, batch, &init, 1, &mut out, dim, |_, s, row, _| row.copy_from_slice(s))?;
+    Ok(out)
+}
+
+/// Marginal probabilities of `wires` (wires[0] the high bit of the outcome): `[B, 2^k]`.
+pub fn probs<T: Real>(tape: &Tape, theta: &[f64], batch: usize, wires: &[usize], init: Init<T>) -> Result<Vec<f64>> {
+    tape.check_wires(wires, "probs")?;
+    let k = wires.len();
+    let mut out = vec![0.0; batch << k];
+    run_batch(tape, theta, batch, &init, 1, &mut out, 1 << k, |_, s, row, _| {
+        marginal(s, tape.n_qubits, wires, row)
+    })?;
+    Ok(out)
+}
+
+fn marginal<T: Real>(s: &[C<T>], n: usize, wires: &[usize], out: &mut [f64]) {
+    let k = wires.len();
+    out.iter_mut().for_each(|x| *x = 0.0);
+    for (i, a) in s.iter().enumerate() {
+        let mut o = 0usize;
+        for (j, &w) in wires.iter().enumerate() {
+            o |= ((i >> (n - 1 - w)) & 1) << (k - 1 - j);
+        }
+        out[o] += a.norm_sqr().f64();
+    }
+}
+
+/// `shots` measurement outcomes of `wires` per sample: `[B, shots, k]` bits (0/1).
+/// Reproducible for a given seed, whatever the thread count: sample b draws from its
+/// own stream seeded by (seed, b).
+pub fn sample<T: Real>(
+    tape: &Tape,
+    theta: &[f64],
+    batch: usize,
+    wires: &[usize],
+    shots: usize,
+    seed: u64,
+    init: Init<T>,
+) -> Result<Vec<u8>> {
+    tape.check_wires(wires, "sample")?;
+    let k = wires.len();
+    ensure_fits((batch * shots * k) as u128, "the samples")?;
+    let mut out = vec![0u8; batch * shots * k];
+    run_batch(tape, theta, batch, &init, 1, &mut out, shots * k, |b, s, row, _| {
+        let mut p = vec![0.0; 1 << k];
+        marginal(s, tape.n_qubits, wires, &mut p);
+        let mut cdf = Vec::with_capacity(p.len());
+        let mut acc = 0.0;
+        for x in &p {
+            acc += x;
+            cdf.push(acc);
+        }
+        let total = acc;
+        let mut rng = SplitMix64::new(seed ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        for shot in row.chunks_mut(k.max(1)).take(shots) {
+            let u = rng.uniform() * total;
+            let o = cdf.partition_point(|&c| c <= u).min(p.len() - 1);
+            for (j, bit) in shot.iter_mut().enumerate() {
+                *bit = ((o >> (k - 1 - j)) & 1) as u8;
+            }
+        }
+    })?;
+    Ok(out)
+}
+
+/// Small, fast, reproducible generator (Steele, Lea & Flood's SplitMix64).
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+}

@@ -1,0 +1,193 @@
+//! Observables: Pauli sums (bit masks), Hermitian matrices on any wires, basis-state
+//! projectors, and weighted sums of these. Each can give ⟨O⟩ and accumulate O|φ⟩
+//! (the adjoint method starts its backward sweep from Σ_m g_m O_m |φ⟩).
+
+use crate::error::Result;
+use crate::gates::{self, Form, Gate};
+use crate::pauli::{PauliSum, PauliWord};
+use crate::scalar::{Real, C, C64};
+use crate::state::reduce::{for_ranges, sum_ranges_real, SharedMut};
+use crate::state::{Kernel, CHUNK_AMPS, PAR_MIN_AMPS};
+use crate::value_err;
+use num_traits::Zero;
+use std::sync::Arc;
+
+/// Tolerance of the Hermiticity check (max |M - M†|), as PennyLane's.
+pub const HERMITIAN_ATOL: f64 = 1e-6;
+
+#[derive(Clone, Debug)]
+pub enum Observable {
+    Pauli(PauliSum),
+    /// A Hermitian matrix on `wires` (row-major, wires[0] the high local bit).
+    Dense { wires: Vec<usize>, m: Arc<[C64]> },
+    /// |b><b| on `wires`: index bits under `mask` equal `value`.
+    Projector { mask: usize, value: usize },
+    /// Σ c_k O_k.
+    Sum(Vec<(f64, Observable)>),
+}
+
+/// An observable tied to a register size (its bit masks depend on it).
+#[derive(Clone, Debug)]
+pub struct Obs {
+    pub n_qubits: usize,
+    pub op: Observable,
+}
+
+fn check_wires(n: usize, wires: &[usize], what: &str) -> Result<()> {
+    for (j, &w) in wires.iter().enumerate() {
+        if w >= n {
+            return value_err!("{what}: wire {w} is out of range for a {n}-qubit circuit");
+        }
+        if wires[..j].contains(&w) {
+            return value_err!("{what}: wire {w} is repeated in {wires:?}");
+        }
+    }
+    Ok(())
+}
+
+impl Obs {
+    /// Σ_t c_t P_t; each word is a list of (wire, 'I'|'X'|'Y'|'Z').
+    pub fn pauli(n: usize, terms: &[(f64, Vec<(usize, char)>)]) -> Result<Obs> {
+        let mut words = Vec::with_capacity(terms.len());
+        for (c, factors) in terms {
+            let wires: Vec<usize> = factors.iter().map(|f| f.0).collect();
+            check_wires(n, &wires, "Pauli observable")?;
+            let w = PauliWord::from_factors(factors.iter().map(|&(w, p)| ((n - 1 - w) as u32, p)));
+            match w {
+                Some(w) => words.push((*c, w)),
+                None => {
+                    return value_err!("Pauli observable: factors must be I, X, Y or Z, got {factors:?}")
+                }
+            }
+        }
+        Ok(Obs { n_qubits: n, op: Observable::Pauli(PauliSum::new(&words)) })
+    }
+
+    pub fn hermitian(n: usize, wires: Vec<usize>, m: Vec<C64>) -> Result<Obs> {
+        check_wires(n, &wires, "Hermitian")?;
+        let dim = 1usize << wires.len();
+        if wires.is_empty() || m.len() != dim * dim {
+            return value_err!(
+                "Hermitian on {} wire(s) needs a {dim}x{dim} matrix, got {} entries",
+                wires.len(),
+                m.len()
+            );
+        }
+        let mut worst = 0.0f64;
+        for r in 0..dim {
+            for c in 0..dim {
+                worst = worst.max((m[r * dim + c] - m[c * dim + r].conj()).norm());
+            }
+        }
+        if !(worst <= HERMITIAN_ATOL) {
+            return value_err!("Hermitian matrix is not Hermitian: max |M - M†| = {worst:.3e}");
+        }
+        Ok(Obs { n_qubits: n, op: Observable::Dense { wires, m: m.into() } })
+    }
+
+    /// Projector onto the basis state `bits` of `wires`.
+    pub fn projector(n: usize, wires: &[usize], bits: &[u8]) -> Result<Obs> {
+        check_wires(n, wires, "Projector")?;
+        if bits.len() != wires.len() || bits.iter().any(|&b| b > 1) {
+            return value_err!(
+                "Projector: basis state must be {} bits (0/1) for wires {wires:?}, got {bits:?}",
+                wires.len()
+            );
+        }
+        let (mut mask, mut value) = (0, 0);
+        for (&w, &b) in wires.iter().zip(bits) {
+            mask |= 1usize << (n - 1 - w);
+            value |= (b as usize) << (n - 1 - w);
+        }
+        Ok(Obs { n_qubits: n, op: Observable::Projector { mask, value } })
+    }
+
+    pub fn sum(terms: Vec<(f64, Obs)>) -> Result<Obs> {
+        let Some(n) = terms.first().map(|t| t.1.n_qubits) else {
+            return value_err!("a sum of observables needs at least one term");
+        };
+        if terms.iter().any(|t| t.1.n_qubits != n) {
+            return value_err!("all terms of a sum must be built for the same number of qubits");
+        }
+        Ok(Obs { n_qubits: n, op: Observable::Sum(terms.into_iter().map(|(c, o)| (c, o.op)).collect()) })
+    }
+}
+
+fn dense_kernel<T: Real>(wires: &[usize], m: &Arc<[C64]>, n: usize) -> Kernel<T> {
+    gates::place(&Form::MK(m.clone()), Gate::QubitUnitary, wires, &[], n)
+}
+
+impl Observable {
+    /// ⟨φ|O|φ⟩
+    pub fn expval<T: Real>(&self, s: &[C<T>], par: bool) -> f64 {
+        let n = s.len().trailing_zeros() as usize;
+        match self {
+            Observable::Pauli(p) => p.expval(s, par),
+            Observable::Dense { wires, m } => dense_kernel::<T>(wires, m, n).inner(s, s, par).re,
+            Observable::Projector { mask, value } => {
+                let (mask, value) = (*mask, *value);
+                sum_ranges_real::<T>(s.len(), par && s.len() >= PAR_MIN_AMPS, |r| {
+                    r.filter(|i| i & mask == value).map(|i| s[i].norm_sqr()).sum()
+                })
+            }
+            Observable::Sum(terms) => terms.iter().map(|(c, o)| c * o.expval(s, par)).sum(),
+        }
+    }
+
+    /// out += scale · O φ. `scratch` is reused for dense terms.
+    pub fn apply_acc<T: Real>(
+        &self,
+        s: &[C<T>],
+        out: &mut [C<T>],
+        scale: f64,
+        scratch: &mut Vec<C<T>>,
+        par: bool,
+    ) {
+        let n = s.len().trailing_zeros() as usize;
+        let pp = par && s.len() >= PAR_MIN_AMPS;
+        match self {
+            Observable::Pauli(p) => p.apply_acc(s, out, scale, par),
+            Observable::Dense { wires, m } => {
+                scratch.clear();
+                scratch.extend_from_slice(s);
+                dense_kernel::<T>(wires, m, n).apply(scratch, par);
+                let sc = T::of(scale);
+                axpy(out, scratch, sc, pp);
+            }
+            Observable::Projector { mask, value } => {
+                let (mask, value, sc) = (*mask, *value, T::of(scale));
+                let p = SharedMut(out.as_mut_ptr());
+                for_ranges(s.len(), CHUNK_AMPS, pp, |r| {
+                    for i in r.filter(|i| i & mask == value) {
+                        unsafe { p.set(i, p.get(i) + s[i] * sc) }
+                    }
+                });
+            }
+            Observable::Sum(terms) => {
+                for (c, o) in terms {
+                    o.apply_acc(s, out, scale * c, scratch, par)
+                }
+            }
+        }
+    }
+
+    /// Var = ‖O φ‖² − ⟨φ|O|φ⟩² (O Hermitian).
+    pub fn var<T: Real>(&self, s: &[C<T>], scratch: &mut Vec<C<T>>, par: bool) -> f64 {
+        let mut os = vec![C::<T>::zero(); s.len()];
+        self.apply_acc(s, &mut os, 1.0, scratch, par);
+        let pp = par && s.len() >= PAR_MIN_AMPS;
+        let sq = sum_ranges_real::<T>(s.len(), pp, |r| r.map(|i| os[i].norm_sqr()).sum());
+        let e = self.expval(s, par);
+        sq - e * e
+    }
+}
+
+/// y += a·x
+fn axpy<T: Real>(y: &mut [C<T>], x: &[C<T>], a: T, par: bool) {
+    let p = SharedMut(y.as_mut_ptr());
+    for_ranges(y.len(), CHUNK_AMPS, par, |r| {
+        for i in r {
+            unsafe { p.set(i, p.get(i) + x[i] * a) }
+        }
+    });
+}

@@ -1,0 +1,376 @@
+//! Gate kernels: a gate with resolved angles becomes one `Kernel`, specialised by
+//! structure (dense, diagonal, permutation, parity phase) and optional control bits.
+//!
+//! Two operations per kernel:
+//! - `apply`: `state <- K state`, in place;
+//! - `inner`: `<bra| K |ket>` summed over the control-matching subspace only. Used by
+//!   the adjoint method with derivative kernels dU/dθ, which vanish off that subspace.
+//!
+//! Bit positions are index bits (wire w of n is bit n-1-w).
+
+use super::index::{set_bits, GroupIndex};
+use super::reduce::{for_ranges, sum_ranges, SharedMut};
+use super::{CHUNK_AMPS, PAR_MIN_AMPS};
+use crate::scalar::{Real, C, C64};
+use num_traits::{One, Zero};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// Control bits: the kernel acts where `index & mask == value`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ctrl {
+    pub mask: usize,
+    pub value: usize,
+}
+
+impl Ctrl {
+    pub const NONE: Ctrl = Ctrl { mask: 0, value: 0 };
+
+    #[inline(always)]
+    pub fn is_none(&self) -> bool {
+        self.mask == 0
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Kernel<T> {
+    Identity,
+    /// 2x2 matrix (row-major) on bit `t`.
+    Mat1 { t: u32, m: [C<T>; 4], ctrl: Ctrl },
+    /// diag(d0, d1) on bit `t`.
+    Diag1 { t: u32, d: [C<T>; 2], ctrl: Ctrl },
+    /// Pauli X on bit `t` (a permutation: swaps, no arithmetic).
+    Flip { t: u32, ctrl: Ctrl },
+    /// 4x4 matrix on bits (t0, t1); t0 is the high bit of the local index.
+    Mat2 { t0: u32, t1: u32, m: [C<T>; 16] },
+    /// Swap of bits t0 and t1.
+    Swap { t0: u32, t1: u32, ctrl: Ctrl },
+    /// Multiply each amplitude by `even` or `odd` by the parity of `index & mask`.
+    Parity { mask: usize, even: C<T>, odd: C<T> },
+    /// Dense 2^k x 2^k matrix on `bits` (bits[0] is the high bit of the local index).
+    MatK { bits: Vec<u32>, m: Arc<[C<T>]> },
+}
+
+#[inline(always)]
+fn zero<T: Real>() -> C<T> {
+    C::zero()
+}
+
+fn groups(n: u32, targets: &[u32], ctrl: Ctrl) -> GroupIndex {
+    let mut held = [0u32; 64];
+    let mut k = 0;
+    for t in targets.iter().copied().chain(set_bits(ctrl.mask)) {
+        held[k] = t;
+        k += 1;
+    }
+    GroupIndex::new(n, &held[..k], ctrl.value)
+}
+
+/// Apply `f(base)` to every group of the kernel, each group touched by one work item.
+fn each_group<T: Real>(
+    s: &mut [C<T>],
+    targets: &[u32],
+    ctrl: Ctrl,
+    par: bool,
+    f: impl Fn(SharedMut<C<T>>, usize) + Sync + Send,
+) {
+    let gi = groups(s.len().trailing_zeros(), targets, ctrl);
+    let p = SharedMut(s.as_mut_ptr());
+    let per_chunk = (CHUNK_AMPS >> targets.len()).max(1);
+    for_ranges(gi.count(), per_chunk, par, |r| {
+        for g in r {
+            f(p, gi.base(g))
+        }
+    });
+}
+
+/// Σ over groups of `f(base)`.
+fn sum_groups<T: Real>(
+    n: u32,
+    targets: &[u32],
+    ctrl: Ctrl,
+    par: bool,
+    f: impl Fn(usize) -> C<T> + Sync + Send,
+) -> C64 {
+    let gi = groups(n, targets, ctrl);
+    sum_ranges::<T>(gi.count(), par, |r| {
+        let mut acc = zero::<T>();
+        for g in r {
+            acc += f(gi.base(g));
+        }
+        acc
+    })
+}
+
+/// Call `f(low, high)` on matching slices of amplitudes whose bit `t` is 0 / 1.
+/// Contiguous slices let the compiler vectorise the inner loop.
+fn pairs<T: Send>(s: &mut [T], t: u32, par: bool, f: impl Fn(&mut [T], &mut [T]) + Sync + Send) {
+    let half = 1usize << t;
+    let block = half << 1;
+    let visit = |blk: &mut [T]| {
+        for b in blk.chunks_exact_mut(block) {
+            let (x, y) = b.split_at_mut(half);
+            f(x, y)
+        }
+    };
+    if !par {
+        visit(s)
+    } else if block <= s.len() / 16 {
+        s.par_chunks_mut(block.max(CHUNK_AMPS)).for_each(visit)
+    } else {
+        for b in s.chunks_exact_mut(block) {
+            let (x, y) = b.split_at_mut(half);
+            x.par_chunks_mut(CHUNK_AMPS / 2)
+                .zip(y.par_chunks_mut(CHUNK_AMPS / 2))
+                .for_each(|(x, y)| f(x, y));
+        }
+    }
+}
+
+/// Slices are worth it only when runs of equal bit `t` are long enough to vectorise.
+const MIN_RUN: u32 = 3;
+
+#[inline(always)]
+fn parity_phase<T: Real>(i: usize, mask: usize, even: C<T>, odd: C<T>) -> C<T> {
+    if (i & mask).count_ones() & 1 == 1 {
+        odd
+    } else {
+        even
+    }
+}
+
+impl<T: Real> Kernel<T> {
+    /// `state <- K state`.
+    pub fn apply(&self, s: &mut [C<T>], par: bool) {
+        let par = par && s.len() >= PAR_MIN_AMPS;
+        match self {
+            Kernel::Identity => {}
+            Kernel::Mat1 { t, m, ctrl } => {
+                let [m0, m1, m2, m3] = *m;
+                if ctrl.is_none() && *t >= MIN_RUN {
+                    pairs(s, *t, par, |a, b| {
+                        for (x, y) in a.iter_mut().zip(b.iter_mut()) {
+                            let (u, v) = (*x, *y);
+                            *x = m0 * u + m1 * v;
+                            *y = m2 * u + m3 * v;
+                        }
+                    })
+                } else {
+                    let o = 1usize << t;
+                    each_group(s, &[*t], *ctrl, par, |p, i| unsafe {
+                        let (u, v) = (p.get(i), p.get(i | o));
+                        p.set(i, m0 * u + m1 * v);
+                        p.set(i | o, m2 * u + m3 * v);
+                    })
+                }
+            }
+            Kernel::Diag1 { t, d, ctrl } => {
+                let [d0, d1] = *d;
+                let skip0 = d0 == C::one();
+                if ctrl.is_none() && *t >= MIN_RUN {
+                    pairs(s, *t, par, |a, b| {
+                        if !skip0 {
+                            a.iter_mut().for_each(|x| *x = *x * d0);
+                        }
+                        b.iter_mut().for_each(|y| *y = *y * d1);
+                    })
+                } else {
+                    let o = 1usize << t;
+                    each_group(s, &[*t], *ctrl, par, |p, i| unsafe {
+                        if !skip0 {
+                            p.set(i, p.get(i) * d0);
+                        }
+                        p.set(i | o, p.get(i | o) * d1);
+                    })
+                }
+            }
+            Kernel::Flip { t, ctrl } => {
+                if ctrl.is_none() && *t >= MIN_RUN {
+                    pairs(s, *t, par, |a, b| a.swap_with_slice(b))
+                } else {
+                    let o = 1usize << t;
+                    each_group(s, &[*t], *ctrl, par, |p, i| unsafe {
+                        let u = p.get(i);
+                        p.set(i, p.get(i | o));
+                        p.set(i | o, u);
+                    })
+                }
+            }
+            Kernel::Swap { t0, t1, ctrl } => {
+                let (a, b) = (1usize << t1, 1usize << t0);
+                each_group(s, &[*t0, *t1], *ctrl, par, |p, i| unsafe {
+                    let u = p.get(i | a);
+                    p.set(i | a, p.get(i | b));
+                    p.set(i | b, u);
+                })
+            }
+            Kernel::Mat2 { t0, t1, m } => {
+                let off = [0, 1usize << t1, 1usize << t0, (1usize << t0) | (1usize << t1)];
+                each_group(s, &[*t0, *t1], Ctrl::NONE, par, |p, i| unsafe {
+                    let v = [p.get(i), p.get(i | off[1]), p.get(i | off[2]), p.get(i | off[3])];
+                    for (r, o) in off.iter().enumerate() {
+                        let row = &m[4 * r..4 * r + 4];
+                        p.set(i | o, row[0] * v[0] + row[1] * v[1] + row[2] * v[2] + row[3] * v[3]);
+                    }
+                })
+            }
+            Kernel::Parity { mask, even, odd } => {
+                let (mask, even, odd) = (*mask, *even, *odd);
+                let p = SharedMut(s.as_mut_ptr());
+                for_ranges(s.len(), CHUNK_AMPS, par, |r| {
+                    for i in r {
+                        unsafe { p.set(i, p.get(i) * parity_phase(i, mask, even, odd)) }
+                    }
+                })
+            }
+            Kernel::MatK { bits, m } => {
+                let off = local_offsets(bits);
+                let dim = off.len();
+                let gi = groups(s.len().trailing_zeros(), bits, Ctrl::NONE);
+                let p = SharedMut(s.as_mut_ptr());
+                for_ranges(gi.count(), (CHUNK_AMPS / dim).max(1), par, |r| {
+                    let mut v = vec![zero::<T>(); dim];
+                    for g in r {
+                        let i = gi.base(g);
+                        for (x, o) in v.iter_mut().zip(&off) {
+                            *x = unsafe { p.get(i | o) };
+                        }
+                        for (row, o) in m.chunks_exact(dim).zip(&off) {
+                            let acc = row.iter().zip(&v).fold(zero::<T>(), |a, (x, y)| a + *x * *y);
+                            unsafe { p.set(i | o, acc) };
+                        }
+                    }
+                })
+            }
+        }
+    }
+
+    /// `<bra| K |ket>` over the control-matching subspace (zero elsewhere).
+    pub fn inner(&self, bra: &[C<T>], ket: &[C<T>], par: bool) -> C64 {
+        debug_assert_eq!(bra.len(), ket.len());
+        let par = par && ket.len() >= PAR_MIN_AMPS;
+        let n = ket.len().trailing_zeros();
+        match self {
+            Kernel::Identity => sum_ranges::<T>(ket.len(), par, |r| {
+                r.fold(zero(), |a, i| a + bra[i].conj() * ket[i])
+            }),
+            Kernel::Mat1 { t, m, ctrl } => {
+                let o = 1usize << t;
+                sum_groups(n, &[*t], *ctrl, par, |i| {
+                    let (u, v) = (ket[i], ket[i | o]);
+                    bra[i].conj() * (m[0] * u + m[1] * v) + bra[i | o].conj() * (m[2] * u + m[3] * v)
+                })
+            }
+            Kernel::Diag1 { t, d, ctrl } => {
+                let o = 1usize << t;
+                sum_groups(n, &[*t], *ctrl, par, |i| {
+                    bra[i].conj() * d[0] * ket[i] + bra[i | o].conj() * d[1] * ket[i | o]
+                })
+            }
+            Kernel::Flip { t, ctrl } => {
+                let o = 1usize << t;
+                sum_groups(n, &[*t], *ctrl, par, |i| {
+                    bra[i].conj() * ket[i | o] + bra[i | o].conj() * ket[i]
+                })
+            }
+            Kernel::Swap { t0, t1, ctrl } => {
+                let (a, b) = (1usize << t1, 1usize << t0);
+                sum_groups(n, &[*t0, *t1], *ctrl, par, |i| {
+                    bra[i].conj() * ket[i]
+                        + bra[i | a].conj() * ket[i | b]
+                        + bra[i | b].conj() * ket[i | a]
+                        + bra[i | a | b].conj() * ket[i | a | b]
+                })
+            }
+            Kernel::Mat2 { t0, t1, m } => {
+                let off = [0, 1usize << t1, 1usize << t0, (1usize << t0) | (1usize << t1)];
+                sum_groups(n, &[*t0, *t1], Ctrl::NONE, par, |i| {
+                    let v = [ket[i], ket[i | off[1]], ket[i | off[2]], ket[i | off[3]]];
+                    let mut acc = zero::<T>();
+                    for (r, o) in off.iter().enumerate() {
+                        let row = &m[4 * r..4 * r + 4];
+                        acc += bra[i | o].conj()
+                            * (row[0] * v[0] + row[1] * v[1] + row[2] * v[2] + row[3] * v[3]);
+                    }
+                    acc
+                })
+            }
+            Kernel::Parity { mask, even, odd } => sum_ranges::<T>(ket.len(), par, |r| {
+                r.fold(zero(), |a, i| {
+                    a + bra[i].conj() * parity_phase(i, *mask, *even, *odd) * ket[i]
+                })
+            }),
+            Kernel::MatK { bits, m } => {
+                let off = local_offsets(bits);
+                let dim = off.len();
+                sum_groups(n, bits, Ctrl::NONE, par, |i| {
+                    let mut acc = zero::<T>();
+                    for (row, o) in m.chunks_exact(dim).zip(&off) {
+                        let kv = row
+                            .iter()
+                            .zip(&off)
+                            .fold(zero::<T>(), |a, (x, oc)| a + *x * ket[i | oc]);
+                        acc += bra[i | o].conj() * kv;
+                    }
+                    acc
+                })
+            }
+        }
+    }
+
+    /// The adjoint K†.
+    pub fn dagger(&self) -> Kernel<T> {
+        match self {
+            Kernel::Mat1 { t, m, ctrl } => Kernel::Mat1 {
+                t: *t,
+                m: [m[0].conj(), m[2].conj(), m[1].conj(), m[3].conj()],
+                ctrl: *ctrl,
+            },
+            Kernel::Diag1 { t, d, ctrl } => Kernel::Diag1 {
+                t: *t,
+                d: [d[0].conj(), d[1].conj()],
+                ctrl: *ctrl,
+            },
+            Kernel::Mat2 { t0, t1, m } => {
+                let mut h = [zero::<T>(); 16];
+                for r in 0..4 {
+                    for c in 0..4 {
+                        h[4 * r + c] = m[4 * c + r].conj();
+                    }
+                }
+                Kernel::Mat2 { t0: *t0, t1: *t1, m: h }
+            }
+            Kernel::Parity { mask, even, odd } => Kernel::Parity {
+                mask: *mask,
+                even: even.conj(),
+                odd: odd.conj(),
+            },
+            Kernel::MatK { bits, m } => {
+                let dim = 1usize << bits.len();
+                let h: Vec<C<T>> = (0..dim * dim)
+                    .map(|k| m[(k % dim) * dim + k / dim].conj())
+                    .collect();
+                Kernel::MatK {
+                    bits: bits.clone(),
+                    m: h.into(),
+                }
+            }
+            // permutations here are involutions
+            k @ (Kernel::Identity | Kernel::Flip { .. } | Kernel::Swap { .. }) => k.clone(),
+        }
+    }
+}
+
+/// Index offsets of the 2^k local basis states of `bits` (bits[0] = high local bit).
+pub fn local_offsets(bits: &[u32]) -> Vec<usize> {
+    let k = bits.len();
+    (0..1usize << k)
+        .map(|l| {
+            bits.iter()
+                .enumerate()
+                .filter(|(j, _)| (l >> (k - 1 - j)) & 1 == 1)
+                .map(|(_, b)| 1usize << b)
+                .sum()
+        })
+        .collect()
+}

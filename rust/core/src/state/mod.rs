@@ -1,0 +1,23 @@
+//! Statevector storage and the CPU kernels that act on it.
+
+pub mod index;
+pub mod kernel;
+pub mod reduce;
+
+pub use kernel::{Ctrl, Kernel};
+
+use crate::scalar::{Real, C};
+
+/// Below this many amplitudes a gate runs on one thread: splitting costs more than it saves.
+/// (Measured with `cargo bench`-style timing in benches/core.py: see README "Threads".)
+pub const PAR_MIN_AMPS: usize = 1 << 14;
+
+/// Amplitudes per parallel work item: large enough to stream, small enough to balance.
+pub const CHUNK_AMPS: usize = 1 << 12;
+
+/// |0...0> on `n` qubits.
+pub fn zero_state<T: Real>(n_qubits: usize) -> Vec<C<T>> {
+    let mut s = vec![C::new(T::zero(), T::zero()); 1usize << n_qubits];
+    s[0] = C::new(T::one(), T::zero());
+    s
+}

@@ -1,0 +1,220 @@
+//! The compiled program: a register size, a list of ops and the width of theta.
+
+use crate::error::Result;
+use crate::gates::{self, Gate};
+use crate::memory::MAX_QUBITS;
+use crate::scalar::{Real, C64};
+use crate::state::Kernel;
+use crate::value_err;
+use std::sync::Arc;
+
+/// A gate parameter: a column of the per-sample angle matrix theta, or a constant.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Param {
+    Const(f64),
+    Col(usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct Op {
+    pub gate: Gate,
+    pub wires: Vec<usize>,
+    pub params: Vec<Param>,
+    /// Apply the adjoint (inverse) of the gate.
+    pub inverse: bool,
+    /// QubitUnitary only: row-major 2^k x 2^k.
+    pub matrix: Option<Arc<[C64]>>,
+    /// MultiControlledX only: required value of each control (default all true).
+    pub control_values: Vec<bool>,
+}
+
+impl Op {
+    pub fn new(gate: Gate, wires: Vec<usize>, params: Vec<Param>) -> Op {
+        Op {
+            gate,
+            wires,
+            params,
+            inverse: false,
+            matrix: None,
+            control_values: Vec::new(),
+        }
+    }
+
+    /// The op's angles for one sample's row of theta.
+    #[inline]
+    pub fn angles(&self, row: &[f64]) -> [f64; 3] {
+        let mut a = [0.0; 3];
+        for (x, p) in a.iter_mut().zip(&self.params) {
+            *x = match *p {
+                Param::Const(v) => v,
+                Param::Col(c) => row[c],
+            };
+        }
+        a
+    }
+
+    /// Does any parameter depend on theta?
+    pub fn is_parametrised(&self) -> bool {
+        self.params.iter().any(|p| matches!(p, Param::Col(_)))
+    }
+
+    /// The kernel applying this op (or its inverse) with the given angles.
+    pub fn kernel<T: Real>(&self, angles: &[f64], n_qubits: usize) -> Kernel<T> {
+        let f = gates::form(self.gate, angles, self.matrix.as_ref());
+        let k = gates::place(&f, self.gate, &self.wires, &self.control_values, n_qubits);
+        if self.inverse {
+            k.dagger()
+        } else {
+            k
+        }
+    }
+
+    /// The kernel of d(op)/d(parameter k).
+    pub fn derivative<T: Real>(&self, angles: &[f64], k: usize, n_qubits: usize) -> Kernel<T> {
+        let f = gates::derivative_form(self.gate, angles, k);
+        let d = gates::place(&f, self.gate, &self.wires, &self.control_values, n_qubits);
+        if self.inverse {
+            d.dagger()
+        } else {
+            d
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Tape {
+    pub n_qubits: usize,
+    /// Width P of theta.
+    pub n_params: usize,
+    pub ops: Vec<Op>,
+}
+
+/// Tolerance of the unitarity check on QubitUnitary (max |U U† - I|), as PennyLane's.
+pub const UNITARY_ATOL: f64 = 1e-6;
+
+impl Tape {
+    pub fn new(n_qubits: usize, n_params: usize) -> Result<Tape> {
+        if n_qubits == 0 || n_qubits > MAX_QUBITS {
+            return value_err!("n_qubits must be between 1 and {MAX_QUBITS}, got {n_qubits}");
+        }
+        Ok(Tape {
+            n_qubits,
+            n_params,
+            ops: Vec::new(),
+        })
+    }
+
+    /// Validate and append an op.
+    pub fn push(&mut self, op: Op) -> Result<()> {
+        let g = op.gate;
+        let name = g.name();
+        let k = op.wires.len();
+        match g.n_wires() {
+            Some(n) if n != k => return value_err!("{name} acts on {n} wire(s), got {k}: {:?}", op.wires),
+            None if k < g.min_wires() => {
+                return value_err!("{name} needs at least {} wire(s), got {k}", g.min_wires())
+            }
+            _ => {}
+        }
+        for (j, &w) in op.wires.iter().enumerate() {
+            if w >= self.n_qubits {
+                return value_err!(
+                    "{name}: wire {w} is out of range for a {}-qubit circuit (wires 0..{})",
+                    self.n_qubits,
+                    self.n_qubits - 1
+                );
+            }
+            if op.wires[..j].contains(&w) {
+                return value_err!("{name}: wire {w} is repeated in {:?}", op.wires);
+            }
+        }
+        if op.params.len() != g.n_params() {
+            return value_err!("{name} takes {} parameter(s), got {}", g.n_params(), op.params.len());
+        }
+        for p in &op.params {
+            if let Param::Col(c) = *p {
+                if c >= self.n_params {
+                    return value_err!(
+                        "{name}: parameter column {c} is out of range for theta of width {}",
+                        self.n_params
+                    );
+                }
+            }
+        }
+        if g == Gate::QubitUnitary {
+            check_unitary(op.matrix.as_deref(), k)?;
+        } else if op.matrix.is_some() {
+            return value_err!("{name} takes no matrix");
+        }
+        if g == Gate::MultiControlledX {
+            if !op.control_values.is_empty() && op.control_values.len() != k - 1 {
+                return value_err!(
+                    "MultiControlledX on {k} wires needs {} control values, got {}",
+                    k - 1,
+                    op.control_values.len()
+                );
+            }
+        } else if !op.control_values.is_empty() {
+            return value_err!("{name} takes no control values");
+        }
+        self.ops.push(op);
+        Ok(())
+    }
+
+    /// Width check of a theta buffer holding `batch` rows.
+    pub fn check_theta(&self, theta: &[f64], batch: usize) -> Result<()> {
+        if theta.len() != batch * self.n_params {
+            return value_err!(
+                "theta must have shape [batch, {}] = {} values for batch {batch}, got {} values",
+                self.n_params,
+                batch * self.n_params,
+                theta.len()
+            );
+        }
+        Ok(())
+    }
+
+    /// Row `b` of theta.
+    #[inline]
+    pub fn row<'a>(&self, theta: &'a [f64], b: usize) -> &'a [f64] {
+        &theta[b * self.n_params..(b + 1) * self.n_params]
+    }
+
+    /// Wire list check for measurements (probs, sample).
+    pub fn check_wires(&self, wires: &[usize], what: &str) -> Result<()> {
+        for (j, &w) in wires.iter().enumerate() {
+            if w >= self.n_qubits {
+                return value_err!("{what}: wire {w} is out of range for a {}-qubit circuit", self.n_qubits);
+            }
+            if wires[..j].contains(&w) {
+                return value_err!("{what}: wire {w} is repeated in {wires:?}");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_unitary(m: Option<&[C64]>, k: usize) -> Result<()> {
+    let Some(m) = m else {
+        return value_err!("QubitUnitary needs a matrix");
+    };
+    let dim = 1usize << k;
+    if m.len() != dim * dim {
+        return value_err!(
+            "QubitUnitary on {k} wire(s) needs a {dim}x{dim} matrix, got {} entries",
+            m.len()
+        );
+    }
+    let mut worst = 0.0f64;
+    for r in 0..dim {
+        for c in 0..dim {
+            let dot: C64 = (0..dim).map(|j| m[r * dim + j] * m[c * dim + j].conj()).sum();
+            let want = if r == c { 1.0 } else { 0.0 };
+            worst = worst.max((dot - want).norm());
+        }
+    }
+    if !(worst <= UNITARY_ATOL) {
+        return value_err!("QubitUnitary matrix is not unitary: max |U U† - I| = {worst:.3e}");
+    }
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! Compute entry points. theta's dtype picks the precision: float64 runs complex128,
+//! float32 runs complex64; real outputs come back in theta's dtype.
+
+use crate::errors::detached;
+use crate::observable::PyObservable;
+use crate::tape::PyTape;
+use num_complex::Complex;
+use numpy::{Element, PyArray1, PyArrayMethods, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use qoxide_core::{adjoint, execute, pool, Init, Obs, Real};
+use std::borrow::Cow;
+
+/// Angles theta[B, P] as f64, remembering the caller's precision.
+struct Theta<'a> {
+    data: Cow<'a, [f64]>,
+    batch: usize,
+    single: bool,
+}
+
+fn theta_of<'py>(obj: &Bound<'py, PyAny>) -> PyResult<(Theta<'static>, bool)> {
+    let shape_err = |shape: &[usize]| {
+        PyValueError::new_err(format!("theta must be a 2-D array [batch, n_params], got shape {shape:?}"))
+    };
+    if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f64>>() {
+        let batch = a.shape()[0];
+        let data = a.as_array().iter().copied().collect::<Vec<_>>();
+        return Ok((Theta { data: Cow::Owned(data), batch, single: false }, false));
+    }
+    if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f32>>() {
+        let batch = a.shape()[0];
+        let data = a.as_array().iter().map(|&x| x as f64).collect::<Vec<_>>();
+        return Ok((Theta { data: Cow::Owned(data), batch, single: true }, true));
+    }
+    if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'py, f64>>() {
+        return Err(shape_err(a.shape()));
+    }
+    if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'py, f32>>() {
+        return Err(shape_err(a.shape()));
+    }
+    Err(PyTypeError::new_err("theta must be a numpy array of dtype float64 or float32"))
+}
+
+/// Initial states: None, one state [2^n], or one per sample [B, 2^n], in the run's precision.
+fn init_of<'py, T: Real + Element>(
+    obj: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Option<(Vec<Complex<T>>, bool)>>
+where
+    Complex<T>: Element,
+{
+    let Some(obj) = obj else { return Ok(None) };
+    let a = obj.extract::<PyReadonlyArrayDyn<'py, Complex<T>>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "init_state must be a numpy array of dtype {} (matching theta's precision)",
+            if std::mem::size_of::<T>() == 8 { "complex128" } else { "complex64" }
+        ))
+    })?;
+    let shared = match a.ndim() {
+        1 => true,
+        2 => false,
+        d => return Err(PyValueError::new_err(format!("init_state must be 1-D or 2-D, got {d}-D"))),
+    };
+    Ok(Some((a.as_array().iter().copied().collect(), shared)))
+}
+
+fn init_ref<T>(s: &Option<(Vec<Complex<T>>, bool)>) -> Init<'_, T> {
+    match s {
+        None => Init::Zero,
+        Some((v, true)) => Init::Shared(v),
+        Some((v, false)) => Init::PerSample(v),
+    }
+}
+
+fn observables(obs: &[PyRef<'_, PyObservable>]) -> Vec<Obs> {
+    obs.iter().map(|o| o.inner.clone()).collect()
+}
+
+/// A real output [shape] in f64 or f32.
+fn real_out(py: Python<'_>, v: Vec<f64>, shape: &[usize], single: bool) -> PyResult<Py<PyAny>> {
+    if single {
+        let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
+        Ok(PyArray1::from_vec(py, v).reshape(shape)?.into_any().unbind())
+    } else {
+        Ok(PyArray1::from_vec(py, v).reshape(shape)?.into_any().unbind())
+    }
+}
+
+/// Run `$body` with `T` bound to the precision of theta.
+macro_rules! by_precision {
+    ($single:expr, $T:ident => $body:expr) => {
+        if $single {
+            type $T = f32;
+            $body
+        } else {
+            type $T = f64;
+            $body
+        }
+    };
+}
+
+/// ⟨O_m⟩ per sample: [B, M].
+#[pyfunction]
+#[pyo3(signature = (tape, theta, observables, init_state=None))]
+fn expval(
+    py: Python<'_>,
+    tape: PyRef<'_, PyTape>,
+    theta: &Bound<'_, PyAny>,
+    observables: Vec<PyRef<'_, PyObservable>>,
+    init_state: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let (th, single) = theta_of(theta)?;
+    let obs = self::observables(&observables);
+    let t = tape.read();
+    let v = by_precision!(single, T => {
+        let init = init_of::<T>(init_state)?;
+        detached(py, || execute::expval::<T>(&t, &th.data, th.batch, &obs, init_ref(&init)))?
+    });
+    real_out(py, v, &[th.batch, obs.len()], th.single)
+}
+
+/// Var(O_m) per sample: [B, M].
+#[pyfunction]
+#[pyo3(signature = (tape, theta, observables, init_state=None))]
+fn var(
+    py: Python<'_>,
+    tape: PyRef<'_, PyTape>,
+    theta: &Bound<'_, PyAny>,
+    observables: Vec<PyRef<'_, PyObservable>>,
+    init_state: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let (th, single) = theta_of(theta)?;
+    let obs = self::observables(&observables);
+    let t = tape.read();
+    let v = by_precision!(single, T => {
+        let init = init_of::<T>(init_state)?;
+        detached(py, || execute::var::<T>(&t, &th.data, th.batch, &obs, init_ref(&init)))?
+    });
+    real_out(py, v, &[th.batch, obs.len()], th.single)
+}
+
+/// Final states: [B, 2^n] complex.
+#[pyfunction]
+#[pyo3(signature = (tape, theta, init_state=None))]
+fn state(
+    py: Python<'_>,
+    tape: PyRef<'_, PyTape>,
+    theta: &Bound<'_, PyAny>,
+    init_state: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let (th, single) = theta_of(theta)?;
+    let t = tape.read();
+    let shape = [th.batch, 1usize << t.n_qubits];
+    by_precision!(single, T => {
+        let init = init_of::<T>(init_state)?;
+        let v = detached(py, || execute::state::<T>(&t, &th.data, th.batch, init_ref(&init)))?;
+        Ok(PyArray1::from_vec(py, v).reshape(shape)?.into_any().unbind())
+    })
+}
+
+/// Marginal probabilities of `wires`: [B, 2^k].
+#[pyfunction]
+#[pyo3(signature = (tape, theta, wires, init_state=None))]
+fn probs(
+    py: Python<'_>,
+    tape: PyRef<'_, PyTape>,
+    theta: &Bound<'_, PyAny>,
+    wires: Vec<usize>,
+    init_state: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let (th, single) = theta_of(theta)?;
+    let t = tape.read();
+    let v = by_precision!(single, T => {
+        let init = init_of::<T>(init_state)?;
+        detached(py, || execute::probs::<T>(&t, &th.data, th.batch, &wires, init_ref(&init)))?
+    });
+    real_out(py, v, &[th.batch, 1usize << wires.len()], th.single)
+}
+
+/// Measurement outcomes: [B, shots, k] uint8, reproducible for a seed.
+#[pyfunction]
+#[pyo3(signature = (tape, theta, wires, shots, seed, init_state=None))]
+fn sample(
+    py: Python<'_>,
+    tape: PyRef<'_, PyTape>,
+    theta: &Bound<'_, PyAny>,
+    wires: Vec<usize>,
+    shots: usize,
+    seed: u64,
+    init_state: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let (th, single) = theta_of(theta)?;
+    let t = tape.read();
+    let v = by_precision!(single, T => {
+        let init = init_of::<T>(init_state)?;
+        detached(py, || execute::sample::<T>(&t, &th.data, th.batch, &wires, shots, seed, init_ref(&init)))?
+    });
+    Ok(PyArray1::from_vec(py, v).reshape([th.batch, shots, wires.len()])?.into_any().unbind())
+}
+
+/// Adjoint Jacobian ∂⟨O_m⟩/∂θ_p: [B, M, P].
+#[pyfunction]
+#[pyo3(signature = (tape, theta, observables, init_state=None))]
+fn jacobian(
+    py: Python<'_>,
+    tape: PyRef<'_, PyTape>,
+    theta: &Bound<'_, PyAny>,
+    observables: Vec<PyRef<'_, PyObservable>>,
+    init_state: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let (th, single) = theta_of(theta)?;
+    let obs = self::observables(&observables);
+    let t = tape.read();
+    let p = t.n_params;
+    let v = by_precision!(single, T => {
+        let init = init_of::<T>(init_state)?;
+        detached(py, || adjoint::jacobian::<T>(&t, &th.data, th.batch, &obs, init_ref(&init)))?
+    });
+    real_out(py, v, &[th.batch, obs.len(), p], th.single)
+}
+
+/// Adjoint VJP Σ_m g[b,m] ∂⟨O_m⟩/∂θ_p in one backward sweep: [B, P].
+#[pyfunction]
+#[pyo3(signature = (tape, theta, observables, grad_out, init_state=None))]
+fn vjp(
+    py: Python<'_>,
+    tape: PyRef<'_, PyTape>,
+    theta: &Bound<'_, PyAny>,
+    observables: Vec<PyRef<'_, PyObservable>>,
+    grad_out: &Bound<'_, PyAny>,
+    init_state: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let (th, single) = theta_of(theta)?;
+    let (g, _) = theta_of(grad_out)
+        .map_err(|e| PyValueError::new_err(format!("grad_out: {}", e.value(py))))?;
+    let obs = self::observables(&observables);
+    let t = tape.read();
+    let p = t.n_params;
+    if g.batch != th.batch {
+        return Err(PyValueError::new_err(format!(
+            "grad_out has {} rows but theta has {}",
+            g.batch, th.batch
+        )));
+    }
+    let v = by_precision!(single, T => {
+        let init = init_of::<T>(init_state)?;
+        detached(py, || adjoint::vjp::<T>(&t, &th.data, th.batch, &obs, &g.data, init_ref(&init)))?
+    });
+    real_out(py, v, &[th.batch, p], th.single)
+}
+
+/// Threads used by the compute pool (RAYON_NUM_THREADS or all cores by default).
+#[pyfunction]
+fn get_num_threads() -> usize {
+    pool::num_threads()
+}
+
+/// Set the compute pool's thread count; 0 restores the default.
+#[pyfunction]
+fn set_num_threads(n: usize) {
+    pool::set_num_threads(n)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(expval, m)?)?;
+    m.add_function(wrap_pyfunction!(var, m)?)?;
+    m.add_function(wrap_pyfunction!(state, m)?)?;
+    m.add_function(wrap_pyfunction!(probs, m)?)?;
+    m.add_function(wrap_pyfunction!(sample, m)?)?;
+    m.add_function(wrap_pyfunction!(jacobian, m)?)?;
+    m.add_function(wrap_pyfunction!(vjp, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! `qoxide._core`: thin PyO3 bindings over qoxide-core. Conversion and dispatch only:
+//! no simulation logic lives here.
+
+mod compute;
+mod errors;
+mod observable;
+mod tape;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<tape::PyTape>()?;
+    m.add_class::<observable::PyObservable>()?;
+    compute::register(m)?;
+    m.add("MAX_QUBITS", qoxide_core::memory::MAX_QUBITS)?;
+    m.add("GATES", qoxide_core::Gate::ALL.iter().map(|g| g.name()).collect::<Vec<_>>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

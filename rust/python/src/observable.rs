@@ -1,0 +1,51 @@
+//! `Observable`: Pauli sums, Hermitian matrices, projectors and sums of these.
+
+use crate::errors::to_py;
+use num_complex::Complex64;
+use numpy::PyReadonlyArray2;
+use pyo3::prelude::*;
+use qoxide_core::Obs;
+
+#[pyclass(name = "Observable", module = "qoxide._core", frozen)]
+#[derive(Clone)]
+pub struct PyObservable {
+    pub inner: Obs,
+}
+
+#[pymethods]
+impl PyObservable {
+    /// Σ_t c_t P_t with each word given as [(wire, "X"|"Y"|"Z"|"I"), ...].
+    #[staticmethod]
+    fn pauli(n_qubits: usize, terms: Vec<(f64, Vec<(usize, char)>)>) -> PyResult<Self> {
+        Ok(PyObservable { inner: Obs::pauli(n_qubits, &terms).map_err(to_py)? })
+    }
+
+    /// A Hermitian matrix on `wires` (wires[0] is the high bit of the matrix index).
+    #[staticmethod]
+    fn hermitian(n_qubits: usize, wires: Vec<usize>, matrix: PyReadonlyArray2<'_, Complex64>) -> PyResult<Self> {
+        let m: Vec<Complex64> = matrix.as_array().iter().copied().collect();
+        Ok(PyObservable { inner: Obs::hermitian(n_qubits, wires, m).map_err(to_py)? })
+    }
+
+    /// Projector onto basis state `bits` of `wires`.
+    #[staticmethod]
+    fn projector(n_qubits: usize, wires: Vec<usize>, bits: Vec<u8>) -> PyResult<Self> {
+        Ok(PyObservable { inner: Obs::projector(n_qubits, &wires, &bits).map_err(to_py)? })
+    }
+
+    /// Σ_k c_k O_k.
+    #[staticmethod]
+    fn sum(terms: Vec<(f64, PyRef<'_, PyObservable>)>) -> PyResult<Self> {
+        let terms = terms.into_iter().map(|(c, o)| (c, o.inner.clone())).collect();
+        Ok(PyObservable { inner: Obs::sum(terms).map_err(to_py)? })
+    }
+
+    #[getter]
+    fn n_qubits(&self) -> usize {
+        self.inner.n_qubits
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Observable(n_qubits={})", self.inner.n_qubits)
+    }
+}

@@ -122,6 +122,8 @@ class QuantumFunction:
     def _call_numpy(self, args: Sequence[Any], dtype: Any) -> Any:
         x, ws = self._split(args)
         arrays = [np.asarray(a) for a in ([x] if x is not None else []) + ws]
+        if any(a.dtype.kind == "c" for a in arrays):
+            raise TypeError("circuit inputs and weights must be real; got a complex array")
         if dtype is None:
             floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
             dtype = np.float32 if floats and all(d == np.float32 for d in floats) else np.float64
@@ -150,6 +152,8 @@ class QuantumFunction:
                 f"qoxide runs on CPU in this build; got a tensor on {device}. "
                 "Move inputs with .cpu() (the CUDA backend is a separate feature)."
             )
+        if any(t.is_complex() for t in tensors):
+            raise TypeError("circuit inputs and weights must be real; got a complex tensor")
         if dtype is None:
             floats = [t.dtype for t in tensors if t.is_floating_point()]
             dtype = floats[0] if floats else torch.get_default_dtype()

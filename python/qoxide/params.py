@@ -9,6 +9,7 @@ to compute the feature in torch before calling the circuit.
 
 from __future__ import annotations
 
+import operator
 from numbers import Real
 
 import numpy as np
@@ -18,6 +19,15 @@ _NONLINEAR = (
     "{what} is not affine. Compute the feature in torch/numpy before calling the circuit "
     "and pass it as an input."
 )
+
+
+def _scalar_op(op):  # noqa: ANN001, ANN202
+    """`op` on plain Python scalars (numpy scalars would re-enter numpy's dispatch)."""
+
+    def f(*args):  # noqa: ANN002, ANN202
+        return op(*(a.item() if isinstance(a, np.generic) else a for a in args))
+
+    return f
 
 
 class Expr:
@@ -48,6 +58,9 @@ class Expr:
 
     def __neg__(self) -> Expr:
         return Expr(-self.const, {k: -c for k, c in self.terms.items()})
+
+    def __pos__(self) -> Expr:
+        return self
 
     def __sub__(self, other: object) -> Expr:
         if isinstance(other, (Expr, Real)):
@@ -85,7 +98,14 @@ class Expr:
         raise TypeError(_NONLINEAR.format(what="a power of a parameter"))
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):  # noqa: ANN001
-        raise TypeError(_NONLINEAR.format(what=f"numpy.{ufunc.__name__}"))
+        # numpy routes `np.float64(2) * x[0]` and `object_array - x[0]` here: run the
+        # affine ones element by element with Expr's own operators.
+        op = _AFFINE_UFUNCS.get(ufunc)
+        if op is None or method != "__call__" or kwargs:
+            raise TypeError(_NONLINEAR.format(what=f"numpy.{ufunc.__name__}"))
+        args = [np.array(a, dtype=object) if isinstance(a, Expr) else a for a in inputs]
+        out = np.frompyfunc(_scalar_op(op), ufunc.nin, 1)(*args)
+        return out[()] if isinstance(out, np.ndarray) and out.ndim == 0 else out
 
     def __float__(self) -> float:
         if self.terms:
@@ -115,6 +135,16 @@ class Expr:
         return " + ".join(parts)
 
 
+_AFFINE_UFUNCS = {
+    np.add: operator.add,
+    np.subtract: operator.sub,
+    np.multiply: operator.mul,
+    np.true_divide: operator.truediv,
+    np.negative: operator.neg,
+    np.positive: operator.pos,
+}
+
+
 def symbols(shape: tuple[int, ...], offset: int) -> np.ndarray:
     """An object array of variables ``offset ... offset + prod(shape) - 1``."""
     size = int(np.prod(shape, dtype=np.int64))
@@ -134,9 +164,8 @@ def as_param(value: object) -> Expr | float:
         value = value.item()
         if isinstance(value, Expr):
             return as_param(value)
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"a gate parameter must be a number or a symbolic input/weight, got {type(value).__name__}"
-        ) from None
+    if isinstance(value, (Real, np.number)) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    raise TypeError(
+        f"a gate parameter must be a number or a symbolic input/weight, got {type(value).__name__}"
+    )

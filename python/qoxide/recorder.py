@@ -26,9 +26,11 @@ class RecordedOp:
 
 
 def _wires(w: int | Sequence[int]) -> tuple[int, ...]:
-    if isinstance(w, (int, np.integer)):
-        return (int(w),)
-    return tuple(int(x) for x in w)
+    ws = (w,) if isinstance(w, (int, np.integer)) else tuple(w)
+    for x in ws:
+        if not isinstance(x, (int, np.integer)) or isinstance(x, bool) or x < 0:
+            raise ValueError(f"wires must be non-negative integers, got {x!r} in {w!r}")
+    return tuple(int(x) for x in ws)
 
 
 class Recorder:

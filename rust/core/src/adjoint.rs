@@ -6,46 +6,68 @@
 //! The sweep stops at the first parametrised op: nothing before it has a gradient.
 
 use crate::error::Result;
-use crate::execute::{check_obs, run_batch, Init, Program};
+use crate::execute::{check_obs, plan, run_batch, Init, Program, SERIAL_MAX_WORK};
 use crate::observable::Obs;
+use crate::pool;
 use crate::scalar::{Real, C};
+use crate::state::Kernel;
 use crate::tape::{Param, Tape};
 use crate::value_err;
 use num_traits::Zero;
+use rayon::prelude::*;
 
-/// Backward sweep from final state `phi` with adjoint states `lams`; `acc(m, col, value)`
-/// receives each derivative contribution.
+/// Backward sweep from the final state `phi` with adjoint states `lams` (one per
+/// observable); adds 2 Re⟨λ_m|∂U/∂θ|φ⟩ into `grads[m * P + col]`.
+/// `par_obs` runs the observables in parallel (each task owns one λ_m and its row of
+/// `grads`), otherwise `par_amp` parallelises each kernel over amplitudes.
 fn sweep<T: Real>(
     prog: &Program<T>,
     row: &[f64],
     phi: &mut [C<T>],
     lams: &mut [Vec<C<T>>],
-    par: bool,
-    mut acc: impl FnMut(usize, usize, f64),
+    grads: &mut [f64],
+    par_amp: bool,
+    par_obs: bool,
 ) {
     let tape = prog.tape;
+    let p = tape.n_params;
     let Some(first) = tape.ops.iter().position(|op| op.is_parametrised()) else {
         return;
     };
+    let par_kernel = par_amp && !par_obs;
     for i in (first..tape.ops.len()).rev() {
         let op = &tape.ops[i];
-        let undo = prog.kernel(i, row).dagger();
-        undo.apply(phi, par);
-        if op.is_parametrised() {
-            let angles = op.angles(row);
-            for (k, p) in op.params.iter().enumerate() {
-                if let Param::Col(col) = *p {
-                    let d = op.derivative::<T>(&angles, k, tape.n_qubits);
-                    for (m, lam) in lams.iter().enumerate() {
-                        acc(m, col, 2.0 * d.inner(lam, phi, par).re);
-                    }
-                }
+        let undo = prog.undo(i, row);
+        undo.apply(phi, par_amp);
+        let angles = op.angles(row);
+        let derivs: Vec<(usize, Kernel<T>)> = op
+            .params
+            .iter()
+            .enumerate()
+            .filter_map(|(k, prm)| match *prm {
+                Param::Col(col) => Some((col, op.derivative::<T>(&angles, k, tape.n_qubits))),
+                Param::Const(_) => None,
+            })
+            .collect();
+        let phi: &[C<T>] = phi;
+        let step = |lam: &mut Vec<C<T>>, g: &mut [f64]| {
+            for (col, d) in &derivs {
+                g[*col] += 2.0 * d.inner(lam, phi, par_kernel).re;
             }
-        }
-        if i > first {
-            for lam in lams.iter_mut() {
-                undo.apply(lam, par);
+            if i > first {
+                undo.apply(lam, par_kernel);
             }
+        };
+        if par_obs {
+            pool::install(|| {
+                lams.par_iter_mut()
+                    .zip(grads.par_chunks_mut(p))
+                    .for_each(|(lam, g)| step(lam, g))
+            });
+        } else {
+            lams.iter_mut()
+                .zip(grads.chunks_mut(p))
+                .for_each(|(lam, g)| step(lam, g));
         }
     }
 }
@@ -65,19 +87,32 @@ pub fn jacobian<T: Real>(
         return Ok(out);
     }
     let prog = Program::<T>::new(tape);
-    run_batch(tape, theta, batch, &init, m + 2, &mut out, m * p, |b, s, jac, par| {
-        let row = tape.row(theta, b);
-        let mut scratch = Vec::new();
-        let mut lams: Vec<Vec<C<T>>> = obs
-            .iter()
-            .map(|o| {
-                let mut lam = vec![C::zero(); s.len()];
-                o.op.apply_acc(s, &mut lam, 1.0, &mut scratch, par);
-                lam
-            })
-            .collect();
-        sweep(&prog, row, s, &mut lams, par, |mi, col, v| jac[mi * p + col] += v);
-    })?;
+    // Samples run one at a time (not batch-parallel): spread the observables over threads.
+    let pl = plan(batch, tape.n_qubits, tape.ops.len());
+    let work = (m << tape.n_qubits).saturating_mul(tape.ops.len());
+    let par_obs = !pl.batch_par && m >= 2 && pool::num_threads() > 1 && work > SERIAL_MAX_WORK;
+    run_batch(
+        tape,
+        theta,
+        batch,
+        &init,
+        m + 2,
+        &mut out,
+        m * p,
+        |b, s, jac, par| {
+            let row = tape.row(theta, b);
+            let mut scratch = Vec::new();
+            let mut lams: Vec<Vec<C<T>>> = obs
+                .iter()
+                .map(|o| {
+                    let mut lam = vec![C::zero(); s.len()];
+                    o.op.apply_acc(s, &mut lam, 1.0, &mut scratch, par);
+                    lam
+                })
+                .collect();
+            sweep(&prog, row, s, &mut lams, jac, par, par_obs);
+        },
+    )?;
     Ok(out)
 }
 
@@ -104,17 +139,34 @@ pub fn vjp<T: Real>(
         return Ok(out);
     }
     let prog = Program::<T>::new(tape);
-    run_batch(tape, theta, batch, &init, 3, &mut out, p, |b, s, grad, par| {
-        let row = tape.row(theta, b);
-        let g = &grad_out[b * m..(b + 1) * m];
-        let mut scratch = Vec::new();
-        let mut lam = vec![C::zero(); s.len()];
-        for (o, &gm) in obs.iter().zip(g) {
-            if gm != 0.0 {
-                o.op.apply_acc(s, &mut lam, gm, &mut scratch, par);
+    run_batch(
+        tape,
+        theta,
+        batch,
+        &init,
+        3,
+        &mut out,
+        p,
+        |b, s, grad, par| {
+            let row = tape.row(theta, b);
+            let g = &grad_out[b * m..(b + 1) * m];
+            let mut scratch = Vec::new();
+            let mut lam = vec![C::zero(); s.len()];
+            for (o, &gm) in obs.iter().zip(g) {
+                if gm != 0.0 {
+                    o.op.apply_acc(s, &mut lam, gm, &mut scratch, par);
+                }
             }
-        }
-        sweep(&prog, row, s, std::slice::from_mut(&mut lam), par, |_, col, v| grad[col] += v);
-    })?;
+            sweep(
+                &prog,
+                row,
+                s,
+                std::slice::from_mut(&mut lam),
+                grad,
+                par,
+                false,
+            );
+        },
+    )?;
     Ok(out)
 }

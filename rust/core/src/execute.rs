@@ -10,10 +10,12 @@ use crate::memory::ensure_fits;
 use crate::observable::Obs;
 use crate::pool;
 use crate::scalar::{Real, C};
+use crate::state::index::set_bits;
 use crate::state::{zero_state, Kernel, PAR_MIN_AMPS};
 use crate::tape::Tape;
 use crate::value_err;
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// Initial state of each sample.
 #[derive(Clone, Copy, Debug)]
@@ -40,18 +42,27 @@ pub fn plan(batch: usize, n_qubits: usize, n_ops: usize) -> Plan {
     let threads = pool::num_threads();
     let work = batch.saturating_mul(dim).saturating_mul(n_ops.max(1));
     if threads == 1 || work <= SERIAL_MAX_WORK {
-        Plan { batch_par: false, amp_par: false }
+        Plan {
+            batch_par: false,
+            amp_par: false,
+        }
     } else if batch > 1 && (dim < PAR_MIN_AMPS || batch >= threads) {
-        Plan { batch_par: true, amp_par: false }
+        Plan {
+            batch_par: true,
+            amp_par: false,
+        }
     } else {
-        Plan { batch_par: false, amp_par: dim >= PAR_MIN_AMPS }
+        Plan {
+            batch_par: false,
+            amp_par: dim >= PAR_MIN_AMPS,
+        }
     }
 }
 
-/// Kernels of the ops that do not depend on theta, built once per call.
+/// Kernels (and their inverses) of the ops that do not depend on theta, built once per call.
 pub(crate) struct Program<'t, T> {
     pub tape: &'t Tape,
-    fixed: Vec<Option<Kernel<T>>>,
+    fixed: Vec<Option<(Kernel<T>, Kernel<T>)>>,
 }
 
 impl<'t, T: Real> Program<'t, T> {
@@ -59,27 +70,71 @@ impl<'t, T: Real> Program<'t, T> {
         let fixed = tape
             .ops
             .iter()
-            .map(|op| (!op.is_parametrised()).then(|| op.kernel(&op.angles(&[]), tape.n_qubits)))
+            .map(|op| {
+                (!op.is_parametrised()).then(|| {
+                    let k: Kernel<T> = op.kernel(&op.angles(&[]), tape.n_qubits);
+                    let inv = k.dagger();
+                    (k, inv)
+                })
+            })
             .collect();
         Program { tape, fixed }
     }
 
     /// Kernel of op `i` for the theta row `row`.
     #[inline]
-    pub fn kernel(&self, i: usize, row: &[f64]) -> Kernel<T> {
+    pub fn kernel(&self, i: usize, row: &[f64]) -> Cow<'_, Kernel<T>> {
         match &self.fixed[i] {
-            Some(k) => k.clone(),
+            Some((k, _)) => Cow::Borrowed(k),
             None => {
                 let op = &self.tape.ops[i];
-                op.kernel(&op.angles(row), self.tape.n_qubits)
+                Cow::Owned(op.kernel(&op.angles(row), self.tape.n_qubits))
             }
         }
     }
 
-    pub fn forward(&self, s: &mut [C<T>], row: &[f64], par: bool) {
-        for i in 0..self.tape.ops.len() {
-            self.kernel(i, row).apply(s, par);
+    /// Kernel of the inverse of op `i`.
+    #[inline]
+    pub fn undo(&self, i: usize, row: &[f64]) -> Cow<'_, Kernel<T>> {
+        match &self.fixed[i] {
+            Some((_, inv)) => Cow::Borrowed(inv),
+            None => {
+                let op = &self.tape.ops[i];
+                Cow::Owned(op.kernel::<T>(&op.angles(row), self.tape.n_qubits).dagger())
+            }
         }
+    }
+
+    /// Run all ops on `s`. Runs of single-qubit gates on the same wire are multiplied
+    /// into one 2x2 matrix first (gates on other wires commute with them), so a
+    /// RX-RY-RZ layer costs one pass over the state per wire instead of three.
+    pub fn forward(&self, s: &mut [C<T>], row: &[f64], par: bool) {
+        let mut pending: Vec<Option<[C<T>; 4]>> = vec![None; self.tape.n_qubits];
+        let flush = |pending: &mut Vec<Option<[C<T>; 4]>>, mask: usize, s: &mut [C<T>]| {
+            for b in set_bits(mask) {
+                if let Some(m) = pending[b as usize].take() {
+                    Kernel::single_qubit(b, m).apply(s, par);
+                }
+            }
+        };
+        for i in 0..self.tape.ops.len() {
+            let k = self.kernel(i, row);
+            if let Some((t, m)) = k.as_single_qubit() {
+                let slot = &mut pending[t as usize];
+                *slot = Some(match slot {
+                    Some(p) => mul2(&m, p),
+                    None => m,
+                });
+            } else {
+                flush(&mut pending, k.support(), s);
+                k.apply(s, par);
+            }
+        }
+        flush(
+            &mut pending,
+            usize::MAX >> (usize::BITS as usize - self.tape.n_qubits),
+            s,
+        );
     }
 }
 
@@ -93,7 +148,11 @@ fn check_call<T>(tape: &Tape, theta: &[f64], batch: usize, init: &Init<T>) -> Re
     match init {
         Init::Zero => {}
         Init::Shared(s) if s.len() != dim => {
-            return value_err!("initial state must have 2^{} = {dim} amplitudes, got {}", tape.n_qubits, s.len())
+            return value_err!(
+                "initial state must have 2^{} = {dim} amplitudes, got {}",
+                tape.n_qubits,
+                s.len()
+            )
         }
         Init::PerSample(s) if s.len() != batch * dim => {
             return value_err!(
@@ -129,6 +188,7 @@ fn initial<T: Real>(init: &Init<T>, n: usize, b: usize) -> Vec<C<T>> {
 
 /// For each sample b: build its final state, then `f(b, state, out_row, amp_par)`.
 /// `states_per_task` is how many full states one task holds at once (for the memory check).
+#[allow(clippy::too_many_arguments)] // one driver for every entry point
 pub(crate) fn run_batch<T: Real, O: Send>(
     tape: &Tape,
     theta: &[f64],
@@ -141,12 +201,18 @@ pub(crate) fn run_batch<T: Real, O: Send>(
 ) -> Result<()> {
     check_call(tape, theta, batch, init)?;
     if out.len() != batch * width {
-        return Err(QoxideError::Internal("output buffer of the wrong size".into()));
+        return Err(QoxideError::Internal(
+            "output buffer of the wrong size".into(),
+        ));
     }
     let n = tape.n_qubits;
     let pl = plan(batch, n, tape.ops.len());
-    let tasks = if pl.batch_par { pool::num_threads().min(batch) } else { 1 };
-    let bytes = (tasks * states_per_task) as u128 * (std::mem::size_of::<C<T>>() as u128) << n;
+    let tasks = if pl.batch_par {
+        pool::num_threads().min(batch)
+    } else {
+        1
+    };
+    let bytes = ((tasks * states_per_task) as u128 * std::mem::size_of::<C<T>>() as u128) << n;
     ensure_fits(bytes, &format!("simulating {n} qubits"))?;
     let prog = Program::<T>::new(tape);
     let one = |b: usize, row_out: &mut [O]| {
@@ -156,66 +222,138 @@ pub(crate) fn run_batch<T: Real, O: Send>(
         f(b, &mut s, row_out, pl.amp_par);
     };
     let width = width.max(1);
-    pool::install(|| {
-        if pl.batch_par {
-            out.par_chunks_mut(width).enumerate().for_each(|(b, o)| one(b, o));
-        } else {
-            out.chunks_mut(width).enumerate().for_each(|(b, o)| one(b, o));
-        }
-    });
+    if pl.batch_par {
+        pool::install(|| {
+            out.par_chunks_mut(width)
+                .enumerate()
+                .for_each(|(b, o)| one(b, o))
+        });
+    } else if pl.amp_par {
+        pool::install(|| {
+            out.chunks_mut(width)
+                .enumerate()
+                .for_each(|(b, o)| one(b, o))
+        });
+    } else {
+        // serial: stay on the caller's thread (a hop into the pool costs more than the work)
+        out.chunks_mut(width)
+            .enumerate()
+            .for_each(|(b, o)| one(b, o));
+    }
     Ok(())
 }
 
 /// ⟨O_m⟩ for every sample: `[B, M]`.
-pub fn expval<T: Real>(tape: &Tape, theta: &[f64], batch: usize, obs: &[Obs], init: Init<T>) -> Result<Vec<f64>> {
+pub fn expval<T: Real>(
+    tape: &Tape,
+    theta: &[f64],
+    batch: usize,
+    obs: &[Obs],
+    init: Init<T>,
+) -> Result<Vec<f64>> {
     check_obs(tape, obs)?;
     let m = obs.len();
     let mut out = vec![0.0; batch * m];
     if m == 0 {
         return Ok(out);
     }
-    run_batch(tape, theta, batch, &init, 1, &mut out, m, |_, s, row, par| {
-        for (o, r) in obs.iter().zip(row.iter_mut()) {
-            *r = o.op.expval(s, par);
-        }
-    })?;
+    run_batch(
+        tape,
+        theta,
+        batch,
+        &init,
+        1,
+        &mut out,
+        m,
+        |_, s, row, par| {
+            for (o, r) in obs.iter().zip(row.iter_mut()) {
+                *r = o.op.expval(s, par);
+            }
+        },
+    )?;
     Ok(out)
 }
 
 /// Var(O_m) for every sample: `[B, M]`.
-pub fn var<T: Real>(tape: &Tape, theta: &[f64], batch: usize, obs: &[Obs], init: Init<T>) -> Result<Vec<f64>> {
+pub fn var<T: Real>(
+    tape: &Tape,
+    theta: &[f64],
+    batch: usize,
+    obs: &[Obs],
+    init: Init<T>,
+) -> Result<Vec<f64>> {
     check_obs(tape, obs)?;
     let m = obs.len();
     let mut out = vec![0.0; batch * m];
     if m == 0 {
         return Ok(out);
     }
-    run_batch(tape, theta, batch, &init, 3, &mut out, m, |_, s, row, par| {
-        let mut scratch = Vec::new();
-        for (o, r) in obs.iter().zip(row.iter_mut()) {
-            *r = o.op.var(s, &mut scratch, par);
-        }
-    })?;
+    run_batch(
+        tape,
+        theta,
+        batch,
+        &init,
+        3,
+        &mut out,
+        m,
+        |_, s, row, par| {
+            let mut scratch = Vec::new();
+            for (o, r) in obs.iter().zip(row.iter_mut()) {
+                *r = o.op.var(s, &mut scratch, par);
+            }
+        },
+    )?;
     Ok(out)
 }
 
 /// Final states: `[B, 2^n]`.
-pub fn state<T: Real>(tape: &Tape, theta: &[f64], batch: usize, init: Init<T>) -> Result<Vec<C<T>>> {
+pub fn state<T: Real>(
+    tape: &Tape,
+    theta: &[f64],
+    batch: usize,
+    init: Init<T>,
+) -> Result<Vec<C<T>>> {
     let dim = 1usize << tape.n_qubits;
-    ensure_fits((batch as u128 * dim as u128) * std::mem::size_of::<C<T>>() as u128, "the output states")?;
+    ensure_fits(
+        (batch as u128 * dim as u128) * std::mem::size_of::<C<T>>() as u128,
+        "the output states",
+    )?;
     let mut out = vec![C::new(T::zero(), T::zero()); batch * dim];
-    run_batch(tape, theta, batch, &init, 1, &mut out, dim, |_, s, row, _| row.copy_from_slice(s))?;
+    run_batch(
+        tape,
+        theta,
+        batch,
+        &init,
+        1,
+        &mut out,
+        dim,
+        |_, s, row, _| row.copy_from_slice(s),
+    )?;
     Ok(out)
 }
 
 /// Marginal probabilities of `wires` (wires[0] the high bit of the outcome): `[B, 2^k]`.
-pub fn probs<T: Real>(tape: &Tape, theta: &[f64], batch: usize, wires: &[usize], init: Init<T>) -> Result<Vec<f64>> {
+pub fn probs<T: Real>(
+    tape: &Tape,
+    theta: &[f64],
+    batch: usize,
+    wires: &[usize],
+    init: Init<T>,
+) -> Result<Vec<f64>> {
     tape.check_wires(wires, "probs")?;
     let k = wires.len();
+    ensure_fits(((batch as u128) << k) * 8, "the probabilities")?;
     let mut out = vec![0.0; batch << k];
-    run_batch(tape, theta, batch, &init, 1, &mut out, 1 << k, |_, s, row, _| {
-        marginal(s, tape.n_qubits, wires, row)
-    })?;
+    run_batch(
+        tape,
+        theta,
+        batch,
+        &init,
+        1,
+        &mut out,
+        1 << k,
+        |_, s, row, _| marginal(s, tape.n_qubits, wires, row),
+    )?;
     Ok(out)
 }
 
@@ -245,27 +383,36 @@ pub fn sample<T: Real>(
 ) -> Result<Vec<u8>> {
     tape.check_wires(wires, "sample")?;
     let k = wires.len();
-    ensure_fits((batch * shots * k) as u128, "the samples")?;
+    ensure_fits(batch as u128 * shots as u128 * k as u128, "the samples")?;
     let mut out = vec![0u8; batch * shots * k];
-    run_batch(tape, theta, batch, &init, 1, &mut out, shots * k, |b, s, row, _| {
-        let mut p = vec![0.0; 1 << k];
-        marginal(s, tape.n_qubits, wires, &mut p);
-        let mut cdf = Vec::with_capacity(p.len());
-        let mut acc = 0.0;
-        for x in &p {
-            acc += x;
-            cdf.push(acc);
-        }
-        let total = acc;
-        let mut rng = SplitMix64::new(seed ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        for shot in row.chunks_mut(k.max(1)).take(shots) {
-            let u = rng.uniform() * total;
-            let o = cdf.partition_point(|&c| c <= u).min(p.len() - 1);
-            for (j, bit) in shot.iter_mut().enumerate() {
-                *bit = ((o >> (k - 1 - j)) & 1) as u8;
+    run_batch(
+        tape,
+        theta,
+        batch,
+        &init,
+        1,
+        &mut out,
+        shots * k,
+        |b, s, row, _| {
+            let mut p = vec![0.0; 1 << k];
+            marginal(s, tape.n_qubits, wires, &mut p);
+            let mut cdf = Vec::with_capacity(p.len());
+            let mut acc = 0.0;
+            for x in &p {
+                acc += x;
+                cdf.push(acc);
             }
-        }
-    })?;
+            let total = acc;
+            let mut rng = SplitMix64::new(seed ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            for shot in row.chunks_mut(k.max(1)).take(shots) {
+                let u = rng.uniform() * total;
+                let o = cdf.partition_point(|&c| c <= u).min(p.len() - 1);
+                for (j, bit) in shot.iter_mut().enumerate() {
+                    *bit = ((o >> (k - 1 - j)) & 1) as u8;
+                }
+            }
+        },
+    )?;
     Ok(out)
 }
 
@@ -287,4 +434,15 @@ impl SplitMix64 {
     pub fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
+}
+
+/// a·b for row-major 2x2 matrices.
+#[inline]
+fn mul2<T: Real>(a: &[C<T>; 4], b: &[C<T>; 4]) -> [C<T>; 4] {
+    [
+        a[0] * b[0] + a[1] * b[2],
+        a[0] * b[1] + a[1] * b[3],
+        a[2] * b[0] + a[3] * b[2],
+        a[2] * b[1] + a[3] * b[3],
+    ]
 }

@@ -152,7 +152,12 @@ fn rx(t: f64) -> [C64; 4] {
 }
 fn drx(t: f64) -> [C64; 4] {
     let (s, co) = half(t);
-    [c(-s / 2.0, 0.0), c(0.0, -co / 2.0), c(0.0, -co / 2.0), c(-s / 2.0, 0.0)]
+    [
+        c(-s / 2.0, 0.0),
+        c(0.0, -co / 2.0),
+        c(0.0, -co / 2.0),
+        c(-s / 2.0, 0.0),
+    ]
 }
 fn ry(t: f64) -> [C64; 4] {
     let (s, co) = half(t);
@@ -160,7 +165,12 @@ fn ry(t: f64) -> [C64; 4] {
 }
 fn dry(t: f64) -> [C64; 4] {
     let (s, co) = half(t);
-    [c(-s / 2.0, 0.0), c(-co / 2.0, 0.0), c(co / 2.0, 0.0), c(-s / 2.0, 0.0)]
+    [
+        c(-s / 2.0, 0.0),
+        c(-co / 2.0, 0.0),
+        c(co / 2.0, 0.0),
+        c(-s / 2.0, 0.0),
+    ]
 }
 fn rz(t: f64) -> [C64; 2] {
     [eip(-t / 2.0), eip(t / 2.0)]
@@ -305,9 +315,7 @@ pub fn derivative_form(gate: Gate, p: &[f64], k: usize) -> Form {
         IsingXX => Form::M2(exp_involution(&kron2(&PX, &PX), p[0], true)),
         IsingYY => Form::M2(exp_involution(&kron2(&PY, &PY), p[0], true)),
         IsingXY => Form::M2(ising_xy(p[0], true)),
-        IsingZZ | MultiRZ => {
-            Form::Parity(-I / 2.0 * eip(-p[0] / 2.0), I / 2.0 * eip(p[0] / 2.0))
-        }
+        IsingZZ | MultiRZ => Form::Parity(-I / 2.0 * eip(-p[0] / 2.0), I / 2.0 * eip(p[0] / 2.0)),
         GlobalPhase => Form::Parity(-I * eip(-p[0]), -I * eip(-p[0])),
         g => unreachable!("{} has no parameters", g.name()),
     }
@@ -334,14 +342,26 @@ pub fn place<T: Real>(
     let cast4 = |m: &[C64; 4]| [cast(m[0]), cast(m[1]), cast(m[2]), cast(m[3])];
     match form {
         Form::Id => Kernel::Identity,
-        Form::M1(m) => Kernel::Mat1 { t: bit(t[0]), m: cast4(m), ctrl },
-        Form::D1(d) => Kernel::Diag1 { t: bit(t[0]), d: [cast(d[0]), cast(d[1])], ctrl },
+        Form::M1(m) => Kernel::Mat1 {
+            t: bit(t[0]),
+            m: cast4(m),
+            ctrl,
+        },
+        Form::D1(d) => Kernel::Diag1 {
+            t: bit(t[0]),
+            d: [cast(d[0]), cast(d[1])],
+            ctrl,
+        },
         Form::X => Kernel::Flip { t: bit(t[0]), ctrl },
-        Form::Swap => Kernel::Swap { t0: bit(t[0]), t1: bit(t[1]), ctrl },
+        Form::Swap => Kernel::Swap {
+            t0: bit(t[0]),
+            t1: bit(t[1]),
+            ctrl,
+        },
         Form::M2(m) => Kernel::Mat2 {
             t0: bit(t[0]),
             t1: bit(t[1]),
-            m: std::array::from_fn(|k| cast(m[k])),
+            m: Box::new(std::array::from_fn(|k| cast(m[k]))),
         },
         Form::Parity(even, odd) => Kernel::Parity {
             mask: t.iter().map(|&w| 1usize << bit(w)).sum(),
@@ -349,11 +369,15 @@ pub fn place<T: Real>(
             odd: cast(*odd),
         },
         Form::MK(m) => match t.len() {
-            1 => Kernel::Mat1 { t: bit(t[0]), m: std::array::from_fn(|k| cast(m[k])), ctrl },
+            1 => Kernel::Mat1 {
+                t: bit(t[0]),
+                m: std::array::from_fn(|k| cast(m[k])),
+                ctrl,
+            },
             2 => Kernel::Mat2 {
                 t0: bit(t[0]),
                 t1: bit(t[1]),
-                m: std::array::from_fn(|k| cast(m[k])),
+                m: Box::new(std::array::from_fn(|k| cast(m[k]))),
             },
             _ => Kernel::MatK {
                 bits: t.iter().map(|&w| bit(w)).collect(),

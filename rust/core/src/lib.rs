@@ -19,9 +19,9 @@ pub mod scalar;
 pub mod state;
 pub mod tape;
 
+pub use adjoint::{jacobian, vjp};
 pub use error::{QoxideError, Result};
 pub use execute::{expval, probs, sample, state, var, Init};
-pub use adjoint::{jacobian, vjp};
 pub use gates::Gate;
 pub use observable::{Obs, Observable};
 pub use scalar::{Real, C};

@@ -4,6 +4,7 @@
 
 use crate::error::Result;
 use crate::gates::{self, Form, Gate};
+use crate::memory::MAX_MATRIX_WIRES;
 use crate::pauli::{PauliSum, PauliWord};
 use crate::scalar::{Real, C, C64};
 use crate::state::reduce::{for_ranges, sum_ranges_real, SharedMut};
@@ -19,9 +20,15 @@ pub const HERMITIAN_ATOL: f64 = 1e-6;
 pub enum Observable {
     Pauli(PauliSum),
     /// A Hermitian matrix on `wires` (row-major, wires[0] the high local bit).
-    Dense { wires: Vec<usize>, m: Arc<[C64]> },
+    Dense {
+        wires: Vec<usize>,
+        m: Arc<[C64]>,
+    },
     /// |b><b| on `wires`: index bits under `mask` equal `value`.
-    Projector { mask: usize, value: usize },
+    Projector {
+        mask: usize,
+        value: usize,
+    },
     /// Σ c_k O_k.
     Sum(Vec<(f64, Observable)>),
 }
@@ -56,15 +63,26 @@ impl Obs {
             match w {
                 Some(w) => words.push((*c, w)),
                 None => {
-                    return value_err!("Pauli observable: factors must be I, X, Y or Z, got {factors:?}")
+                    return value_err!(
+                        "Pauli observable: factors must be I, X, Y or Z, got {factors:?}"
+                    )
                 }
             }
         }
-        Ok(Obs { n_qubits: n, op: Observable::Pauli(PauliSum::new(&words)) })
+        Ok(Obs {
+            n_qubits: n,
+            op: Observable::Pauli(PauliSum::new(&words)),
+        })
     }
 
     pub fn hermitian(n: usize, wires: Vec<usize>, m: Vec<C64>) -> Result<Obs> {
         check_wires(n, &wires, "Hermitian")?;
+        if wires.len() > MAX_MATRIX_WIRES {
+            return value_err!(
+                "Hermitian acts on at most {MAX_MATRIX_WIRES} wires, got {}",
+                wires.len()
+            );
+        }
         let dim = 1usize << wires.len();
         if wires.is_empty() || m.len() != dim * dim {
             return value_err!(
@@ -79,10 +97,13 @@ impl Obs {
                 worst = worst.max((m[r * dim + c] - m[c * dim + r].conj()).norm());
             }
         }
-        if !(worst <= HERMITIAN_ATOL) {
+        if worst.is_nan() || worst > HERMITIAN_ATOL {
             return value_err!("Hermitian matrix is not Hermitian: max |M - M†| = {worst:.3e}");
         }
-        Ok(Obs { n_qubits: n, op: Observable::Dense { wires, m: m.into() } })
+        Ok(Obs {
+            n_qubits: n,
+            op: Observable::Dense { wires, m: m.into() },
+        })
     }
 
     /// Projector onto the basis state `bits` of `wires`.
@@ -99,7 +120,10 @@ impl Obs {
             mask |= 1usize << (n - 1 - w);
             value |= (b as usize) << (n - 1 - w);
         }
-        Ok(Obs { n_qubits: n, op: Observable::Projector { mask, value } })
+        Ok(Obs {
+            n_qubits: n,
+            op: Observable::Projector { mask, value },
+        })
     }
 
     pub fn sum(terms: Vec<(f64, Obs)>) -> Result<Obs> {
@@ -109,7 +133,10 @@ impl Obs {
         if terms.iter().any(|t| t.1.n_qubits != n) {
             return value_err!("all terms of a sum must be built for the same number of qubits");
         }
-        Ok(Obs { n_qubits: n, op: Observable::Sum(terms.into_iter().map(|(c, o)| (c, o.op)).collect()) })
+        Ok(Obs {
+            n_qubits: n,
+            op: Observable::Sum(terms.into_iter().map(|(c, o)| (c, o.op)).collect()),
+        })
     }
 }
 
@@ -127,7 +154,9 @@ impl Observable {
             Observable::Projector { mask, value } => {
                 let (mask, value) = (*mask, *value);
                 sum_ranges_real::<T>(s.len(), par && s.len() >= PAR_MIN_AMPS, |r| {
-                    r.filter(|i| i & mask == value).map(|i| s[i].norm_sqr()).sum()
+                    r.filter(|i| i & mask == value)
+                        .map(|i| s[i].norm_sqr())
+                        .sum()
                 })
             }
             Observable::Sum(terms) => terms.iter().map(|(c, o)| c * o.expval(s, par)).sum(),

@@ -88,8 +88,11 @@ impl PauliSum {
     pub fn apply_acc<T: Real>(&self, s: &[C<T>], out: &mut [C<T>], scale: f64, par: bool) {
         let par = par && s.len() >= PAR_MIN_AMPS;
         for g in &self.groups {
-            let terms: Vec<(usize, C<T>)> =
-                g.terms.iter().map(|&(z, c)| (z, cast::<T>(c * scale))).collect();
+            let terms: Vec<(usize, C<T>)> = g
+                .terms
+                .iter()
+                .map(|&(z, c)| (z, cast::<T>(c * scale)))
+                .collect();
             let x = g.x;
             let p = SharedMut(out.as_mut_ptr());
             for_ranges(s.len(), CHUNK_AMPS, par, |r| {
@@ -118,27 +121,28 @@ fn factor<T: Real>(terms: &[(usize, C<T>)], j: usize) -> C<T> {
 }
 
 fn group_expval<T: Real>(g: &XGroup, s: &[C<T>], par: bool) -> f64 {
-    let terms: Vec<(usize, C<T>)> = g.terms.iter().map(|&(z, c)| (z, cast::<T>(c))).collect();
     let x = g.x;
     if x == 0 {
-        let re: Vec<(usize, T)> = terms.iter().map(|&(z, c)| (z, c.re)).collect();
+        // diagonal: Σ_i |φ_i|² Σ_t c_t (-1)^{popcount(i & z_t)}, real coefficients
+        let terms = &g.terms;
         return sum_ranges::<T>(s.len(), par, |r| {
             let mut acc = T::zero();
             for i in r {
-                let mut f = T::zero();
-                for &(z, c) in &re {
-                    if (i & z).count_ones() & 1 == 1 {
-                        f = f - c
+                let mut f = 0.0f64;
+                for &(z, c) in terms {
+                    f += if (i & z).count_ones() & 1 == 1 {
+                        -c.re
                     } else {
-                        f = f + c
-                    }
+                        c.re
+                    };
                 }
-                acc = acc + s[i].norm_sqr() * f;
+                acc += s[i].norm_sqr() * T::of(f);
             }
             C::new(acc, T::zero())
         })
         .re;
     }
+    let terms: Vec<(usize, C<T>)> = g.terms.iter().map(|&(z, c)| (z, cast::<T>(c))).collect();
     sum_ranges::<T>(s.len(), par, |r| {
         let mut acc = C::<T>::zero();
         for i in r {

@@ -9,16 +9,7 @@ pub type C<T> = Complex<T>;
 pub type C64 = Complex<f64>;
 
 pub trait Real:
-    Float
-    + FromPrimitive
-    + ToPrimitive
-    + Sum
-    + Default
-    + Debug
-    + Send
-    + Sync
-    + NumAssign
-    + 'static
+    Float + FromPrimitive + ToPrimitive + Sum + Default + Debug + Send + Sync + NumAssign + 'static
 {
     fn of(x: f64) -> Self;
     fn f64(self) -> f64;

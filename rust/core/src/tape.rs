@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::gates::{self, Gate};
-use crate::memory::MAX_QUBITS;
+use crate::memory::{MAX_MATRIX_WIRES, MAX_QUBITS};
 use crate::scalar::{Real, C64};
 use crate::state::Kernel;
 use crate::value_err;
@@ -110,7 +110,9 @@ impl Tape {
         let name = g.name();
         let k = op.wires.len();
         match g.n_wires() {
-            Some(n) if n != k => return value_err!("{name} acts on {n} wire(s), got {k}: {:?}", op.wires),
+            Some(n) if n != k => {
+                return value_err!("{name} acts on {n} wire(s), got {k}: {:?}", op.wires)
+            }
             None if k < g.min_wires() => {
                 return value_err!("{name} needs at least {} wire(s), got {k}", g.min_wires())
             }
@@ -129,7 +131,11 @@ impl Tape {
             }
         }
         if op.params.len() != g.n_params() {
-            return value_err!("{name} takes {} parameter(s), got {}", g.n_params(), op.params.len());
+            return value_err!(
+                "{name} takes {} parameter(s), got {}",
+                g.n_params(),
+                op.params.len()
+            );
         }
         for p in &op.params {
             if let Param::Col(c) = *p {
@@ -184,7 +190,10 @@ impl Tape {
     pub fn check_wires(&self, wires: &[usize], what: &str) -> Result<()> {
         for (j, &w) in wires.iter().enumerate() {
             if w >= self.n_qubits {
-                return value_err!("{what}: wire {w} is out of range for a {}-qubit circuit", self.n_qubits);
+                return value_err!(
+                    "{what}: wire {w} is out of range for a {}-qubit circuit",
+                    self.n_qubits
+                );
             }
             if wires[..j].contains(&w) {
                 return value_err!("{what}: wire {w} is repeated in {wires:?}");
@@ -198,6 +207,9 @@ fn check_unitary(m: Option<&[C64]>, k: usize) -> Result<()> {
     let Some(m) = m else {
         return value_err!("QubitUnitary needs a matrix");
     };
+    if k > MAX_MATRIX_WIRES {
+        return value_err!("QubitUnitary acts on at most {MAX_MATRIX_WIRES} wires, got {k}");
+    }
     let dim = 1usize << k;
     if m.len() != dim * dim {
         return value_err!(
@@ -208,12 +220,14 @@ fn check_unitary(m: Option<&[C64]>, k: usize) -> Result<()> {
     let mut worst = 0.0f64;
     for r in 0..dim {
         for c in 0..dim {
-            let dot: C64 = (0..dim).map(|j| m[r * dim + j] * m[c * dim + j].conj()).sum();
+            let dot: C64 = (0..dim)
+                .map(|j| m[r * dim + j] * m[c * dim + j].conj())
+                .sum();
             let want = if r == c { 1.0 } else { 0.0 };
             worst = worst.max((dot - want).norm());
         }
     }
-    if !(worst <= UNITARY_ATOL) {
+    if worst.is_nan() || worst > UNITARY_ATOL {
         return value_err!("QubitUnitary matrix is not unitary: max |U U† - I| = {worst:.3e}");
     }
     Ok(())

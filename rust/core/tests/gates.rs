@@ -15,7 +15,15 @@ fn placements(g: Gate) -> Vec<Vec<usize>> {
     let v = |ws: &[&[usize]]| ws.iter().map(|w| w.to_vec()).collect::<Vec<_>>();
     match (g.n_wires(), g) {
         (Some(1), _) => v(&[&[0], &[1], &[2], &[4]]),
-        (Some(2), _) => v(&[&[0, 1], &[1, 0], &[0, 3], &[3, 1], &[4, 2], &[2, 4], &[3, 4]]),
+        (Some(2), _) => v(&[
+            &[0, 1],
+            &[1, 0],
+            &[0, 3],
+            &[3, 1],
+            &[4, 2],
+            &[2, 4],
+            &[3, 4],
+        ]),
         (Some(3), _) => v(&[&[0, 1, 2], &[2, 0, 3], &[4, 1, 0], &[3, 4, 1], &[1, 3, 4]]),
         (None, Gate::GlobalPhase) => v(&[&[], &[2], &[0, 3], &[4, 1, 2]]),
         (None, Gate::MultiControlledX) => v(&[
@@ -200,10 +208,7 @@ fn gate_names_round_trip() {
         assert_eq!(Gate::from_name(g.name()), Some(g), "{}", g.name());
         assert_eq!(g.n_params(), ref_n_params(g), "{}: n_params", g.name());
     }
-    assert_eq!(
-        Gate::from_name("CPhase"),
-        Some(Gate::ControlledPhaseShift)
-    );
+    assert_eq!(Gate::from_name("CPhase"), Some(Gate::ControlledPhaseShift));
     assert_eq!(Gate::from_name("NotAGate"), None);
     assert_eq!(Gate::from_name("rx"), None);
     assert_eq!(Gate::RX.name(), "RX");
@@ -436,4 +441,226 @@ fn basis_state_actions() {
     let mut want = vec![ZERO; 8];
     want[0b010] = I;
     assert_states_close(&got, &want, 1e-15, "ISWAP");
+}
+
+/// Runs of single-qubit gates on one wire (which the forward pass may fuse into one
+/// 2x2 matrix) interleaved with gates that touch, control or phase that wire.
+fn check_single_qubit_runs<T: Real>(n: usize, seed: u64, n_ops: usize) {
+    let p = 3;
+    let mut rng = Rng::new(seed);
+    let singles = [
+        Gate::Identity,
+        Gate::Hadamard,
+        Gate::PauliX,
+        Gate::PauliY,
+        Gate::PauliZ,
+        Gate::S,
+        Gate::T,
+        Gate::SX,
+        Gate::RX,
+        Gate::RY,
+        Gate::RZ,
+        Gate::PhaseShift,
+        Gate::Rot,
+        Gate::U1,
+        Gate::U2,
+        Gate::U3,
+    ];
+    let others = [
+        Gate::CNOT,
+        Gate::CRX,
+        Gate::CRZ,
+        Gate::IsingZZ,
+        Gate::IsingXX,
+        Gate::MultiRZ,
+        Gate::GlobalPhase,
+        Gate::MultiControlledX,
+        Gate::SWAP,
+        Gate::ISWAP,
+        Gate::Toffoli,
+        Gate::QubitUnitary,
+        Gate::CSWAP,
+    ];
+    let mut ops = Vec::new();
+    for _ in 0..n_ops {
+        if rng.coin(0.75) {
+            let g = singles[rng.below(singles.len())];
+            let mut o = random_op(g, n, p, &mut rng);
+            // concentrate on two wires (a high and a low bit) so that runs form
+            o.wires = vec![if rng.coin(0.5) { 0 } else { n - 1 }];
+            ops.push(o);
+        } else {
+            ops.push(random_op(others[rng.below(others.len())], n, p, &mut rng));
+        }
+    }
+    // products that are exactly diagonal or the identity
+    for (g1, g2) in [
+        (Gate::PauliX, Gate::PauliX),
+        (Gate::PauliX, Gate::PauliY),
+        (Gate::Hadamard, Gate::Hadamard),
+        (Gate::SX, Gate::SX),
+    ] {
+        ops.push(op(g1, &[1], vec![]));
+        ops.push(op(g2, &[1], vec![]));
+        ops.push(op(Gate::CNOT, &[1, 0], vec![]));
+    }
+    let tape = tape_of(n, p, ops);
+    let batch = 2;
+    let theta = random_theta(batch, p, &mut rng);
+    let psi = random_state(n, &mut rng);
+    let got = run_state::<T>(&tape, &theta, batch, &psi);
+    let tol = if std::mem::size_of::<T>() == 8 {
+        1e-11
+    } else {
+        5e-5
+    };
+    for b in 0..batch {
+        let want = ref_state(&tape, &theta[b * p..(b + 1) * p], &psi);
+        assert_states_close(
+            &got[b << n..(b + 1) << n],
+            &want,
+            tol,
+            &format!("single-qubit runs, {n} qubits, seed {seed}, sample {b}"),
+        );
+    }
+}
+
+#[test]
+fn single_qubit_runs_small_register() {
+    for seed in 0..6 {
+        check_single_qubit_runs::<f64>(4, seed, 120);
+        check_single_qubit_runs::<f32>(4, seed + 100, 60);
+    }
+}
+
+#[test]
+fn single_qubit_runs_large_register() {
+    check_single_qubit_runs::<f64>(15, 7, 60);
+    check_single_qubit_runs::<f32>(15, 8, 40);
+}
+
+/// Number of leading control wires of a gate on k wires (PennyLane's convention).
+fn ref_n_controls(g: Gate, k: usize) -> usize {
+    use Gate::*;
+    match g {
+        CNOT | CY | CZ | CRX | CRY | CRZ | CRot | ControlledPhaseShift | CSWAP => 1,
+        Toffoli => 2,
+        MultiControlledX => k - 1,
+        _ => 0,
+    }
+}
+
+/// `Kernel::inner` is <bra|K|ket> summed over the control-matching subspace; and the
+/// dagger kernel gives the conjugate-transposed inner product.
+#[test]
+fn kernel_inner_products() {
+    let n = 5;
+    let mut rng = Rng::new(4321);
+    let bra = random_state(n, &mut rng);
+    let ket = random_state(n, &mut rng);
+    for &g in Gate::ALL {
+        for _ in 0..4 {
+            let o = random_op(g, n, 0, &mut rng);
+            let angles = op_angles(&o, &[]);
+            let nc = ref_n_controls(g, o.wires.len());
+            let uket = apply_local(&op_matrix(&o, &[]), &o.wires, &ket);
+            let want: C64 = (0..1usize << n)
+                .filter(|&i| {
+                    (0..nc).all(|j| {
+                        let v = o.control_values.get(j).copied().unwrap_or(true);
+                        wire_bit(i, o.wires[j], n) == v as usize
+                    })
+                })
+                .map(|i| bra[i].conj() * uket[i])
+                .sum();
+            let k = o.kernel::<f64>(&angles, n);
+            let got = k.inner(&bra, &ket, false);
+            let ctx = format!(
+                "{}{} on {:?}",
+                g.name(),
+                if o.inverse { "†" } else { "" },
+                o.wires
+            );
+            assert!(
+                (got - want).norm() < 1e-12,
+                "{ctx}: inner {got}, want {want}"
+            );
+            let back = k.dagger().inner(&ket, &bra, false);
+            assert!(
+                (back - want.conj()).norm() < 1e-12,
+                "{ctx}: dagger inner {back}, want {}",
+                want.conj()
+            );
+            // f32 kernels too
+            let k32 = o.kernel::<f32>(&angles, n);
+            let got32 = k32.inner(&to_prec::<f32>(&bra), &to_prec::<f32>(&ket), false);
+            assert!(
+                (got32 - want).norm() < 1e-5,
+                "{ctx}: f32 inner {got32}, want {want}"
+            );
+        }
+    }
+}
+
+/// Gates holding many bits (controls + targets): multi-controlled X with up to 7
+/// controls and QubitUnitary on up to 6 wires, in both precisions, small and large
+/// registers, kernels applied serially and in parallel.
+fn check_wide_gates<T: Real>(n: usize, seed: u64) {
+    let mut rng = Rng::new(seed);
+    let psi = random_state(n, &mut rng);
+    let psi_t = to_prec::<T>(&psi);
+    let tol = if std::mem::size_of::<T>() == 8 {
+        1e-12
+    } else {
+        2e-5
+    };
+    let mut ops = Vec::new();
+    for k in [5, 6, 7, 8] {
+        for with_values in [false, true] {
+            let mut o = op(Gate::MultiControlledX, &rng.distinct(n, k), vec![]);
+            if with_values {
+                o.control_values = (0..k - 1).map(|j| j % 3 != 1).collect();
+            }
+            ops.push(o);
+        }
+    }
+    for k in [4, 5, 6] {
+        let mut o = op(Gate::QubitUnitary, &rng.distinct(n, k), vec![]);
+        o.matrix = Some(random_unitary(k, &mut rng).to_arc());
+        o.inverse = k == 5;
+        ops.push(o);
+    }
+    let mut m = op(Gate::MultiRZ, &rng.distinct(n, 7), vec![Param::Const(0.8)]);
+    m.inverse = true;
+    ops.push(m);
+    ops.push(op(Gate::GlobalPhase, &rng.distinct(n, 6), vec![Param::Const(-1.1)]));
+    for o in ops {
+        let ctx = format!(
+            "{} on {:?} (control values {:?}, {n} qubits, {})",
+            o.gate.name(),
+            o.wires,
+            o.control_values,
+            std::any::type_name::<T>()
+        );
+        let want = apply_local(&op_matrix(&o, &[]), &o.wires, &psi);
+        let tape = tape_of(n, 0, vec![o.clone()]);
+        let got = execute::state::<T>(&tape, &[], 1, Init::Shared(&psi_t)).unwrap();
+        assert_states_close(&widen(&got), &want, tol, &ctx);
+        let k = o.kernel::<T>(&op_angles(&o, &[]), n);
+        let mut par = psi_t.clone();
+        qoxide_core::pool::install(|| k.apply(&mut par, true));
+        assert_states_close(&widen(&par), &want, tol, &format!("{ctx}, parallel kernel"));
+    }
+}
+
+#[test]
+fn wide_gates_small_register() {
+    check_wide_gates::<f64>(8, 1);
+    check_wide_gates::<f32>(8, 2);
+}
+
+#[test]
+fn wide_gates_large_register() {
+    check_wide_gates::<f64>(15, 3);
+    check_wide_gates::<f32>(15, 4);
 }

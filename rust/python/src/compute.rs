@@ -5,7 +5,9 @@ use crate::errors::detached;
 use crate::observable::PyObservable;
 use crate::tape::PyTape;
 use num_complex::Complex;
-use numpy::{Element, PyArray1, PyArrayMethods, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{
+    Element, PyArray1, PyArrayMethods, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use qoxide_core::{adjoint, execute, pool, Init, Obs, Real};
@@ -20,17 +22,33 @@ struct Theta<'a> {
 
 fn theta_of<'py>(obj: &Bound<'py, PyAny>) -> PyResult<(Theta<'static>, bool)> {
     let shape_err = |shape: &[usize]| {
-        PyValueError::new_err(format!("theta must be a 2-D array [batch, n_params], got shape {shape:?}"))
+        PyValueError::new_err(format!(
+            "theta must be a 2-D array [batch, n_params], got shape {shape:?}"
+        ))
     };
     if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f64>>() {
         let batch = a.shape()[0];
         let data = a.as_array().iter().copied().collect::<Vec<_>>();
-        return Ok((Theta { data: Cow::Owned(data), batch, single: false }, false));
+        return Ok((
+            Theta {
+                data: Cow::Owned(data),
+                batch,
+                single: false,
+            },
+            false,
+        ));
     }
     if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f32>>() {
         let batch = a.shape()[0];
         let data = a.as_array().iter().map(|&x| x as f64).collect::<Vec<_>>();
-        return Ok((Theta { data: Cow::Owned(data), batch, single: true }, true));
+        return Ok((
+            Theta {
+                data: Cow::Owned(data),
+                batch,
+                single: true,
+            },
+            true,
+        ));
     }
     if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'py, f64>>() {
         return Err(shape_err(a.shape()));
@@ -38,7 +56,23 @@ fn theta_of<'py>(obj: &Bound<'py, PyAny>) -> PyResult<(Theta<'static>, bool)> {
     if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'py, f32>>() {
         return Err(shape_err(a.shape()));
     }
-    Err(PyTypeError::new_err("theta must be a numpy array of dtype float64 or float32"))
+    Err(PyTypeError::new_err(
+        "theta must be a numpy array of dtype float64 or float32",
+    ))
+}
+
+/// Wire lists from Python ints: a negative wire is a ValueError, not an OverflowError.
+pub fn wires_of(what: &str, wires: Vec<i64>) -> PyResult<Vec<usize>> {
+    wires
+        .iter()
+        .map(|&w| {
+            usize::try_from(w).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "{what}: wires must be non-negative, got {w} in {wires:?}"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Initial states: None, one state [2^n], or one per sample [B, 2^n], in the run's precision.
@@ -49,16 +83,26 @@ where
     Complex<T>: Element,
 {
     let Some(obj) = obj else { return Ok(None) };
-    let a = obj.extract::<PyReadonlyArrayDyn<'py, Complex<T>>>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "init_state must be a numpy array of dtype {} (matching theta's precision)",
-            if std::mem::size_of::<T>() == 8 { "complex128" } else { "complex64" }
-        ))
-    })?;
+    let a = obj
+        .extract::<PyReadonlyArrayDyn<'py, Complex<T>>>()
+        .map_err(|_| {
+            PyTypeError::new_err(format!(
+                "init_state must be a numpy array of dtype {} (matching theta's precision)",
+                if std::mem::size_of::<T>() == 8 {
+                    "complex128"
+                } else {
+                    "complex64"
+                }
+            ))
+        })?;
     let shared = match a.ndim() {
         1 => true,
         2 => false,
-        d => return Err(PyValueError::new_err(format!("init_state must be 1-D or 2-D, got {d}-D"))),
+        d => {
+            return Err(PyValueError::new_err(format!(
+                "init_state must be 1-D or 2-D, got {d}-D"
+            )))
+        }
     };
     Ok(Some((a.as_array().iter().copied().collect(), shared)))
 }
@@ -79,9 +123,15 @@ fn observables(obs: &[PyRef<'_, PyObservable>]) -> Vec<Obs> {
 fn real_out(py: Python<'_>, v: Vec<f64>, shape: &[usize], single: bool) -> PyResult<Py<PyAny>> {
     if single {
         let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
-        Ok(PyArray1::from_vec(py, v).reshape(shape)?.into_any().unbind())
+        Ok(PyArray1::from_vec(py, v)
+            .reshape(shape)?
+            .into_any()
+            .unbind())
     } else {
-        Ok(PyArray1::from_vec(py, v).reshape(shape)?.into_any().unbind())
+        Ok(PyArray1::from_vec(py, v)
+            .reshape(shape)?
+            .into_any()
+            .unbind())
     }
 }
 
@@ -164,9 +214,10 @@ fn probs(
     py: Python<'_>,
     tape: PyRef<'_, PyTape>,
     theta: &Bound<'_, PyAny>,
-    wires: Vec<usize>,
+    wires: Vec<i64>,
     init_state: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
+    let wires = wires_of("probs", wires)?;
     let (th, single) = theta_of(theta)?;
     let t = tape.read();
     let v = by_precision!(single, T => {
@@ -183,18 +234,22 @@ fn sample(
     py: Python<'_>,
     tape: PyRef<'_, PyTape>,
     theta: &Bound<'_, PyAny>,
-    wires: Vec<usize>,
+    wires: Vec<i64>,
     shots: usize,
     seed: u64,
     init_state: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
+    let wires = wires_of("sample", wires)?;
     let (th, single) = theta_of(theta)?;
     let t = tape.read();
     let v = by_precision!(single, T => {
         let init = init_of::<T>(init_state)?;
         detached(py, || execute::sample::<T>(&t, &th.data, th.batch, &wires, shots, seed, init_ref(&init)))?
     });
-    Ok(PyArray1::from_vec(py, v).reshape([th.batch, shots, wires.len()])?.into_any().unbind())
+    Ok(PyArray1::from_vec(py, v)
+        .reshape([th.batch, shots, wires.len()])?
+        .into_any()
+        .unbind())
 }
 
 /// Adjoint Jacobian ∂⟨O_m⟩/∂θ_p: [B, M, P].
@@ -230,8 +285,14 @@ fn vjp(
     init_state: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let (th, single) = theta_of(theta)?;
-    let (g, _) = theta_of(grad_out)
-        .map_err(|e| PyValueError::new_err(format!("grad_out: {}", e.value(py))))?;
+    let (g, _) = theta_of(grad_out).map_err(|e| {
+        let msg = format!("{}", e.value(py)).replace("theta", "grad_out");
+        if e.is_instance_of::<PyTypeError>(py) {
+            PyTypeError::new_err(msg)
+        } else {
+            PyValueError::new_err(msg)
+        }
+    })?;
     let obs = self::observables(&observables);
     let t = tape.read();
     let p = t.n_params;
@@ -256,8 +317,11 @@ fn get_num_threads() -> usize {
 
 /// Set the compute pool's thread count; 0 restores the default.
 #[pyfunction]
-fn set_num_threads(n: usize) {
-    pool::set_num_threads(n)
+fn set_num_threads(n: i64) -> PyResult<()> {
+    let n = usize::try_from(n)
+        .map_err(|_| PyValueError::new_err(format!("number of threads must be >= 0, got {n}")))?;
+    pool::set_num_threads(n);
+    Ok(())
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -14,6 +14,20 @@ pub fn to_py(e: QoxideError) -> PyErr {
     }
 }
 
+/// Run `f` (with the GIL), turning a panic into RuntimeError.
+pub fn guarded<R>(f: impl FnOnce() -> PyResult<R>) -> PyResult<R> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| Err(panic_err(panic)))
+}
+
+fn panic_err(panic: Box<dyn std::any::Any + Send>) -> PyErr {
+    let msg = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    PyRuntimeError::new_err(format!("qoxide internal error: {msg}"))
+}
+
 /// Run `f` without the GIL; map its error, and turn a panic into RuntimeError.
 pub fn detached<R: Send>(
     py: Python<'_>,
@@ -21,13 +35,6 @@ pub fn detached<R: Send>(
 ) -> PyResult<R> {
     match py.detach(|| catch_unwind(AssertUnwindSafe(f))) {
         Ok(r) => r.map_err(to_py),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(PyRuntimeError::new_err(format!("qoxide internal error: {msg}")))
-        }
+        Err(panic) => Err(panic_err(panic)),
     }
 }

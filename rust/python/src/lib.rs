@@ -14,7 +14,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<observable::PyObservable>()?;
     compute::register(m)?;
     m.add("MAX_QUBITS", qoxide_core::memory::MAX_QUBITS)?;
-    m.add("GATES", qoxide_core::Gate::ALL.iter().map(|g| g.name()).collect::<Vec<_>>())?;
+    m.add(
+        "GATES",
+        qoxide_core::Gate::ALL
+            .iter()
+            .map(|g| g.name())
+            .collect::<Vec<_>>(),
+    )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

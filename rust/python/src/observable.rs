@@ -16,28 +16,60 @@ pub struct PyObservable {
 impl PyObservable {
     /// Σ_t c_t P_t with each word given as [(wire, "X"|"Y"|"Z"|"I"), ...].
     #[staticmethod]
-    fn pauli(n_qubits: usize, terms: Vec<(f64, Vec<(usize, char)>)>) -> PyResult<Self> {
-        Ok(PyObservable { inner: Obs::pauli(n_qubits, &terms).map_err(to_py)? })
+    fn pauli(n_qubits: usize, terms: Vec<(f64, Vec<(i64, char)>)>) -> PyResult<Self> {
+        let terms = terms
+            .into_iter()
+            .map(|(c, f)| {
+                let (w, p): (Vec<i64>, Vec<char>) = f.into_iter().unzip();
+                Ok((
+                    c,
+                    crate::compute::wires_of("Pauli observable", w)?
+                        .into_iter()
+                        .zip(p)
+                        .collect(),
+                ))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyObservable {
+            inner: Obs::pauli(n_qubits, &terms).map_err(to_py)?,
+        })
     }
 
     /// A Hermitian matrix on `wires` (wires[0] is the high bit of the matrix index).
     #[staticmethod]
-    fn hermitian(n_qubits: usize, wires: Vec<usize>, matrix: PyReadonlyArray2<'_, Complex64>) -> PyResult<Self> {
+    fn hermitian(
+        n_qubits: usize,
+        wires: Vec<i64>,
+        matrix: PyReadonlyArray2<'_, Complex64>,
+    ) -> PyResult<Self> {
+        let wires = crate::compute::wires_of("Hermitian", wires)?;
         let m: Vec<Complex64> = matrix.as_array().iter().copied().collect();
-        Ok(PyObservable { inner: Obs::hermitian(n_qubits, wires, m).map_err(to_py)? })
+        crate::errors::guarded(|| {
+            Ok(PyObservable {
+                inner: Obs::hermitian(n_qubits, wires, m).map_err(to_py)?,
+            })
+        })
     }
 
     /// Projector onto basis state `bits` of `wires`.
     #[staticmethod]
-    fn projector(n_qubits: usize, wires: Vec<usize>, bits: Vec<u8>) -> PyResult<Self> {
-        Ok(PyObservable { inner: Obs::projector(n_qubits, &wires, &bits).map_err(to_py)? })
+    fn projector(n_qubits: usize, wires: Vec<i64>, bits: Vec<u8>) -> PyResult<Self> {
+        let wires = crate::compute::wires_of("Projector", wires)?;
+        Ok(PyObservable {
+            inner: Obs::projector(n_qubits, &wires, &bits).map_err(to_py)?,
+        })
     }
 
     /// Σ_k c_k O_k.
     #[staticmethod]
     fn sum(terms: Vec<(f64, PyRef<'_, PyObservable>)>) -> PyResult<Self> {
-        let terms = terms.into_iter().map(|(c, o)| (c, o.inner.clone())).collect();
-        Ok(PyObservable { inner: Obs::sum(terms).map_err(to_py)? })
+        let terms = terms
+            .into_iter()
+            .map(|(c, o)| (c, o.inner.clone()))
+            .collect();
+        Ok(PyObservable {
+            inner: Obs::sum(terms).map_err(to_py)?,
+        })
     }
 
     #[getter]

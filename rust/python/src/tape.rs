@@ -34,16 +34,21 @@ impl PyTape {
     fn add(
         &self,
         name: &str,
-        wires: Vec<usize>,
+        wires: Vec<i64>,
         params: Vec<Bound<'_, PyAny>>,
         inverse: bool,
         matrix: Option<PyReadonlyArray2<'_, Complex64>>,
         control_values: Vec<bool>,
     ) -> PyResult<()> {
+        let wires = crate::compute::wires_of(name, wires)?;
         let gate = Gate::from_name(name).ok_or_else(|| {
             PyValueError::new_err(format!(
                 "unknown gate {name:?}; supported: {}",
-                Gate::ALL.iter().map(|g| g.name()).collect::<Vec<_>>().join(", ")
+                Gate::ALL
+                    .iter()
+                    .map(|g| g.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?;
         let params = params
@@ -51,7 +56,9 @@ impl PyTape {
             .map(|p| {
                 if p.is_instance_of::<pyo3::types::PyInt>() {
                     Ok(Param::Col(p.extract::<usize>().map_err(|_| {
-                        PyValueError::new_err(format!("{name}: parameter column must be >= 0, got {p}"))
+                        PyValueError::new_err(format!(
+                            "{name}: parameter column must be >= 0, got {p}"
+                        ))
                     })?))
                 } else {
                     Ok(Param::Const(p.extract::<f64>()?))
@@ -71,7 +78,13 @@ impl PyTape {
             }
             op.matrix = Some(a.iter().copied().collect::<Vec<_>>().into());
         }
-        self.inner.write().expect("tape lock poisoned").push(op).map_err(to_py)
+        crate::errors::guarded(|| {
+            self.inner
+                .write()
+                .expect("tape lock poisoned")
+                .push(op)
+                .map_err(to_py)
+        })
     }
 
     #[getter]
@@ -91,6 +104,11 @@ impl PyTape {
 
     fn __repr__(&self) -> String {
         let t = self.read();
-        format!("Tape(n_qubits={}, n_params={}, n_ops={})", t.n_qubits, t.n_params, t.ops.len())
+        format!(
+            "Tape(n_qubits={}, n_params={}, n_ops={})",
+            t.n_qubits,
+            t.n_params,
+            t.ops.len()
+        )
     }
 }

@@ -8,10 +8,11 @@
 //!
 //! Bit positions are index bits (wire w of n is bit n-1-w).
 
-use super::index::{set_bits, GroupIndex};
+use super::index::set_bits;
 use super::reduce::{for_ranges, sum_ranges, SharedMut};
 use super::{CHUNK_AMPS, PAR_MIN_AMPS};
 use crate::scalar::{Real, C, C64};
+use crate::with_groups;
 use num_traits::{One, Zero};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -36,34 +37,50 @@ impl Ctrl {
 pub enum Kernel<T> {
     Identity,
     /// 2x2 matrix (row-major) on bit `t`.
-    Mat1 { t: u32, m: [C<T>; 4], ctrl: Ctrl },
+    Mat1 {
+        t: u32,
+        m: [C<T>; 4],
+        ctrl: Ctrl,
+    },
     /// diag(d0, d1) on bit `t`.
-    Diag1 { t: u32, d: [C<T>; 2], ctrl: Ctrl },
+    Diag1 {
+        t: u32,
+        d: [C<T>; 2],
+        ctrl: Ctrl,
+    },
     /// Pauli X on bit `t` (a permutation: swaps, no arithmetic).
-    Flip { t: u32, ctrl: Ctrl },
+    Flip {
+        t: u32,
+        ctrl: Ctrl,
+    },
     /// 4x4 matrix on bits (t0, t1); t0 is the high bit of the local index.
-    Mat2 { t0: u32, t1: u32, m: [C<T>; 16] },
+    Mat2 {
+        t0: u32,
+        t1: u32,
+        m: Box<[C<T>; 16]>,
+    },
     /// Swap of bits t0 and t1.
-    Swap { t0: u32, t1: u32, ctrl: Ctrl },
+    Swap {
+        t0: u32,
+        t1: u32,
+        ctrl: Ctrl,
+    },
     /// Multiply each amplitude by `even` or `odd` by the parity of `index & mask`.
-    Parity { mask: usize, even: C<T>, odd: C<T> },
+    Parity {
+        mask: usize,
+        even: C<T>,
+        odd: C<T>,
+    },
     /// Dense 2^k x 2^k matrix on `bits` (bits[0] is the high bit of the local index).
-    MatK { bits: Vec<u32>, m: Arc<[C<T>]> },
+    MatK {
+        bits: Vec<u32>,
+        m: Arc<[C<T>]>,
+    },
 }
 
 #[inline(always)]
 fn zero<T: Real>() -> C<T> {
     C::zero()
-}
-
-fn groups(n: u32, targets: &[u32], ctrl: Ctrl) -> GroupIndex {
-    let mut held = [0u32; 64];
-    let mut k = 0;
-    for t in targets.iter().copied().chain(set_bits(ctrl.mask)) {
-        held[k] = t;
-        k += 1;
-    }
-    GroupIndex::new(n, &held[..k], ctrl.value)
 }
 
 /// Apply `f(base)` to every group of the kernel, each group touched by one work item.
@@ -74,14 +91,16 @@ fn each_group<T: Real>(
     par: bool,
     f: impl Fn(SharedMut<C<T>>, usize) + Sync + Send,
 ) {
-    let gi = groups(s.len().trailing_zeros(), targets, ctrl);
+    let n = s.len().trailing_zeros();
     let p = SharedMut(s.as_mut_ptr());
     let per_chunk = (CHUNK_AMPS >> targets.len()).max(1);
-    for_ranges(gi.count(), per_chunk, par, |r| {
-        for g in r {
-            f(p, gi.base(g))
-        }
-    });
+    with_groups!(n, targets, ctrl.mask, ctrl.value, |gi| {
+        for_ranges(gi.count(), per_chunk, par, |r| {
+            for g in r {
+                f(p, gi.base(g))
+            }
+        })
+    })
 }
 
 /// Σ over groups of `f(base)`.
@@ -92,13 +111,14 @@ fn sum_groups<T: Real>(
     par: bool,
     f: impl Fn(usize) -> C<T> + Sync + Send,
 ) -> C64 {
-    let gi = groups(n, targets, ctrl);
-    sum_ranges::<T>(gi.count(), par, |r| {
-        let mut acc = zero::<T>();
-        for g in r {
-            acc += f(gi.base(g));
-        }
-        acc
+    with_groups!(n, targets, ctrl.mask, ctrl.value, |gi| {
+        sum_ranges::<T>(gi.count(), par, |r| {
+            let mut acc = zero::<T>();
+            for g in r {
+                acc += f(gi.base(g));
+            }
+            acc
+        })
     })
 }
 
@@ -170,9 +190,9 @@ impl<T: Real> Kernel<T> {
                 if ctrl.is_none() && *t >= MIN_RUN {
                     pairs(s, *t, par, |a, b| {
                         if !skip0 {
-                            a.iter_mut().for_each(|x| *x = *x * d0);
+                            a.iter_mut().for_each(|x| *x *= d0);
                         }
-                        b.iter_mut().for_each(|y| *y = *y * d1);
+                        b.iter_mut().for_each(|y| *y *= d1);
                     })
                 } else {
                     let o = 1usize << t;
@@ -205,12 +225,25 @@ impl<T: Real> Kernel<T> {
                 })
             }
             Kernel::Mat2 { t0, t1, m } => {
-                let off = [0, 1usize << t1, 1usize << t0, (1usize << t0) | (1usize << t1)];
+                let off = [
+                    0,
+                    1usize << t1,
+                    1usize << t0,
+                    (1usize << t0) | (1usize << t1),
+                ];
                 each_group(s, &[*t0, *t1], Ctrl::NONE, par, |p, i| unsafe {
-                    let v = [p.get(i), p.get(i | off[1]), p.get(i | off[2]), p.get(i | off[3])];
+                    let v = [
+                        p.get(i),
+                        p.get(i | off[1]),
+                        p.get(i | off[2]),
+                        p.get(i | off[3]),
+                    ];
                     for (r, o) in off.iter().enumerate() {
                         let row = &m[4 * r..4 * r + 4];
-                        p.set(i | o, row[0] * v[0] + row[1] * v[1] + row[2] * v[2] + row[3] * v[3]);
+                        p.set(
+                            i | o,
+                            row[0] * v[0] + row[1] * v[1] + row[2] * v[2] + row[3] * v[3],
+                        );
                     }
                 })
             }
@@ -226,20 +259,25 @@ impl<T: Real> Kernel<T> {
             Kernel::MatK { bits, m } => {
                 let off = local_offsets(bits);
                 let dim = off.len();
-                let gi = groups(s.len().trailing_zeros(), bits, Ctrl::NONE);
+                let n = s.len().trailing_zeros();
                 let p = SharedMut(s.as_mut_ptr());
-                for_ranges(gi.count(), (CHUNK_AMPS / dim).max(1), par, |r| {
-                    let mut v = vec![zero::<T>(); dim];
-                    for g in r {
-                        let i = gi.base(g);
-                        for (x, o) in v.iter_mut().zip(&off) {
-                            *x = unsafe { p.get(i | o) };
+                with_groups!(n, bits, 0, 0, |gi| {
+                    for_ranges(gi.count(), (CHUNK_AMPS / dim).max(1), par, |r| {
+                        let mut v = vec![zero::<T>(); dim];
+                        for g in r {
+                            let i = gi.base(g);
+                            for (x, o) in v.iter_mut().zip(&off) {
+                                *x = unsafe { p.get(i | o) };
+                            }
+                            for (row, o) in m.chunks_exact(dim).zip(&off) {
+                                let acc = row
+                                    .iter()
+                                    .zip(&v)
+                                    .fold(zero::<T>(), |a, (x, y)| a + *x * *y);
+                                unsafe { p.set(i | o, acc) };
+                            }
                         }
-                        for (row, o) in m.chunks_exact(dim).zip(&off) {
-                            let acc = row.iter().zip(&v).fold(zero::<T>(), |a, (x, y)| a + *x * *y);
-                            unsafe { p.set(i | o, acc) };
-                        }
-                    }
+                    })
                 })
             }
         }
@@ -258,7 +296,8 @@ impl<T: Real> Kernel<T> {
                 let o = 1usize << t;
                 sum_groups(n, &[*t], *ctrl, par, |i| {
                     let (u, v) = (ket[i], ket[i | o]);
-                    bra[i].conj() * (m[0] * u + m[1] * v) + bra[i | o].conj() * (m[2] * u + m[3] * v)
+                    bra[i].conj() * (m[0] * u + m[1] * v)
+                        + bra[i | o].conj() * (m[2] * u + m[3] * v)
                 })
             }
             Kernel::Diag1 { t, d, ctrl } => {
@@ -283,7 +322,12 @@ impl<T: Real> Kernel<T> {
                 })
             }
             Kernel::Mat2 { t0, t1, m } => {
-                let off = [0, 1usize << t1, 1usize << t0, (1usize << t0) | (1usize << t1)];
+                let off = [
+                    0,
+                    1usize << t1,
+                    1usize << t0,
+                    (1usize << t0) | (1usize << t1),
+                ];
                 sum_groups(n, &[*t0, *t1], Ctrl::NONE, par, |i| {
                     let v = [ket[i], ket[i | off[1]], ket[i | off[2]], ket[i | off[3]]];
                     let mut acc = zero::<T>();
@@ -318,6 +362,48 @@ impl<T: Real> Kernel<T> {
         }
     }
 
+    /// The 2x2 matrix of an uncontrolled single-qubit kernel, with its bit.
+    pub fn as_single_qubit(&self) -> Option<(u32, [C<T>; 4])> {
+        let (o, z) = (C::one(), zero::<T>());
+        match self {
+            Kernel::Mat1 { t, m, ctrl } if ctrl.is_none() => Some((*t, *m)),
+            Kernel::Diag1 { t, d, ctrl } if ctrl.is_none() => Some((*t, [d[0], z, z, d[1]])),
+            Kernel::Flip { t, ctrl } if ctrl.is_none() => Some((*t, [z, o, o, z])),
+            _ => None,
+        }
+    }
+
+    /// A single-qubit kernel from a 2x2 matrix, diagonal when the matrix is.
+    pub fn single_qubit(t: u32, m: [C<T>; 4]) -> Kernel<T> {
+        if m[1] == zero() && m[2] == zero() {
+            Kernel::Diag1 {
+                t,
+                d: [m[0], m[3]],
+                ctrl: Ctrl::NONE,
+            }
+        } else {
+            Kernel::Mat1 {
+                t,
+                m,
+                ctrl: Ctrl::NONE,
+            }
+        }
+    }
+
+    /// Mask of the index bits the kernel reads or writes.
+    pub fn support(&self) -> usize {
+        match self {
+            Kernel::Identity => 0,
+            Kernel::Mat1 { t, ctrl, .. }
+            | Kernel::Diag1 { t, ctrl, .. }
+            | Kernel::Flip { t, ctrl } => (1usize << t) | ctrl.mask,
+            Kernel::Mat2 { t0, t1, .. } => (1usize << t0) | (1usize << t1),
+            Kernel::Swap { t0, t1, ctrl } => (1usize << t0) | (1usize << t1) | ctrl.mask,
+            Kernel::Parity { mask, .. } => *mask,
+            Kernel::MatK { bits, .. } => bits.iter().map(|b| 1usize << b).sum(),
+        }
+    }
+
     /// The adjoint K†.
     pub fn dagger(&self) -> Kernel<T> {
         match self {
@@ -338,7 +424,11 @@ impl<T: Real> Kernel<T> {
                         h[4 * r + c] = m[4 * c + r].conj();
                     }
                 }
-                Kernel::Mat2 { t0: *t0, t1: *t1, m: h }
+                Kernel::Mat2 {
+                    t0: *t0,
+                    t1: *t1,
+                    m: Box::new(h),
+                }
             }
             Kernel::Parity { mask, even, odd } => Kernel::Parity {
                 mask: *mask,

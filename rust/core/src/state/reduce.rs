@@ -56,10 +56,14 @@ unsafe impl<T> Send for SharedMut<T> {}
 unsafe impl<T> Sync for SharedMut<T> {}
 
 impl<T: Copy> SharedMut<T> {
+    /// # Safety
+    /// `i` is in bounds and no other thread writes index `i` concurrently.
     #[inline(always)]
     pub unsafe fn get(self, i: usize) -> T {
         *self.0.add(i)
     }
+    /// # Safety
+    /// `i` is in bounds and no other thread reads or writes index `i` concurrently.
     #[inline(always)]
     pub unsafe fn set(self, i: usize, v: T) {
         *self.0.add(i) = v

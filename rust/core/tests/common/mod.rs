@@ -377,8 +377,7 @@ pub fn ising_xy(t: f64) -> Mat {
     ])
 }
 pub fn sx_mat() -> Mat {
-    Mat::from_rows(&[&[c(1.0, 1.0), c(1.0, -1.0)], &[c(1.0, -1.0), c(1.0, 1.0)]])
-        .scale(c(0.5, 0.0))
+    Mat::from_rows(&[&[c(1.0, 1.0), c(1.0, -1.0)], &[c(1.0, -1.0), c(1.0, 1.0)]]).scale(c(0.5, 0.0))
 }
 
 /// Controlled-U with `nc` leading control wires; control j must equal `values[j]`
@@ -463,7 +462,12 @@ pub fn gate_matrix(
         }
         GlobalPhase => Mat::identity(1 << k).scale(eip(-p[0])),
     };
-    assert_eq!(m.dim, 1 << k, "{}: reference matrix of the wrong size", g.name());
+    assert_eq!(
+        m.dim,
+        1 << k,
+        "{}: reference matrix of the wrong size",
+        g.name()
+    );
     m
 }
 
@@ -832,13 +836,9 @@ pub fn parametrised_gates() -> Vec<Gate> {
 /// Apply one op (via the crate) to a single state with a theta row.
 pub fn run_state<T: Real>(tape: &Tape, theta: &[f64], batch: usize, init: &[C64]) -> Vec<C64> {
     let init_t = to_prec::<T>(init);
-    let out = qoxide_core::execute::state::<T>(
-        tape,
-        theta,
-        batch,
-        qoxide_core::Init::Shared(&init_t),
-    )
-    .expect("execute::state");
+    let out =
+        qoxide_core::execute::state::<T>(tape, theta, batch, qoxide_core::Init::Shared(&init_t))
+            .expect("execute::state");
     widen(&out)
 }
 
@@ -854,10 +854,7 @@ pub fn mixed_observables(n: usize, rng: &mut Rng) -> Vec<(Obs, Mat)> {
         (0.4, vec![(w[2], 'Y'), (w[1], 'Y'), (w[0], 'X')]),
         (0.25, vec![]),
     ];
-    out.push((
-        Obs::pauli(n, &terms).unwrap(),
-        pauli_sum_matrix(n, &terms),
-    ));
+    out.push((Obs::pauli(n, &terms).unwrap(), pauli_sum_matrix(n, &terms)));
     // Hermitian on two wires, reversed order
     let h = random_hermitian(2, rng);
     out.push((
@@ -883,4 +880,30 @@ pub fn mixed_observables(n: usize, rng: &mut Rng) -> Vec<(Obs, Mat)> {
         .add(&pauli_sum_matrix(n, &t2).scale(c(-2.0, 0.0)));
     out.push((s, sm));
     out
+}
+
+/// The same kinds of observables as `mixed_observables`, without dense matrices
+/// (for large registers).
+pub fn mixed_obs_only(n: usize, rng: &mut Rng) -> Vec<Obs> {
+    let w = rng.distinct(n, 3);
+    let terms = vec![
+        (0.7, vec![(w[0], 'Z')]),
+        (-1.3, vec![(w[1], 'X'), (w[0], 'Y')]),
+        (0.4, vec![(w[2], 'Y'), (w[1], 'Y'), (w[0], 'X')]),
+        (0.25, vec![]),
+    ];
+    let t2 = vec![(1.0, vec![(w[0], 'X'), (w[2], 'Z')])];
+    vec![
+        Obs::pauli(n, &terms).unwrap(),
+        Obs::hermitian(n, vec![w[2], w[0]], random_hermitian(2, rng).a).unwrap(),
+        Obs::projector(n, &[w[1], w[2]], &[1, 0]).unwrap(),
+        Obs::sum(vec![
+            (
+                0.5,
+                Obs::hermitian(n, vec![w[1]], random_hermitian(1, rng).a).unwrap(),
+            ),
+            (-2.0, Obs::pauli(n, &t2).unwrap()),
+        ])
+        .unwrap(),
+    ]
 }

@@ -25,9 +25,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import torch
-
 import qoxide as qx
+import torch
 
 
 def timeit(fn: Callable[[], object], repeat: int, warmup: int = 1) -> float:
@@ -66,7 +65,9 @@ def dressed(q, x, w):
 
 
 def pl_dressed(qml, dev):
-    @qml.qnode(dev, interface="torch", diff_method="backprop" if dev.name == "default.qubit" else "adjoint")
+    @qml.qnode(
+        dev, interface="torch", diff_method="backprop" if dev.name == "default.qubit" else "adjoint"
+    )
     def circuit(x, w):
         for i in range(N_Q):
             qml.Hadamard(i)
@@ -110,8 +111,18 @@ def bench_dressed(rows: list[dict], repeat: int) -> None:
     t_ours = timeit(ours, repeat * 10)
     t_dq = timeit(default_qubit, repeat)
     t_lq = timeit(lightning_loop, max(1, repeat // 2))
-    for name, t in (("default.qubit backprop (broadcast)", t_dq), ("lightning.qubit adjoint loop", t_lq)):
-        emit(rows, workload=f"dressed b{BATCH} fwd+bwd", anchor=name, qoxide_s=t_ours, anchor_s=t, ratio=t / t_ours)
+    for name, t in (
+        ("default.qubit backprop (broadcast)", t_dq),
+        ("lightning.qubit adjoint loop", t_lq),
+    ):
+        emit(
+            rows,
+            workload=f"dressed b{BATCH} fwd+bwd",
+            anchor=name,
+            qoxide_s=t_ours,
+            anchor_s=t,
+            ratio=t / t_ours,
+        )
 
 
 # --- layered circuits --------------------------------------------------------------------
@@ -150,49 +161,75 @@ def copy_time(n: int, repeat: int) -> float:
     return timeit(lambda: a.copy_(b), repeat * 5, warmup=2)
 
 
-def bench_layered(rows: list[dict], sizes_fwd: list[int], sizes_jac: list[int], repeat: int) -> None:
-    import pennylane as qml
-    from pennylane.devices import ExecutionConfig
-
+def bench_layered(
+    rows: list[dict], sizes_fwd: list[int], sizes_jac: list[int], repeat: int
+) -> None:
     rng = np.random.default_rng(1)
     for n in sorted(set(sizes_fwd) | set(sizes_jac)):
         w = rng.uniform(0, 2 * np.pi, (4, n, 3))
-        f = layered(n)
-        dev = qml.device("lightning.qubit", wires=n)
-        tape = pl_layered_tape(qml, n, w)
         reps = max(1, repeat if n <= 20 else repeat // 2)
-        if n in sizes_fwd:
-            t_ours = timeit(lambda: f(w), reps)
-            t_l = timeit(lambda: dev.execute(tape), reps)
-            n_gates = 4 * 4 * n
-            t_copy = copy_time(n, reps)
-            emit(rows, workload=f"forward {n}q", anchor="lightning.qubit", qoxide_s=t_ours, anchor_s=t_l,
-                 ratio=t_l / t_ours, bw_fraction=n_gates * t_copy / t_ours, copy_s=t_copy)
-        if n in sizes_jac:
-            prog = f.program(None, [w.shape])
-            theta = prog.theta_numpy(None, w.reshape(-1), 1, np.float64)
-            cfg = ExecutionConfig(gradient_method="adjoint")
-            t_ours = timeit(lambda: qx._core.jacobian(prog.tape, theta, prog.observables), reps)
-            t_l = timeit(lambda: dev.compute_derivatives(tape, cfg), reps)
-            ours = qx._core.jacobian(prog.tape, theta, prog.observables)[0]
-            theirs = np.array(dev.compute_derivatives(tape, cfg))
-            assert np.allclose(ours, theirs, atol=1e-8), "Jacobians disagree"
-            emit(rows, workload=f"adjoint jacobian {n}q", anchor="lightning.qubit", qoxide_s=t_ours,
-                 anchor_s=t_l, ratio=t_l / t_ours)
+        bench_size(rows, n, w, n in sizes_fwd, n in sizes_jac, reps)
+
+
+def bench_size(rows: list[dict], n: int, w: np.ndarray, fwd: bool, jac: bool, reps: int) -> None:
+    import pennylane as qml
+    from pennylane.devices import ExecutionConfig
+
+    f = layered(n)
+    dev = qml.device("lightning.qubit", wires=n)
+    tape = pl_layered_tape(qml, n, w)
+    if fwd:
+        t_ours = timeit(lambda: f(w), reps)
+        t_l = timeit(lambda: dev.execute(tape), reps)
+        n_gates = 4 * 4 * n
+        t_copy = copy_time(n, reps)
+        emit(
+            rows,
+            workload=f"forward {n}q",
+            anchor="lightning.qubit",
+            qoxide_s=t_ours,
+            anchor_s=t_l,
+            ratio=t_l / t_ours,
+            bw_fraction=n_gates * t_copy / t_ours,
+            copy_s=t_copy,
+        )
+    if jac:
+        prog = f.program(None, [w.shape])
+        theta = prog.theta_numpy(None, w.reshape(-1), 1, np.float64)
+        cfg = ExecutionConfig(gradient_method="adjoint")
+        t_ours = timeit(lambda: qx._core.jacobian(prog.tape, theta, prog.observables), reps)
+        t_l = timeit(lambda: dev.compute_derivatives(tape, cfg), reps)
+        ours = qx._core.jacobian(prog.tape, theta, prog.observables)[0]
+        theirs = np.array(dev.compute_derivatives(tape, cfg))
+        assert np.allclose(ours, theirs, atol=1e-8), "Jacobians disagree"
+        emit(
+            rows,
+            workload=f"adjoint jacobian {n}q",
+            anchor="lightning.qubit",
+            qoxide_s=t_ours,
+            anchor_s=t_l,
+            ratio=t_l / t_ours,
+        )
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| workload | anchor | qoxide | anchor | ratio (anchor/qoxide) | bw fraction |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| workload | anchor | qoxide | anchor | ratio (anchor/qoxide) | bw fraction |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         bw = f"{r['bw_fraction']:.2f}" if "bw_fraction" in r else ""
-        lines.append(f"| {r['workload']} | {r['anchor']} | {r['qoxide_s'] * 1e3:.3f} ms | "
-                     f"{r['anchor_s'] * 1e3:.3f} ms | {r['ratio']:.2f}x | {bw} |")
+        lines.append(
+            f"| {r['workload']} | {r['anchor']} | {r['qoxide_s'] * 1e3:.3f} ms | "
+            f"{r['anchor_s'] * 1e3:.3f} ms | {r['ratio']:.2f}x | {bw} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats (smoke test)")
     args = ap.parse_args()
     rows: list[dict] = []

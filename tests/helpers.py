@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-
 import qoxide as qx
 import reference as ref
 
@@ -224,7 +223,9 @@ def projector_pair(bits: Sequence[int], wires: Sequence[int], coeff: float = 1.0
     obs = qx.Projector(list(bits), list(wires))
     if coeff != 1.0:
         obs = coeff * obs
-    return ObsPair(obs, [(coeff, local, tuple(wires))], [(coeff, "projector", tuple(bits), tuple(wires))])
+    return ObsPair(
+        obs, [(coeff, local, tuple(wires))], [(coeff, "projector", tuple(bits), tuple(wires))]
+    )
 
 
 def sum_pairs(pairs: Sequence[ObsPair]) -> ObsPair:

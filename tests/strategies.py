@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from hypothesis import strategies as st
-
 import reference as ref
 from helpers import (
     GateSpec,
@@ -21,6 +19,7 @@ from helpers import (
     reference_states,
     sum_pairs,
 )
+from hypothesis import strategies as st
 
 N_INPUTS = 5
 BATCH = 3

@@ -89,7 +89,9 @@ LEFT_NUMPY = [
 ]
 
 
-@pytest.mark.parametrize(("sym", "ref"), [c[1:] for c in LEFT_NUMPY], ids=[c[0] for c in LEFT_NUMPY])
+@pytest.mark.parametrize(
+    ("sym", "ref"), [c[1:] for c in LEFT_NUMPY], ids=[c[0] for c in LEFT_NUMPY]
+)
 def test_numpy_scalar_on_the_left_is_affine(sym, ref):
     circ = ry_z(1, [sym])
     x = np.array([[0.3, -0.4, 1.0], [1.2, 0.1, -2.0]])

@@ -321,7 +321,9 @@ NON_AFFINE = [
 ]
 
 
-@pytest.mark.parametrize(("gate", "frag"), [c[1:] for c in NON_AFFINE], ids=[c[0] for c in NON_AFFINE])
+@pytest.mark.parametrize(
+    ("gate", "frag"), [c[1:] for c in NON_AFFINE], ids=[c[0] for c in NON_AFFINE]
+)
 def test_non_affine_parameter_is_type_error(gate, frag):
     expect_error(TypeError, lambda: one_gate(2, gate)(X3), frag)
 

@@ -75,7 +75,9 @@ def test_reference_embed_agrees_with_index_arithmetic(wires, rng):
     n = 4
     m = ref.random_unitary(2 ** len(wires), rng)
     s = ref.random_state(n, rng)
-    np.testing.assert_allclose(ref.embed(m, wires, n) @ s, ref.apply_on_wires(s, m, wires, n), atol=1e-13)
+    np.testing.assert_allclose(
+        ref.embed(m, wires, n) @ s, ref.apply_on_wires(s, m, wires, n), atol=1e-13
+    )
 
 
 def test_reference_embed_conventions(rng):
@@ -83,11 +85,15 @@ def test_reference_embed_conventions(rng):
     a = ref.random_unitary(2, rng)
     b = ref.random_unitary(2, rng)
     np.testing.assert_allclose(ref.embed(m, [0, 1], 2), m, atol=1e-14)
-    np.testing.assert_allclose(ref.embed(m, [1, 0], 2), ref.SWAP_GATE @ m @ ref.SWAP_GATE, atol=1e-14)
+    np.testing.assert_allclose(
+        ref.embed(m, [1, 0], 2), ref.SWAP_GATE @ m @ ref.SWAP_GATE, atol=1e-14
+    )
     # wire 0 is the most significant bit
     np.testing.assert_allclose(ref.embed(a, [0], 2), np.kron(a, np.eye(2)), atol=1e-14)
     np.testing.assert_allclose(ref.embed(b, [2], 3), np.kron(np.eye(4), b), atol=1e-14)
-    np.testing.assert_allclose(ref.embed(np.kron(a, b), [2, 0], 3), np.kron(np.kron(b, np.eye(2)), a), atol=1e-14)
+    np.testing.assert_allclose(
+        ref.embed(np.kron(a, b), [2, 0], 3), np.kron(np.kron(b, np.eye(2)), a), atol=1e-14
+    )
     # CNOT with control 1, target 0 flips wire 0 when wire 1 is set: |01> -> |11>
     cnot10 = ref.embed(ref.gate_matrix("CNOT"), [1, 0], 2)
     assert cnot10[3, 1] == 1 and cnot10[1, 3] == 1 and cnot10[0, 0] == 1 and cnot10[2, 2] == 1
@@ -145,7 +151,9 @@ def test_reference_simulators_agree(n, rng):
             ref.Op("MultiControlledX", (1, n - 1, 0), control_values=(False, True)),
         ]
     init = ref.random_state(n, rng)
-    np.testing.assert_allclose(ref.simulate(n, ops, init), ref.simulate_dense(n, ops, init), atol=1e-13)
+    np.testing.assert_allclose(
+        ref.simulate(n, ops, init), ref.simulate_dense(n, ops, init), atol=1e-13
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -168,7 +176,9 @@ def test_gate_matches_reference(name, inverse, dtype, rng):
             g = GateSpec(name, wires, tuple(Lin(j) for j in range(n_par)), inverse, matrix, cv)
             expected = np.stack([full_matrix(g.numeric(row), N) @ init for row in xs])
             for via in ("op", "method"):
-                f = make_circuit(N, [g], lambda q: q.state(), init=init, via=via, with_input=n_par > 0)
+                f = make_circuit(
+                    N, [g], lambda q: q.state(), init=init, via=via, with_input=n_par > 0
+                )
                 if n_par:
                     out = f(xs.astype(dtype))
                     assert out.shape == (3, 2**N)
@@ -179,7 +189,11 @@ def test_gate_matches_reference(name, inverse, dtype, rng):
                     out = out[None]
                 assert out.dtype == CDTYPE[dtype]
                 np.testing.assert_allclose(
-                    out, expected, atol=atol, rtol=0, err_msg=f"{name} wires={wires} cv={cv} via={via}"
+                    out,
+                    expected,
+                    atol=atol,
+                    rtol=0,
+                    err_msg=f"{name} wires={wires} cv={cv} via={via}",
                 )
 
 
@@ -196,18 +210,20 @@ def test_parameter_sources(name, rng):
     xs = rng.uniform(-np.pi, np.pi, size=(4, n_par))
     w = rng.uniform(-np.pi, np.pi, size=n_par)
 
-    for inverse in (False, True):
-
+    def make(inv: bool):  # noqa: ANN202
         @qx.circuit(n_qubits=N)
         def f(q, x, wt):  # noqa: ANN001, ANN202
             q.state_prep(init)
-            q.op(name, wires, list(consts), inverse=inverse)  # constants
-            q.op(name, wires, [2.5 * x[j] - 0.7 for j in range(n_par)], inverse=inverse)
-            q.op(name, wires, [wt[j] + x[j] for j in range(n_par)], inverse=inverse)
-            q.op(name, wires, [0.5 * wt[j] for j in range(n_par)], inverse=inverse)
+            q.op(name, wires, list(consts), inverse=inv)  # constants
+            q.op(name, wires, [2.5 * x[j] - 0.7 for j in range(n_par)], inverse=inv)
+            q.op(name, wires, [wt[j] + x[j] for j in range(n_par)], inverse=inv)
+            q.op(name, wires, [0.5 * wt[j] for j in range(n_par)], inverse=inv)
             return q.state()
 
-        out = f(xs, w)
+        return f
+
+    for inverse in (False, True):
+        out = make(inverse)(xs, w)
         for b, row in enumerate(xs):
             ops = [
                 ref.Op(name, wires, tuple(consts), inverse),
@@ -229,7 +245,9 @@ def test_gate_then_inverse_is_identity(dtype, rng):
             for matrix, cv in variants(name, wires, rng)[:2]:
                 params = tuple(float(v) for v in rng.uniform(-TWO_PI, TWO_PI, size=n_par))
                 gates.append(GateSpec(name, wires, params, False, matrix, cv))
-    seq = gates + [GateSpec(g.name, g.wires, g.params, True, g.matrix, g.control_values) for g in gates[::-1]]
+    seq = gates + [
+        GateSpec(g.name, g.wires, g.params, True, g.matrix, g.control_values) for g in gates[::-1]
+    ]
     f = make_circuit(N, seq, lambda q: q.state(), init=init, with_input=False)
     np.testing.assert_allclose(f(dtype=dtype), init, atol=50 * ATOL[dtype], rtol=0)
 
@@ -318,7 +336,9 @@ def _big_circuit(rng: np.random.Generator) -> list[GateSpec]:
         n_par = ref.GATE_SPECS[name][0]
         mat = ref.random_unitary(8, rng) if name == "QubitUnitary" else None
         cv = (True, False, True) if name == "MultiControlledX" else ()
-        gates.append(GateSpec(name, wires, tuple(Lin(j + i) for i in range(n_par)), bool(j % 2), mat, cv))
+        gates.append(
+            GateSpec(name, wires, tuple(Lin(j + i) for i in range(n_par)), bool(j % 2), mat, cv)
+        )
         j += n_par
     return gates
 
@@ -339,7 +359,9 @@ def test_15_qubit_circuit_measurements(rng, two_threads):
         pauli_pair({7: "Y", 2: "X", 13: "Z"}),
         hermitian_pair(h, (14, 0)),
         projector_pair((1, 0), (3, 12)),
-        sum_pairs([pauli_pair({0: "X"}, 0.5), hermitian_pair(h, (5, 9), -1.5), pauli_pair({14: "Z"})]),
+        sum_pairs(
+            [pauli_pair({0: "X"}, 0.5), hermitian_pair(h, (5, 9), -1.5), pauli_pair({14: "Z"})]
+        ),
     ]
     prob_wires = [14, 0, 7]
 
@@ -360,10 +382,14 @@ def test_15_qubit_circuit_measurements(rng, two_threads):
             for res in (tuple(r[b] for r in batched), singles[b]):
                 s = states[b]
                 np.testing.assert_allclose(res[0], s, atol=1e-11, rtol=0)
-                np.testing.assert_allclose(res[1], ref.probs(s, prob_wires, BIG), atol=1e-12, rtol=0)
+                np.testing.assert_allclose(
+                    res[1], ref.probs(s, prob_wires, BIG), atol=1e-12, rtol=0
+                )
                 for i, p in enumerate(pairs):
                     np.testing.assert_allclose(res[2 + i], p.expval(s, BIG), atol=1e-11, rtol=0)
-                    np.testing.assert_allclose(res[2 + len(pairs) + i], p.var(s, BIG), atol=1e-10, rtol=0)
+                    np.testing.assert_allclose(
+                        res[2 + len(pairs) + i], p.var(s, BIG), atol=1e-10, rtol=0
+                    )
 
 
 def test_apply_gate_helper_rejects_unknown_method():
@@ -374,4 +400,36 @@ def test_apply_gate_helper_rejects_unknown_method():
     for name in qx.GATES:
         assert hasattr(rec, METHODS[name]), name
     apply_gate(rec, GateSpec("CRX", (1, 0), (0.3,)), None, via="method")
-    assert rec.ops[-1].name == "CRX" and rec.ops[-1].wires == (1, 0) and rec.ops[-1].params == (0.3,)
+    assert (
+        rec.ops[-1].name == "CRX" and rec.ops[-1].wires == (1, 0) and rec.ops[-1].params == (0.3,)
+    )
+
+
+@pytest.mark.parametrize("k", [4, 5, 6])
+def test_wide_qubit_unitary_and_hermitian(k, rng):
+    """Dense matrices on 4-6 scattered wires (the general k-qubit kernel), forward and
+    inverse with the wires reversed, and a Hermitian observable on the same wires."""
+    n = 8
+    wires = [int(w) for w in rng.permutation(n)[:k]]
+    u = ref.random_unitary(2**k, rng)
+    h = ref.random_hermitian(2**k, rng)
+    init = ref.random_state(n, rng)
+
+    @qx.circuit(n_qubits=n, inputs=None)
+    def f(q):  # noqa: ANN001, ANN202
+        q.state_prep(init)
+        q.qubit_unitary(u, wires)
+        q.qubit_unitary(u, wires[::-1], inverse=True)
+        return [q.state(), q.expval(qx.Hermitian(h, wires)), q.var(qx.Hermitian(h, wires))]
+
+    ops = [
+        ref.Op("QubitUnitary", tuple(wires), matrix=u),
+        ref.Op("QubitUnitary", tuple(wires[::-1]), matrix=u, inverse=True),
+    ]
+    s_ref = ref.simulate(n, ops, init)
+    m = ref.embed(h, wires, n)
+    for dtype, atol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        s, e, v = f(dtype=dtype)
+        np.testing.assert_allclose(s, s_ref, atol=atol, rtol=0)
+        np.testing.assert_allclose(e, ref.expval(s_ref, m), atol=atol * 10, rtol=0)
+        np.testing.assert_allclose(v, ref.var(s_ref, m), atol=atol * 100, rtol=0)

@@ -66,7 +66,11 @@ def test_sample_wire_order_on_basis_state():
     @qx.circuit(n_qubits=5, inputs=None)
     def f(q):  # noqa: ANN001, ANN202
         q.basis_state(bits)
-        return [q.sample([3, 1, 0, 4], shots=64, seed=3), q.sample(shots=8), q.counts([4, 2], shots=50)]
+        return [
+            q.sample([3, 1, 0, 4], shots=64, seed=3),
+            q.sample(shots=8),
+            q.counts([4, 2], shots=50),
+        ]
 
     s, s_all, c = f()
     np.testing.assert_array_equal(s, np.tile([1, 0, 1, 0], (64, 1)))
@@ -76,7 +80,9 @@ def test_sample_wire_order_on_basis_state():
 
 def test_sample_seed_reproducible(circuit_case):  # noqa: ANN001
     gates, xs, _ = circuit_case
-    f = make_circuit(N, gates, lambda q: [q.sample(shots=300, seed=123), q.sample(shots=300, seed=124)])
+    f = make_circuit(
+        N, gates, lambda q: [q.sample(shots=300, seed=123), q.sample(shots=300, seed=124)]
+    )
     a1, b1 = f(xs)
     a2, b2 = f(xs)
     np.testing.assert_array_equal(a1, a2)
@@ -135,7 +141,11 @@ def test_sample_frequencies_match_probs(circuit_case, dtype):  # noqa: ANN001
 def test_counts_match_samples(circuit_case):  # noqa: ANN001
     gates, xs, states = circuit_case
     shots = 20000
-    f = make_circuit(N, gates, lambda q: [q.counts([0, 3], shots=shots, seed=11), q.sample([0, 3], shots=shots, seed=11)])
+    f = make_circuit(
+        N,
+        gates,
+        lambda q: [q.counts([0, 3], shots=shots, seed=11), q.sample([0, 3], shots=shots, seed=11)],
+    )
     counts, samples = f(xs)
     assert isinstance(counts, list) and len(counts) == 3
     for b, c in enumerate(counts):
@@ -146,7 +156,10 @@ def test_counts_match_samples(circuit_case):  # noqa: ANN001
         assert c == {"".join(map(str, k)): int(v) for k, v in zip(keys, n, strict=True)}
         p = ref.probs(states[b], [0, 3], N)
         for i in range(4):
-            assert abs(c.get(format(i, "02b"), 0) / shots - p[i]) <= 5 * np.sqrt(p[i] * (1 - p[i]) / shots) + 1e-3
+            assert (
+                abs(c.get(format(i, "02b"), 0) / shots - p[i])
+                <= 5 * np.sqrt(p[i] * (1 - p[i]) / shots) + 1e-3
+            )
     single = make_circuit(N, gates, lambda q: q.counts(shots=100, seed=1))(xs[0])
     assert isinstance(single, dict) and sum(single.values()) == 100
     assert all(len(k) == N for k in single)
@@ -177,7 +190,9 @@ def test_probs_sum_to_one_and_match_state(circuit_case, dtype):  # noqa: ANN001
         assert r.shape == (3, 2 ** len(w))
         assert np.all(r >= 0)
         np.testing.assert_allclose(r.sum(axis=1), 1.0, atol=atol)
-        np.testing.assert_allclose(r, np.stack([ref.probs(s, w, N) for s in states]), atol=atol, rtol=0)
+        np.testing.assert_allclose(
+            r, np.stack([ref.probs(s, w, N) for s in states]), atol=atol, rtol=0
+        )
 
 
 def test_probs_of_a_basis_state_follow_wire_order():
@@ -199,7 +214,14 @@ def test_probs_of_a_basis_state_follow_wire_order():
 
 @pytest.mark.parametrize(
     "word",
-    [{0: "Z"}, {3: "X"}, {1: "Y", 2: "Y"}, {3: "Z", 0: "X"}, {0: "X", 1: "Y", 2: "Z", 3: "X"}, {2: "Y", 0: "Z"}],
+    [
+        {0: "Z"},
+        {3: "X"},
+        {1: "Y", 2: "Y"},
+        {3: "Z", 0: "X"},
+        {0: "X", 1: "Y", 2: "Z", 3: "X"},
+        {2: "Y", 0: "Z"},
+    ],
 )
 def test_var_of_pauli_word_is_one_minus_square(circuit_case, word):  # noqa: ANN001
     gates, xs, states = circuit_case
@@ -212,7 +234,9 @@ def test_var_of_pauli_word_is_one_minus_square(circuit_case, word):  # noqa: ANN
 
 def test_identity_observable(circuit_case):  # noqa: ANN001
     gates, xs, _ = circuit_case
-    f = make_circuit(N, gates, lambda q: [q.expval(qx.I(2)), q.var(qx.I(0)), q.expval(3.0 * qx.I(1) + qx.Z(0))])
+    f = make_circuit(
+        N, gates, lambda q: [q.expval(qx.I(2)), q.var(qx.I(0)), q.expval(3.0 * qx.I(1) + qx.Z(0))]
+    )
     out = f(xs)
     np.testing.assert_allclose(out[:, 0], 1.0, atol=1e-12)
     np.testing.assert_allclose(out[:, 1], 0.0, atol=1e-12)
@@ -227,18 +251,31 @@ def test_hermitian_products_via_matmul(circuit_case, rng):  # noqa: ANN001
     cases = [
         (qx.Hermitian(m, 0) @ qx.Z(2), ref.embed(np.kron(m, ref.PZ), [0, 2], N)),
         (qx.Z(2) @ qx.Hermitian(m, 0), ref.embed(np.kron(m, ref.PZ), [0, 2], N)),
-        (qx.Hermitian(m, 3) @ qx.X(0) @ qx.Y(1), ref.embed(np.kron(np.kron(m, ref.PX), ref.PY), [3, 0, 1], N)),
-        (qx.Hermitian(m2, [3, 1]) @ qx.Hermitian(m, 0), ref.embed(np.kron(m2, m), [3, 1, 0], N)),
-        (qx.Hermitian(m, 2) @ qx.Projector([1], 0), ref.embed(np.kron(m, np.diag([0, 1])), [2, 0], N)),
         (
-            0.5 * qx.Hermitian(m2, [2, 0]) - 1.5 * (qx.Z(1) @ qx.X(3)) + qx.Projector([0, 1], [3, 0]),
+            qx.Hermitian(m, 3) @ qx.X(0) @ qx.Y(1),
+            ref.embed(np.kron(np.kron(m, ref.PX), ref.PY), [3, 0, 1], N),
+        ),
+        (qx.Hermitian(m2, [3, 1]) @ qx.Hermitian(m, 0), ref.embed(np.kron(m2, m), [3, 1, 0], N)),
+        (
+            qx.Hermitian(m, 2) @ qx.Projector([1], 0),
+            ref.embed(np.kron(m, np.diag([0, 1])), [2, 0], N),
+        ),
+        (
+            0.5 * qx.Hermitian(m2, [2, 0])
+            - 1.5 * (qx.Z(1) @ qx.X(3))
+            + qx.Projector([0, 1], [3, 0]),
             0.5 * ref.embed(m2, [2, 0], N)
             - 1.5 * ref.pauli_word_matrix({1: "Z", 3: "X"}, N)
             + ref.projector_matrix([0, 1], [3, 0], N),
         ),
-        ((qx.X(0) + 2.0 * qx.Z(1)) @ qx.Hermitian(m, 3), ref.embed(np.kron(ref.PX, m), [0, 3], N) + 2 * ref.embed(np.kron(ref.PZ, m), [1, 3], N)),
+        (
+            (qx.X(0) + 2.0 * qx.Z(1)) @ qx.Hermitian(m, 3),
+            ref.embed(np.kron(ref.PX, m), [0, 3], N) + 2 * ref.embed(np.kron(ref.PZ, m), [1, 3], N),
+        ),
     ]
-    f = make_circuit(N, gates, lambda q: [q.expval(o) for o, _ in cases] + [q.var(o) for o, _ in cases])
+    f = make_circuit(
+        N, gates, lambda q: [q.expval(o) for o, _ in cases] + [q.var(o) for o, _ in cases]
+    )
     out = f(xs)
     for b, s in enumerate(states):
         expected = [ref.expval(s, mat) for _, mat in cases] + [ref.var(s, mat) for _, mat in cases]
@@ -257,7 +294,12 @@ def test_projector_expval_equals_probs(circuit_case):  # noqa: ANN001
     gates, xs, _ = circuit_case
     wires = [2, 0, 3]
     f = make_circuit(
-        N, gates, lambda q: [q.probs(wires)] + [q.expval(qx.Projector([int(c) for c in format(i, "03b")], wires)) for i in range(8)]
+        N,
+        gates,
+        lambda q: (
+            [q.probs(wires)]
+            + [q.expval(qx.Projector([int(c) for c in format(i, "03b")], wires)) for i in range(8)]
+        ),
     )
     out = f(xs)
     np.testing.assert_allclose(np.stack(out[1:], axis=1), out[0], atol=1e-12)
@@ -288,7 +330,9 @@ def test_pauli_sum_expval_and_var(circuit_case, rng):  # noqa: ANN001
 
 def test_mixed_return_structure(circuit_case):  # noqa: ANN001
     gates, xs, states = circuit_case
-    f = make_circuit(N, gates, lambda q: [q.state(), q.expval(qx.Z(0)), q.probs([1]), q.var(qx.X(2))])
+    f = make_circuit(
+        N, gates, lambda q: [q.state(), q.expval(qx.Z(0)), q.probs([1]), q.var(qx.X(2))]
+    )
     st_, ev, pr, va = f(xs)
     assert st_.shape == (3, 2**N) and ev.shape == (3,) and pr.shape == (3, 2) and va.shape == (3,)
     np.testing.assert_allclose(st_, states, atol=1e-12)
@@ -303,7 +347,9 @@ def test_mixed_return_structure(circuit_case):  # noqa: ANN001
 
 def test_torch_outputs(circuit_case):  # noqa: ANN001
     gates, xs, states = circuit_case
-    f = make_circuit(N, gates, lambda q: [q.state(), q.probs([0]), q.sample(shots=5, seed=0), q.expval(qx.Z(1))])
+    f = make_circuit(
+        N, gates, lambda q: [q.state(), q.probs([0]), q.sample(shots=5, seed=0), q.expval(qx.Z(1))]
+    )
     st_, pr, sa, ev = f(torch.tensor(xs))
     assert all(isinstance(t, torch.Tensor) for t in (st_, pr, sa, ev))
     assert st_.dtype == torch.complex128 and pr.dtype == torch.float64
@@ -311,3 +357,23 @@ def test_torch_outputs(circuit_case):  # noqa: ANN001
     st32 = f(torch.tensor(xs, dtype=torch.float32))[0]
     assert st32.dtype == torch.complex64
     np.testing.assert_allclose(st32.numpy(), states, atol=1e-5)
+
+
+def test_numpy_scalar_coefficients(circuit_case):  # noqa: ANN001
+    """Hamiltonians built from numpy coefficient arrays (``c[i] * Z(i)``, numpy scalar on
+    the left) are observables with the right value."""
+    gates, xs, states = circuit_case
+    c = np.array([0.5, -1.25, 2.0, 0.75])
+    h = sum(c[i] * qx.Z(i) for i in range(N)) + np.float32(0.5) * (qx.X(0) @ qx.X(3))
+    assert isinstance(h, qx.Observable)
+    f = make_circuit(N, gates, lambda q: q.expval(h))
+    mat = sum(c[i] * ref.pauli_word_matrix({i: "Z"}, N) for i in range(N))
+    mat = mat + 0.5 * ref.pauli_word_matrix({0: "X", 3: "X"}, N)
+    np.testing.assert_allclose(f(xs), [ref.expval(s, mat) for s in states], atol=1e-12)
+
+
+def test_hermitian_and_projector_accept_numpy_integer_wire():
+    m = np.diag([1.0, -1.0])
+    for w in np.arange(2):  # np.int64 wires, e.g. from a loop over np.arange
+        assert qx.Hermitian(m, w).wires == [int(w)]
+        assert qx.Projector([1], w).wires == [int(w)]

@@ -81,7 +81,9 @@ def test_state_matches_pennylane(case):  # noqa: ANN001
 @given(st.data(), cases(max_qubits=MAX_QUBITS, max_gates=20))
 def test_expvals_match_pennylane(data, case):  # noqa: ANN001
     obs = data.draw(st.lists(observables(case.n, case.rng), min_size=1, max_size=3))
-    f = make_circuit(case.n, case.gates, lambda q: [q.expval(o.qx_obs) for o in obs], init=case.init)
+    f = make_circuit(
+        case.n, case.gates, lambda q: [q.expval(o.qx_obs) for o in obs], init=case.init
+    )
     out = f(case.xs)
     row = case.xs[0]
     expected = pl_run(
@@ -106,4 +108,6 @@ def test_every_gate_matches_pennylane(name, rng):
         g = GateSpec(name, wires, params, inverse, matrix, cv)
         out = make_circuit(n, [g], lambda q: q.state(), init=init, with_input=False)()
         expected = pl_run(n, [g], np.zeros(0), init, qml.state)
-        np.testing.assert_allclose(out, expected, atol=1e-12, rtol=0, err_msg=f"{name} inverse={inverse}")
+        np.testing.assert_allclose(
+            out, expected, atol=1e-12, rtol=0, err_msg=f"{name} inverse={inverse}"
+        )

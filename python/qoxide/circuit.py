@@ -60,7 +60,9 @@ class QuantumFunction:
         self.__doc__ = fn.__doc__
 
     # compilation -------------------------------------------------------------------
-    def program(self, in_shape: tuple[int, ...] | None, weight_shapes: Sequence[tuple[int, ...]]) -> Program:
+    def program(
+        self, in_shape: tuple[int, ...] | None, weight_shapes: Sequence[tuple[int, ...]]
+    ) -> Program:
         """The compiled program for one sample's input shape and the weight shapes."""
         key = (in_shape, tuple(tuple(s) for s in weight_shapes))
         prog = self._programs.get(key)
@@ -69,7 +71,9 @@ class QuantumFunction:
             self._programs[key] = prog
         return prog
 
-    def _record(self, in_shape: tuple[int, ...] | None, weight_shapes: list[tuple[int, ...]]) -> Program:
+    def _record(
+        self, in_shape: tuple[int, ...] | None, weight_shapes: list[tuple[int, ...]]
+    ) -> Program:
         rec = Recorder(self.n_qubits)
         sym_args: list[Any] = []
         offset = 0
@@ -180,7 +184,9 @@ class QuantumFunction:
         return f"<qoxide circuit {self.__name__} on {self.n_qubits} qubits>"
 
 
-def circuit(n_qubits: int, inputs: str | None = "auto") -> Callable[[Callable[..., Any]], QuantumFunction]:
+def circuit(
+    n_qubits: int, inputs: str | None = "auto"
+) -> Callable[[Callable[..., Any]], QuantumFunction]:
     """Decorator turning ``fn(q, *args)`` into a batched, differentiable quantum function.
 
     ``inputs`` names the batched argument ("auto": the first after ``q``; None: no inputs,
@@ -268,7 +274,11 @@ def _shape_results(prog: Program, results: list[Any], lead: tuple[int, ...]) -> 
 
     def unbatch(r: Any) -> Any:
         if isinstance(r, list):  # counts: one dict per sample
-            return r[0] if not lead else (r if len(lead) == 1 else np.array(r, dtype=object).reshape(lead))
+            return (
+                r[0]
+                if not lead
+                else (r if len(lead) == 1 else np.array(r, dtype=object).reshape(lead))
+            )
         if not lead:
             return r[0]
         return r.reshape(*lead, *r.shape[1:])

@@ -39,8 +39,12 @@ def main(iterations: int = 200, progress: bool = True) -> dict[str, float]:
 
     y = dressed_core(x, w)
     y.sum().backward()
-    print(f"qoxide {qx.__version__}: {N_QUBITS}-qubit dressed circuit, depth {DEPTH}, batch {BATCH}")
-    print(f"  outputs [{BATCH}, {N_QUBITS}]; first row <Z_i> = {np.round(y[0].detach().numpy(), 4)}")
+    print(
+        f"qoxide {qx.__version__}: {N_QUBITS}-qubit dressed circuit, depth {DEPTH}, batch {BATCH}"
+    )
+    print(
+        f"  outputs [{BATCH}, {N_QUBITS}]; first row <Z_i> = {np.round(y[0].detach().numpy(), 4)}"
+    )
     print(f"  d(sum)/dw from the adjoint VJP: |grad| = {w.grad.norm():.6f}")
 
     fwd, bwd = [], []
@@ -54,6 +58,8 @@ def main(iterations: int = 200, progress: bool = True) -> dict[str, float]:
         fwd.append(t1 - t0)
         bwd.append(t2 - t1)
     f, b = float(np.median(fwd)), float(np.median(bwd))
-    print(f"  median over {iterations} runs: forward {f * 1e3:.3f} ms, backward {b * 1e3:.3f} ms "
-          f"({(f + b) / BATCH * 1e6:.1f} us per sample), threads {qx.get_num_threads()}")
+    print(
+        f"  median over {iterations} runs: forward {f * 1e3:.3f} ms, backward {b * 1e3:.3f} ms "
+        f"({(f + b) / BATCH * 1e6:.1f} us per sample), threads {qx.get_num_threads()}"
+    )
     return {"forward_s": f, "backward_s": b}

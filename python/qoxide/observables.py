@@ -129,7 +129,7 @@ class Hermitian(Observable):
     """A Hermitian matrix on ``wires`` (``wires[0]`` is the high bit of the matrix index)."""
 
     def __init__(self, matrix: np.ndarray, wires: Sequence[int] | int):
-        wires = [wires] if isinstance(wires, int) else [int(w) for w in wires]
+        wires = [int(wires)] if isinstance(wires, (int, np.integer)) else [int(w) for w in wires]
         for w in wires:
             _check_wire(w)
         m = np.asarray(matrix, dtype=np.complex128)
@@ -161,7 +161,7 @@ class Projector(Observable):
     """Projector ``|b><b|`` onto the computational basis state ``bits`` of ``wires``."""
 
     def __init__(self, bits: Sequence[int], wires: Sequence[int] | int):
-        wires = [wires] if isinstance(wires, int) else [int(w) for w in wires]
+        wires = [int(wires)] if isinstance(wires, (int, np.integer)) else [int(w) for w in wires]
         bits = [int(b) for b in bits]
         if len(bits) != len(wires) or any(b not in (0, 1) for b in bits):
             raise ValueError(f"Projector needs one bit (0/1) per wire: bits={bits}, wires={wires}")

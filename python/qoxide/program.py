@@ -39,7 +39,9 @@ class Program:
     def n_params(self) -> int:
         return int(self.const.shape[0])
 
-    def theta_numpy(self, x: np.ndarray | None, w: np.ndarray | None, batch: int, dtype) -> np.ndarray:
+    def theta_numpy(
+        self, x: np.ndarray | None, w: np.ndarray | None, batch: int, dtype
+    ) -> np.ndarray:
         """theta[B, P] from inputs x[B, F] and flat weights w[W]."""
         if self.gather is not None:
             parts = []
@@ -94,10 +96,14 @@ def compile_program(
         const[j] = e.const
         for var, c in e.terms.items():
             a[var, j] += c
-    pure = all(e.const == 0.0 and len(e.terms) == 1 and next(iter(e.terms.values())) == 1.0 for e in exprs)
+    pure = all(
+        e.const == 0.0 and len(e.terms) == 1 and next(iter(e.terms.values())) == 1.0 for e in exprs
+    )
     gather = np.array([next(iter(e.terms)) for e in exprs], dtype=np.int64) if pure else None
 
-    observables = [m.obs.to_core(rec.n_qubits) for m in measurements if isinstance(m, (Expval, Var))]
+    observables = [
+        m.obs.to_core(rec.n_qubits) for m in measurements if isinstance(m, (Expval, Var))
+    ]
     return Program(
         tape=tape,
         n_qubits=rec.n_qubits,

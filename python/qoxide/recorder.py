@@ -40,7 +40,9 @@ class Recorder:
 
     def __init__(self, n_qubits: int):
         if not isinstance(n_qubits, (int, np.integer)) or not 1 <= n_qubits <= _core.MAX_QUBITS:
-            raise ValueError(f"n_qubits must be an integer in 1..{_core.MAX_QUBITS}, got {n_qubits!r}")
+            raise ValueError(
+                f"n_qubits must be an integer in 1..{_core.MAX_QUBITS}, got {n_qubits!r}"
+            )
         self.n_qubits = int(n_qubits)
         self.ops: list[RecordedOp] = []
         self.init_state: np.ndarray | None = None
@@ -129,7 +131,9 @@ class Recorder:
     def phase_shift(self, phi: Param, wire: int, *, inverse: bool = False) -> None:
         self.op("PhaseShift", wire, (phi,), inverse=inverse)
 
-    def rot(self, phi: Param, theta: Param, omega: Param, wire: int, *, inverse: bool = False) -> None:
+    def rot(
+        self, phi: Param, theta: Param, omega: Param, wire: int, *, inverse: bool = False
+    ) -> None:
         self.op("Rot", wire, (phi, theta, omega), inverse=inverse)
 
     def u1(self, phi: Param, wire: int, *, inverse: bool = False) -> None:
@@ -138,7 +142,9 @@ class Recorder:
     def u2(self, phi: Param, delta: Param, wire: int, *, inverse: bool = False) -> None:
         self.op("U2", wire, (phi, delta), inverse=inverse)
 
-    def u3(self, theta: Param, phi: Param, delta: Param, wire: int, *, inverse: bool = False) -> None:
+    def u3(
+        self, theta: Param, phi: Param, delta: Param, wire: int, *, inverse: bool = False
+    ) -> None:
         self.op("U3", wire, (theta, phi, delta), inverse=inverse)
 
     def global_phase(self, phi: Param, *, inverse: bool = False) -> None:
@@ -170,11 +176,20 @@ class Recorder:
         self.op("CRZ", (control, target), (theta,), inverse=inverse)
 
     def crot(
-        self, phi: Param, theta: Param, omega: Param, control: int, target: int, *, inverse: bool = False
+        self,
+        phi: Param,
+        theta: Param,
+        omega: Param,
+        control: int,
+        target: int,
+        *,
+        inverse: bool = False,
     ) -> None:
         self.op("CRot", (control, target), (phi, theta, omega), inverse=inverse)
 
-    def controlled_phase_shift(self, phi: Param, control: int, target: int, *, inverse: bool = False) -> None:
+    def controlled_phase_shift(
+        self, phi: Param, control: int, target: int, *, inverse: bool = False
+    ) -> None:
         self.op("ControlledPhaseShift", (control, target), (phi,), inverse=inverse)
 
     def ising_xx(self, phi: Param, a: int, b: int, *, inverse: bool = False) -> None:
@@ -214,7 +229,9 @@ class Recorder:
             control_values=() if control_values is None else control_values,
         )
 
-    def qubit_unitary(self, matrix: np.ndarray, wires: int | Sequence[int], *, inverse: bool = False) -> None:
+    def qubit_unitary(
+        self, matrix: np.ndarray, wires: int | Sequence[int], *, inverse: bool = False
+    ) -> None:
         self.op("QubitUnitary", wires, inverse=inverse, matrix=matrix)
 
     # measurements -----------------------------------------------------------------
@@ -232,11 +249,15 @@ class Recorder:
     def state(self) -> State:
         return State()
 
-    def sample(self, wires: int | Sequence[int] | None = None, shots: int = 1000, seed: int | None = None) -> Sample:
+    def sample(
+        self, wires: int | Sequence[int] | None = None, shots: int = 1000, seed: int | None = None
+    ) -> Sample:
         """``shots`` measured bit strings of ``wires`` (all wires by default)."""
         return Sample(None if wires is None else _wires(wires), _shots(shots), seed)
 
-    def counts(self, wires: int | Sequence[int] | None = None, shots: int = 1000, seed: int | None = None) -> Counts:
+    def counts(
+        self, wires: int | Sequence[int] | None = None, shots: int = 1000, seed: int | None = None
+    ) -> Counts:
         """``{bitstring: count}`` over ``shots`` measurements of ``wires``."""
         return Counts(None if wires is None else _wires(wires), _shots(shots), seed)
 

@@ -35,29 +35,9 @@ fn sweep<T: Real>(
         return;
     };
     let par_kernel = par_amp && !par_obs;
-    for i in (first..tape.ops.len()).rev() {
-        let op = &tape.ops[i];
-        let undo = prog.undo(i, row);
-        undo.apply(phi, par_amp);
-        let angles = op.angles(row);
-        let derivs: Vec<(usize, Kernel<T>)> = op
-            .params
-            .iter()
-            .enumerate()
-            .filter_map(|(k, prm)| match *prm {
-                Param::Col(col) => Some((col, op.derivative::<T>(&angles, k, tape.n_qubits))),
-                Param::Const(_) => None,
-            })
-            .collect();
-        let phi: &[C<T>] = phi;
-        let step = |lam: &mut Vec<C<T>>, g: &mut [f64]| {
-            for (col, d) in &derivs {
-                g[*col] += 2.0 * d.inner(lam, phi, par_kernel).re;
-            }
-            if i > first {
-                undo.apply(lam, par_kernel);
-            }
-        };
+    let each_lam = |lams: &mut [Vec<C<T>>],
+                    grads: &mut [f64],
+                    step: &(dyn Fn(&mut Vec<C<T>>, &mut [f64]) + Sync)| {
         if par_obs {
             pool::install(|| {
                 lams.par_iter_mut()
@@ -69,6 +49,43 @@ fn sweep<T: Real>(
                 .zip(grads.chunks_mut(p))
                 .for_each(|(lam, g)| step(lam, g));
         }
+    };
+    for i in (first..tape.ops.len()).rev() {
+        let op = &tape.ops[i];
+        // Generator gates: dU/dθ = c·G·U, so 2 Re⟨λ|dU/dθ|φ_before⟩ = 2 Re c⟨λ|G|φ_after⟩.
+        if let Some((gen, c, col)) = &prog.generators[i] {
+            let phi: &[C<T>] = phi;
+            each_lam(lams, grads, &|lam, g| {
+                g[*col] += 2.0 * (c * gen.inner(lam, phi, par_kernel)).re;
+            });
+        }
+        let undo = prog.undo(i, row);
+        undo.apply(phi, par_amp);
+        let derivs: Vec<(usize, Kernel<T>)> = if prog.generators[i].is_some() {
+            Vec::new()
+        } else {
+            let angles = op.angles(row);
+            op.params
+                .iter()
+                .enumerate()
+                .filter_map(|(k, prm)| match *prm {
+                    Param::Col(col) => Some((col, op.derivative::<T>(&angles, k, tape.n_qubits))),
+                    Param::Const(_) => None,
+                })
+                .collect()
+        };
+        if derivs.is_empty() && i == first {
+            break;
+        }
+        let phi: &[C<T>] = phi;
+        each_lam(lams, grads, &|lam, g| {
+            for (col, d) in &derivs {
+                g[*col] += 2.0 * d.inner(lam, phi, par_kernel).re;
+            }
+            if i > first {
+                undo.apply(lam, par_kernel);
+            }
+        });
     }
 }
 

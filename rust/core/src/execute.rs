@@ -9,10 +9,10 @@ use crate::error::{QoxideError, Result};
 use crate::memory::ensure_fits;
 use crate::observable::Obs;
 use crate::pool;
-use crate::scalar::{Real, C};
+use crate::scalar::{Real, C, C64};
 use crate::state::index::set_bits;
 use crate::state::{zero_state, Kernel, PAR_MIN_AMPS};
-use crate::tape::Tape;
+use crate::tape::{Param, Tape};
 use crate::value_err;
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -63,6 +63,8 @@ pub fn plan(batch: usize, n_qubits: usize, n_ops: usize) -> Plan {
 pub(crate) struct Program<'t, T> {
     pub tape: &'t Tape,
     fixed: Vec<Option<(Kernel<T>, Kernel<T>)>>,
+    /// Per op: (generator kernel, factor, theta column) for one-parameter generator gates.
+    pub generators: Vec<Option<(Kernel<T>, C64, usize)>>,
 }
 
 impl<'t, T: Real> Program<'t, T> {
@@ -78,7 +80,19 @@ impl<'t, T: Real> Program<'t, T> {
                 })
             })
             .collect();
-        Program { tape, fixed }
+        let generators = tape
+            .ops
+            .iter()
+            .map(|op| match op.params.as_slice() {
+                [Param::Col(col)] => op.generator(tape.n_qubits).map(|(k, c)| (k, c, *col)),
+                _ => None,
+            })
+            .collect();
+        Program {
+            tape,
+            fixed,
+            generators,
+        }
     }
 
     /// Kernel of op `i` for the theta row `row`.

@@ -321,6 +321,33 @@ pub fn derivative_form(gate: Gate, p: &[f64], k: usize) -> Form {
     }
 }
 
+/// For gates U(θ) = exp(i f θ G)-like with dU/dθ = c·G·U (G Hermitian, commuting with U):
+/// the form of G on the target wires and the factor c. The adjoint method then needs
+/// only ⟨λ|G|φ_after⟩ — a fixed kernel, no trigonometry per sample.
+pub fn generator(gate: Gate) -> Option<(Form, C64)> {
+    use Gate::*;
+    let half = c(0.0, -0.5);
+    Some(match gate {
+        RX | CRX => (Form::X, half),
+        RY | CRY => (Form::M1(PY), half),
+        RZ | CRZ => (Form::D1([ONE, -ONE]), half),
+        IsingXX => (Form::M2(kron2(&PX, &PX)), half),
+        IsingYY => (Form::M2(kron2(&PY, &PY)), half),
+        IsingZZ | MultiRZ => (Form::Parity(ONE, -ONE), half),
+        PhaseShift | U1 | ControlledPhaseShift => (Form::D1([ZERO, ONE]), I),
+        GlobalPhase => (Form::Parity(ONE, ONE), -I),
+        IsingXY => {
+            let xx = kron2(&PX, &PX);
+            let yy = kron2(&PY, &PY);
+            (
+                Form::M2(std::array::from_fn(|k| xx[k] + yy[k])),
+                c(0.0, 0.25),
+            )
+        }
+        _ => return None,
+    })
+}
+
 /// Place a form on wires (`n_qubits` register): controls first, then targets.
 pub fn place<T: Real>(
     form: &Form,

@@ -69,6 +69,20 @@ impl Op {
         }
     }
 
+    /// For a one-parameter gate with dU/dθ = c·G·U: the kernel of G and c (conjugated for
+    /// the inverse gate, whose derivative is c̄·G·U†).
+    pub fn generator<T: Real>(&self, n_qubits: usize) -> Option<(Kernel<T>, C64)> {
+        let (form, c) = gates::generator(self.gate)?;
+        let k = gates::place(
+            &form,
+            self.gate,
+            &self.wires,
+            &self.control_values,
+            n_qubits,
+        );
+        Some((k, if self.inverse { c.conj() } else { c }))
+    }
+
     /// The kernel of d(op)/d(parameter k).
     pub fn derivative<T: Real>(&self, angles: &[f64], k: usize, n_qubits: usize) -> Kernel<T> {
         let f = gates::derivative_form(self.gate, angles, k);

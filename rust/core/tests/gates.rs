@@ -633,7 +633,11 @@ fn check_wide_gates<T: Real>(n: usize, seed: u64) {
     let mut m = op(Gate::MultiRZ, &rng.distinct(n, 7), vec![Param::Const(0.8)]);
     m.inverse = true;
     ops.push(m);
-    ops.push(op(Gate::GlobalPhase, &rng.distinct(n, 6), vec![Param::Const(-1.1)]));
+    ops.push(op(
+        Gate::GlobalPhase,
+        &rng.distinct(n, 6),
+        vec![Param::Const(-1.1)],
+    ));
     for o in ops {
         let ctx = format!(
             "{} on {:?} (control values {:?}, {n} qubits, {})",

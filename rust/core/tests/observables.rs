@@ -472,7 +472,11 @@ fn wide_hermitian_observables() {
     let mut rng = Rng::new(1000);
     let psi = random_state(n, &mut rng);
     let tape = empty(n);
-    for wires in [vec![7, 0, 3, 5, 1], vec![2, 4, 6, 0, 1, 7], vec![0, 1, 2, 3]] {
+    for wires in [
+        vec![7, 0, 3, 5, 1],
+        vec![2, 4, 6, 0, 1, 7],
+        vec![0, 1, 2, 3],
+    ] {
         let h = random_hermitian(wires.len(), &mut rng);
         let obs = [Obs::hermitian(n, wires.clone(), h.a.clone()).unwrap()];
         let hpsi = apply_local(&h, &wires, &psi);
@@ -485,6 +489,11 @@ fn wide_hermitian_observables() {
         assert_reals_close(&gv, &[v], 1e-10, &format!("Hermitian on {wires:?}: var"));
         let psi32 = to_prec::<f32>(&psi);
         let ge = execute::expval::<f32>(&tape, &[], 1, &obs, Init::Shared(&psi32)).unwrap();
-        assert_reals_close(&ge, &[e], 1e-4, &format!("Hermitian on {wires:?}: expval f32"));
+        assert_reals_close(
+            &ge,
+            &[e],
+            1e-4,
+            &format!("Hermitian on {wires:?}: expval f32"),
+        );
     }
 }

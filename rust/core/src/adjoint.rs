@@ -16,6 +16,9 @@ use crate::value_err;
 use num_traits::Zero;
 use rayon::prelude::*;
 
+/// Work done on one adjoint state λ_m and its row of gradients.
+type LamStep<'a, T> = dyn Fn(&mut Vec<C<T>>, &mut [f64]) + Sync + 'a;
+
 /// Backward sweep from the final state `phi` with adjoint states `lams` (one per
 /// observable); adds 2 Re⟨λ_m|∂U/∂θ|φ⟩ into `grads[m * P + col]`.
 /// `par_obs` runs the observables in parallel (each task owns one λ_m and its row of
@@ -35,9 +38,7 @@ fn sweep<T: Real>(
         return;
     };
     let par_kernel = par_amp && !par_obs;
-    let each_lam = |lams: &mut [Vec<C<T>>],
-                    grads: &mut [f64],
-                    step: &(dyn Fn(&mut Vec<C<T>>, &mut [f64]) + Sync)| {
+    let each_lam = |lams: &mut [Vec<C<T>>], grads: &mut [f64], step: &LamStep<'_, T>| {
         if par_obs {
             pool::install(|| {
                 lams.par_iter_mut()

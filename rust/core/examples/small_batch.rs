@@ -28,7 +28,10 @@ fn main() {
         .map(|k| (k as f64 * 0.37).sin())
         .collect();
     let g = vec![1.0; batch * n];
-    let reps = 2000;
+    let reps: usize = std::env::var("REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
     let t = Instant::now();
     for _ in 0..reps {
         std::hint::black_box(

@@ -100,6 +100,7 @@ pub fn jacobian<T: Real>(
 ) -> Result<Vec<f64>> {
     check_obs(tape, obs)?;
     let (m, p) = (obs.len(), tape.n_params);
+    crate::memory::ensure_fits(batch as u128 * m as u128 * p as u128 * 8, "the Jacobian")?;
     let mut out = vec![0.0; batch * m * p];
     if m * p == 0 {
         return Ok(out);
@@ -152,6 +153,7 @@ pub fn vjp<T: Real>(
             grad_out.len()
         );
     }
+    crate::memory::ensure_fits(batch as u128 * p as u128 * 8, "the gradients")?;
     let mut out = vec![0.0; batch * p];
     if m * p == 0 {
         return Ok(out);

@@ -267,6 +267,7 @@ pub fn expval<T: Real>(
 ) -> Result<Vec<f64>> {
     check_obs(tape, obs)?;
     let m = obs.len();
+    ensure_fits(batch as u128 * m as u128 * 8, "the outputs")?;
     let mut out = vec![0.0; batch * m];
     if m == 0 {
         return Ok(out);
@@ -298,6 +299,7 @@ pub fn var<T: Real>(
 ) -> Result<Vec<f64>> {
     check_obs(tape, obs)?;
     let m = obs.len();
+    ensure_fits(batch as u128 * m as u128 * 8, "the outputs")?;
     let mut out = vec![0.0; batch * m];
     if m == 0 {
         return Ok(out);

@@ -9,6 +9,7 @@ use crate::pauli::{PauliSum, PauliWord};
 use crate::scalar::{Real, C, C64};
 use crate::state::reduce::{for_ranges, sum_ranges_real, SharedMut};
 use crate::state::{Kernel, CHUNK_AMPS, PAR_MIN_AMPS};
+use crate::tape::nan_max;
 use crate::value_err;
 use num_traits::Zero;
 use std::sync::Arc;
@@ -94,7 +95,7 @@ impl Obs {
         let mut worst = 0.0f64;
         for r in 0..dim {
             for c in 0..dim {
-                worst = worst.max((m[r * dim + c] - m[c * dim + r].conj()).norm());
+                worst = nan_max(worst, (m[r * dim + c] - m[c * dim + r].conj()).norm());
             }
         }
         if worst.is_nan() || worst > HERMITIAN_ATOL {

@@ -217,6 +217,15 @@ impl Tape {
     }
 }
 
+/// max that propagates NaN (f64::max ignores it, which would hide NaN matrix entries).
+pub(crate) fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
 fn check_unitary(m: Option<&[C64]>, k: usize) -> Result<()> {
     let Some(m) = m else {
         return value_err!("QubitUnitary needs a matrix");
@@ -238,7 +247,7 @@ fn check_unitary(m: Option<&[C64]>, k: usize) -> Result<()> {
                 .map(|j| m[r * dim + j] * m[c * dim + j].conj())
                 .sum();
             let want = if r == c { 1.0 } else { 0.0 };
-            worst = worst.max((dot - want).norm());
+            worst = nan_max(worst, (dot - want).norm());
         }
     }
     if worst.is_nan() || worst > UNITARY_ATOL {

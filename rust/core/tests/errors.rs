@@ -223,10 +223,9 @@ fn qubit_unitary_checks() {
 }
 
 /// tape.rs `check_unitary` folds the errors with `f64::max`, which drops NaN, so a
-/// matrix with NaN entries gets `worst = 0` and passes the
-/// `!(worst <= UNITARY_ATOL)` guard that was meant to reject it.
+/// matrix with NaN entries gets a finite `worst` and passes the NaN-aware guard
+/// (`worst.is_nan() || worst > UNITARY_ATOL`) that was meant to reject it.
 #[test]
-#[ignore = "bug: tape.rs:213 check_unitary uses f64::max, which ignores NaN: a QubitUnitary with NaN entries is accepted"]
 fn qubit_unitary_with_nan_entries_is_rejected() {
     for (r, col) in [(0, 0), (0, 1)] {
         let mut nan = Mat::identity(2);
@@ -239,7 +238,6 @@ fn qubit_unitary_with_nan_entries_is_rejected() {
 
 /// observable.rs `Obs::hermitian` has the same `f64::max` fold: NaN entries pass.
 #[test]
-#[ignore = "bug: observable.rs:79 Obs::hermitian uses f64::max, which ignores NaN: a matrix with NaN entries is accepted as Hermitian"]
 fn hermitian_with_nan_entries_is_rejected() {
     let mut rng = Rng::new(10);
     for k in [0, 1] {
@@ -552,12 +550,11 @@ fn overflowing_sample_request_is_an_error() {
     }
 }
 
-/// With a theta of width 0, any batch passes the theta check, and expval allocates
-/// its `[batch, M]` output with no size check: a huge batch panics ("capacity
-/// overflow") instead of returning a Memory error (a merely large one aborts on the
-/// failed allocation).
+/// With a theta of width 0, any batch passes the theta check, and expval / var
+/// allocate their `[batch, M]` output with no size check (unlike state, probs and
+/// sample): a huge batch panics ("capacity overflow") instead of returning a Memory
+/// error; a merely too-large one would fail inside the allocator.
 #[test]
-#[ignore = "bug: execute.rs expval/var (and adjoint.rs jacobian/vjp) allocate the [batch, ...] output before any ensure_fits: batch 2^61 with theta width 0 panics"]
 fn huge_batch_is_a_memory_error() {
     let t = tape_of(2, 0, vec![op(Gate::Hadamard, &[0], vec![])]);
     let obs = [Obs::pauli(2, &[(1.0, vec![(0, 'Z')])]).unwrap()];
@@ -569,6 +566,13 @@ fn huge_batch_is_a_memory_error() {
         Ok(other) => panic!("expected a Memory error, got {other:?}"),
         Err(_) => panic!("expval panicked instead of returning a Memory error"),
     }
+    let r = std::panic::catch_unwind(|| {
+        execute::var::<f64>(&t, &[], 1usize << 61, &obs, Init::Zero).map(|v| v.len())
+    });
+    assert!(
+        matches!(r, Ok(Err(QoxideError::Memory(_)))),
+        "var: expected a Memory error"
+    );
 }
 
 #[test]

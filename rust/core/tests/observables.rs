@@ -55,6 +55,9 @@ fn both<F: Fn(&mut Rng) -> Vec<(Obs, Mat)>>(n: usize, seed: u64, what: &str, mak
     check_obs::<f32>(n, &obs, seed + 2, what);
 }
 
+/// Weighted Pauli words, each a list of (wire, 'I'|'X'|'Y'|'Z') factors.
+type PauliTerms = Vec<(f64, Vec<(usize, char)>)>;
+
 /// Every Pauli word on 4 qubits (all X/Y/Z/I mixes, 0 to 4 Y factors) with a random
 /// weight.
 #[test]
@@ -79,7 +82,7 @@ fn every_pauli_word_on_four_qubits() {
 fn pauli_sums() {
     let n = 5;
     both(n, 200, "Pauli sum", |rng| {
-        let sums: Vec<Vec<(f64, Vec<(usize, char)>)>> = vec![
+        let sums: Vec<PauliTerms> = vec![
             // one word, wires out of order
             vec![(1.0, vec![(3, 'X'), (0, 'Y'), (4, 'Z')])],
             // words sharing an x mask with different z masks (one pass per x group)

@@ -188,7 +188,7 @@ mod tests {
                 (0..wide.count()).map(|g| wide.base(g)).collect::<Vec<_>>()
             );
             let hmask: usize = held.iter().map(|b| 1usize << b).sum();
-            let mut seen = vec![false; 64];
+            let mut seen = [false; 64];
             for &b in &bases {
                 assert_eq!(b & hmask, 0);
                 for sub in 0..64usize {

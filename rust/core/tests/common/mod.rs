@@ -246,7 +246,7 @@ impl Mat {
             .iter()
             .zip(&o.a)
             .map(|(&x, &y)| (x - y).norm())
-            .fold(0.0, f64::max)
+            .fold(0.0, nan_max)
     }
 
     fn norm1(&self) -> f64 {
@@ -654,12 +654,21 @@ pub fn widen<T: Real>(v: &[C<T>]) -> Vec<C64> {
     v.iter().map(|z| c(z.re.f64(), z.im.f64())).collect()
 }
 
+/// max that propagates NaN (f64::max drops it).
+pub fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
 pub fn max_diff(a: &[C64], b: &[C64]) -> f64 {
     assert_eq!(a.len(), b.len(), "length mismatch");
     a.iter()
         .zip(b)
         .map(|(x, y)| (x - y).norm())
-        .fold(0.0, f64::max)
+        .fold(0.0, nan_max)
 }
 
 pub fn assert_states_close(got: &[C64], want: &[C64], tol: f64, ctx: &str) {
@@ -668,7 +677,12 @@ pub fn assert_states_close(got: &[C64], want: &[C64], tol: f64, ctx: &str) {
     for (i, (x, y)) in got.iter().zip(want).enumerate() {
         let d = (x - y).norm();
         // a NaN difference must fail too
-        if !(d <= worst) {
+        if d.is_nan() {
+            worst = d;
+            at = i;
+            break;
+        }
+        if d > worst {
             worst = d;
             at = i;
         }

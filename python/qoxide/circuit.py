@@ -96,9 +96,7 @@ class QuantumFunction:
                 f"{self.__name__} must return a measurement (q.expval, q.var, q.probs, q.state, "
                 f"q.sample, q.counts) or a list of them, got {out!r}"
             )
-        prog = compile_program(rec, ms, n_inputs, w_offset - n_inputs)
-        prog.single = single  # type: ignore[attr-defined]
-        return prog
+        return compile_program(rec, ms, n_inputs, w_offset - n_inputs, single)
 
     # execution ---------------------------------------------------------------------
     def __call__(self, *args: Any, dtype: Any = None) -> Any:
@@ -144,6 +142,11 @@ class QuantumFunction:
         prog = self.program(in_shape, [w.shape for w in wa])
         wflat = np.concatenate([w.reshape(-1) for w in wa]) if wa else np.zeros(0)
         theta = prog.theta_numpy(xb, wflat, batch, dtype)
+        if prog.all_expval:  # the common case, kept lean: one native call, no reshuffling
+            init = _init_for(prog, theta)
+            return _unbatch_expvals(
+                prog, _core.expval(prog.tape, theta, prog.observables, init), lead
+            )
         outs = _run(prog, theta, theta_t=None)
         return _shape_results(prog, outs, lead)
 
@@ -177,7 +180,13 @@ class QuantumFunction:
         if tmap is None:
             tmap = self._theta_maps[key] = TorchThetaMap(prog, dtype, device)
         theta = tmap(xb, wflat, batch).contiguous()
-        outs = _run(prog, theta.detach().numpy(), theta_t=theta)
+        theta_np = theta.detach().numpy()
+        if prog.all_expval:
+            init = _init_for(prog, theta_np)
+            return _unbatch_expvals(
+                prog, ExpvalFunction.apply(theta, prog.tape, prog.observables, init), lead
+            )
+        outs = _run(prog, theta_np, theta_t=theta)
         return _shape_results(prog, outs, lead)
 
     def __repr__(self) -> str:
@@ -264,6 +273,15 @@ def _run(prog: Program, theta: np.ndarray, theta_t: torch.Tensor | None) -> list
     return results
 
 
+def _unbatch_expvals(prog: Program, out: Any, lead: tuple[int, ...]) -> Any:
+    """[B, M] expvals to the caller's shape: batch axes restored, M dropped for one measurement."""
+    if prog.single:
+        out = out[:, 0]
+    if not lead:
+        return out[0]
+    return out if len(lead) == 1 else out.reshape(*lead, *out.shape[1:])
+
+
 def _counts(samples: np.ndarray) -> dict[str, int]:
     keys, counts = np.unique(samples, axis=0, return_counts=True)
     return {"".join(map(str, k)): int(c) for k, c in zip(keys, counts, strict=True)}
@@ -284,7 +302,7 @@ def _shape_results(prog: Program, results: list[Any], lead: tuple[int, ...]) -> 
         return r.reshape(*lead, *r.shape[1:])
 
     ms = prog.measurements
-    if prog.single:  # type: ignore[attr-defined]
+    if prog.single:
         return unbatch(results[0])
     if all(isinstance(m, (Expval, Var)) for m in ms):
         if isinstance(results[0], torch.Tensor):

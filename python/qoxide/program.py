@@ -34,6 +34,11 @@ class Program:
     measurements: list[Measurement]
     observables: list[_core.Observable]  # one per Expval/Var measurement, in order
     init_state: np.ndarray | None
+    single: bool = False  # the circuit returned one measurement, not a list
+
+    @property
+    def all_expval(self) -> bool:
+        return all(isinstance(m, Expval) for m in self.measurements)
 
     @property
     def n_params(self) -> int:
@@ -60,7 +65,11 @@ class Program:
 
 
 def compile_program(
-    rec: Recorder, measurements: list[Measurement], n_inputs: int, n_weights: int
+    rec: Recorder,
+    measurements: list[Measurement],
+    n_inputs: int,
+    n_weights: int,
+    single: bool = False,
 ) -> Program:
     slots: dict[tuple, int] = {}
     exprs: list[Expr] = []
@@ -116,6 +125,7 @@ def compile_program(
         measurements=measurements,
         observables=observables,
         init_state=rec.init_state,
+        single=single,
     )
 
 

@@ -107,7 +107,7 @@ pub fn jacobian<T: Real>(
     }
     let prog = Program::<T>::new(tape);
     // Samples run one at a time (not batch-parallel): spread the observables over threads.
-    let pl = plan(batch, tape.n_qubits, tape.ops.len());
+    let pl = plan(batch, tape.n_qubits, tape.ops.len() * (m + 2));
     let work = (m << tape.n_qubits).saturating_mul(tape.ops.len());
     let par_obs = !pl.batch_par && m >= 2 && pool::num_threads() > 1 && work > SERIAL_MAX_WORK;
     run_batch(

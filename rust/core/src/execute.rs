@@ -29,7 +29,9 @@ pub enum Init<'a, T> {
 }
 
 /// Below this many amplitude-gate updates in a whole call, stay on one thread.
-pub const SERIAL_MAX_WORK: usize = 1 << 15;
+/// (Waking the pool costs tens of microseconds on small VMs: measured with
+/// benches/core.py's dressed workload, 1 vs 2 threads.)
+pub const SERIAL_MAX_WORK: usize = 1 << 17;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Plan {
@@ -220,7 +222,8 @@ pub(crate) fn run_batch<T: Real, O: Send>(
         ));
     }
     let n = tape.n_qubits;
-    let pl = plan(batch, n, tape.ops.len());
+    // each state a task holds is swept about once per op: a proxy for the work per op
+    let pl = plan(batch, n, tape.ops.len() * states_per_task);
     let tasks = if pl.batch_par {
         pool::num_threads().min(batch)
     } else {

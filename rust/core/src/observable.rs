@@ -8,7 +8,7 @@ use crate::memory::MAX_MATRIX_WIRES;
 use crate::pauli::{PauliSum, PauliWord};
 use crate::scalar::{Real, C, C64};
 use crate::state::reduce::{for_ranges, sum_ranges_real, SharedMut};
-use crate::state::{Kernel, CHUNK_AMPS, PAR_MIN_AMPS};
+use crate::state::{Kernel, CHUNK_AMPS};
 use crate::tape::nan_max;
 use crate::value_err;
 use num_traits::Zero;
@@ -154,7 +154,7 @@ impl Observable {
             Observable::Dense { wires, m } => dense_kernel::<T>(wires, m, n).inner(s, s, par).re,
             Observable::Projector { mask, value } => {
                 let (mask, value) = (*mask, *value);
-                sum_ranges_real::<T>(s.len(), par && s.len() >= PAR_MIN_AMPS, |r| {
+                sum_ranges_real::<T>(s.len(), par, |r| {
                     r.filter(|i| i & mask == value)
                         .map(|i| s[i].norm_sqr())
                         .sum()
@@ -174,7 +174,6 @@ impl Observable {
         par: bool,
     ) {
         let n = s.len().trailing_zeros() as usize;
-        let pp = par && s.len() >= PAR_MIN_AMPS;
         match self {
             Observable::Pauli(p) => p.apply_acc(s, out, scale, par),
             Observable::Dense { wires, m } => {
@@ -182,12 +181,12 @@ impl Observable {
                 scratch.extend_from_slice(s);
                 dense_kernel::<T>(wires, m, n).apply(scratch, par);
                 let sc = T::of(scale);
-                axpy(out, scratch, sc, pp);
+                axpy(out, scratch, sc, par);
             }
             Observable::Projector { mask, value } => {
                 let (mask, value, sc) = (*mask, *value, T::of(scale));
                 let p = SharedMut(out.as_mut_ptr());
-                for_ranges(s.len(), CHUNK_AMPS, pp, |r| {
+                for_ranges(s.len(), CHUNK_AMPS, par, |r| {
                     for i in r.filter(|i| i & mask == value) {
                         unsafe { p.set(i, p.get(i) + s[i] * sc) }
                     }
@@ -205,8 +204,7 @@ impl Observable {
     pub fn var<T: Real>(&self, s: &[C<T>], scratch: &mut Vec<C<T>>, par: bool) -> f64 {
         let mut os = vec![C::<T>::zero(); s.len()];
         self.apply_acc(s, &mut os, 1.0, scratch, par);
-        let pp = par && s.len() >= PAR_MIN_AMPS;
-        let sq = sum_ranges_real::<T>(s.len(), pp, |r| r.map(|i| os[i].norm_sqr()).sum());
+        let sq = sum_ranges_real::<T>(s.len(), par, |r| r.map(|i| os[i].norm_sqr()).sum());
         let e = self.expval(s, par);
         sq - e * e
     }

@@ -6,7 +6,7 @@
 
 use crate::scalar::{cast, Real, C, C64};
 use crate::state::reduce::{for_ranges, sum_ranges, SharedMut};
-use crate::state::{CHUNK_AMPS, PAR_MIN_AMPS};
+use crate::state::CHUNK_AMPS;
 use num_traits::Zero;
 
 /// One Pauli word on index bits.
@@ -80,13 +80,11 @@ impl PauliSum {
 
     /// ⟨φ|H|φ⟩ (real part; H is Hermitian by construction with real coefficients).
     pub fn expval<T: Real>(&self, s: &[C<T>], par: bool) -> f64 {
-        let par = par && s.len() >= PAR_MIN_AMPS;
         self.groups.iter().map(|g| group_expval(g, s, par)).sum()
     }
 
     /// out += scale · H φ
     pub fn apply_acc<T: Real>(&self, s: &[C<T>], out: &mut [C<T>], scale: f64, par: bool) {
-        let par = par && s.len() >= PAR_MIN_AMPS;
         for g in &self.groups {
             let terms: Vec<(usize, C<T>)> = g
                 .terms

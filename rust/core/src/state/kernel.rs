@@ -10,8 +10,8 @@
 
 use super::index::set_bits;
 use super::reduce::{for_ranges, sum_ranges, SharedMut};
-use super::{CHUNK_AMPS, PAR_MIN_AMPS};
-use crate::scalar::{Real, C, C64};
+use super::CHUNK_AMPS;
+use crate::scalar::{widen, Real, C, C64};
 use crate::with_groups;
 use num_traits::{One, Zero};
 use rayon::prelude::*;
@@ -147,6 +147,36 @@ fn pairs<T: Send>(s: &mut [T], t: u32, par: bool, f: impl Fn(&mut [T], &mut [T])
     }
 }
 
+/// Σ f(bra_lo, bra_hi, ket_lo, ket_hi) over matching runs of amplitudes whose bit `t`
+/// is 0 / 1: the read-only twin of `pairs`, vectorisable the same way.
+fn pair_sum<T: Real>(
+    bra: &[C<T>],
+    ket: &[C<T>],
+    t: u32,
+    par: bool,
+    f: impl Fn(&[C<T>], &[C<T>], &[C<T>], &[C<T>]) -> C<T> + Sync + Send,
+) -> C64 {
+    let half = 1usize << t;
+    let per = half.min(CHUNK_AMPS / 2);
+    let items_per_block = half / per;
+    let n_items = (ket.len() / (2 * half)) * items_per_block;
+    let item = |k: usize| {
+        let lo = (k / items_per_block) * 2 * half + (k % items_per_block) * per;
+        let hi = lo + half;
+        widen(f(
+            &bra[lo..lo + per],
+            &bra[hi..hi + per],
+            &ket[lo..lo + per],
+            &ket[hi..hi + per],
+        ))
+    };
+    if par && n_items > 1 {
+        (0..n_items).into_par_iter().map(item).sum()
+    } else {
+        (0..n_items).map(item).sum()
+    }
+}
+
 /// Slices are worth it only when runs of equal bit `t` are long enough to vectorise.
 const MIN_RUN: u32 = 3;
 
@@ -162,7 +192,6 @@ fn parity_phase<T: Real>(i: usize, mask: usize, even: C<T>, odd: C<T>) -> C<T> {
 impl<T: Real> Kernel<T> {
     /// `state <- K state`.
     pub fn apply(&self, s: &mut [C<T>], par: bool) {
-        let par = par && s.len() >= PAR_MIN_AMPS;
         match self {
             Kernel::Identity => {}
             Kernel::Mat1 { t, m, ctrl } => {
@@ -286,12 +315,42 @@ impl<T: Real> Kernel<T> {
     /// `<bra| K |ket>` over the control-matching subspace (zero elsewhere).
     pub fn inner(&self, bra: &[C<T>], ket: &[C<T>], par: bool) -> C64 {
         debug_assert_eq!(bra.len(), ket.len());
-        let par = par && ket.len() >= PAR_MIN_AMPS;
         let n = ket.len().trailing_zeros();
         match self {
             Kernel::Identity => sum_ranges::<T>(ket.len(), par, |r| {
                 r.fold(zero(), |a, i| a + bra[i].conj() * ket[i])
             }),
+            Kernel::Mat1 { t, m, ctrl } if ctrl.is_none() && *t >= MIN_RUN => {
+                let [m0, m1, m2, m3] = *m;
+                pair_sum(bra, ket, *t, par, |bl, bh, kl, kh| {
+                    let mut acc = zero::<T>();
+                    for j in 0..bl.len() {
+                        let (u, v) = (kl[j], kh[j]);
+                        acc += bl[j].conj() * (m0 * u + m1 * v) + bh[j].conj() * (m2 * u + m3 * v);
+                    }
+                    acc
+                })
+            }
+            Kernel::Diag1 { t, d, ctrl } if ctrl.is_none() && *t >= MIN_RUN => {
+                let [d0, d1] = *d;
+                pair_sum(bra, ket, *t, par, |bl, bh, kl, kh| {
+                    let (mut a0, mut a1) = (zero::<T>(), zero::<T>());
+                    for j in 0..bl.len() {
+                        a0 += bl[j].conj() * kl[j];
+                        a1 += bh[j].conj() * kh[j];
+                    }
+                    d0 * a0 + d1 * a1
+                })
+            }
+            Kernel::Flip { t, ctrl } if ctrl.is_none() && *t >= MIN_RUN => {
+                pair_sum(bra, ket, *t, par, |bl, bh, kl, kh| {
+                    let mut acc = zero::<T>();
+                    for j in 0..bl.len() {
+                        acc += bl[j].conj() * kh[j] + bh[j].conj() * kl[j];
+                    }
+                    acc
+                })
+            }
             Kernel::Mat1 { t, m, ctrl } => {
                 let o = 1usize << t;
                 sum_groups(n, &[*t], *ctrl, par, |i| {

@@ -8,9 +8,10 @@ pub use kernel::{Ctrl, Kernel};
 
 use crate::scalar::{Real, C};
 
-/// Below this many amplitudes a gate runs on one thread: splitting costs more than it saves.
-/// (Measured with `cargo bench`-style timing in benches/core.py: see README "Threads".)
-pub const PAR_MIN_AMPS: usize = 1 << 14;
+/// Below this many amplitudes a gate runs on one thread: splitting costs more than it
+/// saves. The execution plan (execute::plan) is the one place that applies it; kernels
+/// run in parallel whenever asked. Measured with `examples/thresholds.rs` (README, Threads).
+pub const PAR_MIN_AMPS: usize = 1 << 15;
 
 /// Amplitudes per parallel work item: large enough to stream, small enough to balance.
 pub const CHUNK_AMPS: usize = 1 << 12;

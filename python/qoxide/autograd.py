@@ -38,6 +38,65 @@ class ExpvalFunction(torch.autograd.Function):
         return torch.from_numpy(grad).to(theta.device), None, None, None
 
 
+# Keep forward states for the backward up to this many amplitudes (64 MiB at complex128).
+KEEP_STATES_MAX_AMPS = 1 << 22
+
+
+class CircuitFunction(torch.autograd.Function):
+    """``CircuitFunction.apply(program, batch, x[B, F] | None, *weights) -> [B, M]``.
+
+    The whole circuit as ONE autograd node from inputs and weights to expvals: theta is
+    built in numpy from the program's affine map, and the backward maps the adjoint VJP
+    on theta back through that map (grad_x = g A_inᵀ, grad_w = (Σ_b g) A_wᵀ). Keeping
+    torch's graph to one node keeps per-call overhead independent of the circuit size.
+    """
+
+    @staticmethod
+    def forward(ctx, prog, batch, x, *weights):  # noqa: ANN001
+        ref = x if x is not None else weights[0] if weights else None
+        dtype = np.float32 if ref is not None and ref.dtype == torch.float32 else np.float64
+        xn = None if x is None else _np(x)
+        wn = np.concatenate([_np(w).reshape(-1) for w in weights]) if weights else np.zeros(0)
+        theta = prog.theta_numpy(xn, wn, batch, dtype)
+        init = None
+        if prog.init_state is not None:
+            init = prog.init_state.astype(np.complex64 if dtype == np.float32 else np.complex128)
+        ctx.prog, ctx.theta, ctx.init = prog, theta, init
+        ctx.shapes = [w.shape for w in weights]
+        ctx.states = None
+        if any(ctx.needs_input_grad[2:]) and batch << prog.n_qubits <= KEEP_STATES_MAX_AMPS:
+            # keep the final states: the backward sweep then skips re-running the forward
+            ctx.states = _core.state(prog.tape, theta, init)
+            out = _core.expval(prog.tape, theta, prog.observables, final_states=ctx.states)
+        else:
+            out = _core.expval(prog.tape, theta, prog.observables, init)
+        return torch.from_numpy(out)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):  # noqa: ANN001
+        prog, theta = ctx.prog, ctx.theta
+        need_x, need_w = ctx.needs_input_grad[2], any(ctx.needs_input_grad[3:])
+        grads: list[torch.Tensor | None] = [None] * (3 + len(ctx.shapes))
+        if not (need_x or need_w) or prog.n_params == 0:
+            return tuple(grads)
+        g = _np(grad_out).astype(theta.dtype, copy=False)
+        if ctx.states is not None:
+            gt = _core.vjp(prog.tape, theta, prog.observables, g, final_states=ctx.states)
+        else:
+            gt = _core.vjp(prog.tape, theta, prog.observables, g, ctx.init)  # [B, P]
+        if need_x and prog.n_inputs:
+            grads[2] = torch.from_numpy((gt @ prog.a_in.T).astype(theta.dtype, copy=False))
+        if need_w and prog.n_weights:
+            gw = (gt.sum(axis=0) @ prog.a_w.T).astype(theta.dtype, copy=False)
+            offset = 0
+            for k, shape in enumerate(ctx.shapes):
+                size = int(np.prod(shape, dtype=np.int64))
+                grads[3 + k] = torch.from_numpy(gw[offset : offset + size].reshape(shape))
+                offset += size
+        return tuple(grads)
+
+
 class NoGradFunction(torch.autograd.Function):
     """Carries a non-differentiable measurement (var, probs, state) in a graph: its
     backward raises instead of silently returning zeros."""

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from . import _core
-from .autograd import ExpvalFunction, NoGradFunction
+from .autograd import CircuitFunction, ExpvalFunction, NoGradFunction
 from .measurements import Counts, Expval, Measurement, Probs, Sample, State, Var
 from .params import symbols
 from .program import Program, TorchThetaMap, compile_program
@@ -174,19 +174,16 @@ class QuantumFunction:
         batch = int(np.prod(lead)) if lead else 1
         wt = [torch.as_tensor(w).to(dtype) for w in ws]
         prog = self.program(in_shape, [tuple(w.shape) for w in wt])
+        if prog.all_expval:  # one autograd node from (x, weights) to outputs
+            out = CircuitFunction.apply(prog, batch, xb, *wt)
+            return _unbatch_expvals(prog, out, lead)
         wflat = torch.cat([w.reshape(-1) for w in wt]) if wt else None
         key = (id(prog), dtype, device)
         tmap = self._theta_maps.get(key)
         if tmap is None:
             tmap = self._theta_maps[key] = TorchThetaMap(prog, dtype, device)
         theta = tmap(xb, wflat, batch).contiguous()
-        theta_np = theta.detach().numpy()
-        if prog.all_expval:
-            init = _init_for(prog, theta_np)
-            return _unbatch_expvals(
-                prog, ExpvalFunction.apply(theta, prog.tape, prog.observables, init), lead
-            )
-        outs = _run(prog, theta_np, theta_t=theta)
+        outs = _run(prog, theta.detach().numpy(), theta_t=theta)
         return _shape_results(prog, outs, lead)
 
     def __repr__(self) -> str:

@@ -26,6 +26,9 @@ pub enum Init<'a, T> {
     Shared(&'a [C<T>]),
     /// One state per sample `[B, 2^n]`.
     PerSample(&'a [C<T>]),
+    /// The FINAL states `[B, 2^n]` of this tape and theta, from an earlier call to
+    /// `state`: the forward pass is skipped (the adjoint backward reuses the forward).
+    Final(&'a [C<T>]),
 }
 
 /// Below this many amplitude-gate updates in a whole call, stay on one thread.
@@ -170,7 +173,7 @@ fn check_call<T>(tape: &Tape, theta: &[f64], batch: usize, init: &Init<T>) -> Re
                 s.len()
             )
         }
-        Init::PerSample(s) if s.len() != batch * dim => {
+        Init::PerSample(s) | Init::Final(s) if s.len() != batch * dim => {
             return value_err!(
                 "initial states must have shape [{batch}, {dim}], got {} amplitudes",
                 s.len()
@@ -198,7 +201,7 @@ fn initial<T: Real>(init: &Init<T>, n: usize, b: usize) -> Vec<C<T>> {
     match init {
         Init::Zero => zero_state(n),
         Init::Shared(s) => s.to_vec(),
-        Init::PerSample(s) => s[b << n..(b + 1) << n].to_vec(),
+        Init::PerSample(s) | Init::Final(s) => s[b << n..(b + 1) << n].to_vec(),
     }
 }
 
@@ -235,7 +238,9 @@ pub(crate) fn run_batch<T: Real, O: Send>(
     let one = |b: usize, row_out: &mut [O]| {
         let row = tape.row(theta, b);
         let mut s = initial(init, n, b);
-        prog.forward(&mut s, row, pl.amp_par);
+        if !matches!(init, Init::Final(_)) {
+            prog.forward(&mut s, row, pl.amp_par);
+        }
         f(b, &mut s, row_out, pl.amp_par);
     };
     let width = width.max(1);

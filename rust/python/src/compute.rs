@@ -115,6 +115,39 @@ fn init_ref<T>(s: &Option<(Vec<Complex<T>>, bool)>) -> Init<'_, T> {
     }
 }
 
+/// `init_state` or `final_states` (the output of `state` for the same tape and theta,
+/// which skips the forward pass); at most one of them.
+fn start_of<'py, T: Real + Element>(
+    init_state: Option<&Bound<'py, PyAny>>,
+    final_states: Option<&Bound<'py, PyAny>>,
+) -> PyResult<(Option<(Vec<Complex<T>>, bool)>, bool)>
+where
+    Complex<T>: Element,
+{
+    match (init_state, final_states) {
+        (Some(_), Some(_)) => Err(PyValueError::new_err(
+            "pass init_state or final_states, not both",
+        )),
+        (None, Some(f)) => {
+            let s = init_of::<T>(Some(f))?;
+            if matches!(s, Some((_, true))) {
+                return Err(PyValueError::new_err(
+                    "final_states must be 2-D [batch, 2^n]",
+                ));
+            }
+            Ok((s, true))
+        }
+        (i, None) => Ok((init_of::<T>(i)?, false)),
+    }
+}
+
+fn start_ref<T>(s: &(Option<(Vec<Complex<T>>, bool)>, bool)) -> Init<'_, T> {
+    match s {
+        (Some((v, _)), true) => Init::Final(v),
+        (i, _) => init_ref(i),
+    }
+}
+
 fn observables(obs: &[PyRef<'_, PyObservable>]) -> Vec<Obs> {
     obs.iter().map(|o| o.inner.clone()).collect()
 }
@@ -150,20 +183,21 @@ macro_rules! by_precision {
 
 /// ⟨O_m⟩ per sample: [B, M].
 #[pyfunction]
-#[pyo3(signature = (tape, theta, observables, init_state=None))]
+#[pyo3(signature = (tape, theta, observables, init_state=None, final_states=None))]
 fn expval(
     py: Python<'_>,
     tape: PyRef<'_, PyTape>,
     theta: &Bound<'_, PyAny>,
     observables: Vec<PyRef<'_, PyObservable>>,
     init_state: Option<&Bound<'_, PyAny>>,
+    final_states: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let (th, single) = theta_of(theta)?;
     let obs = self::observables(&observables);
     let t = tape.read();
     let v = by_precision!(single, T => {
-        let init = init_of::<T>(init_state)?;
-        detached(py, || execute::expval::<T>(&t, &th.data, th.batch, &obs, init_ref(&init)))?
+        let start = start_of::<T>(init_state, final_states)?;
+        detached(py, || execute::expval::<T>(&t, &th.data, th.batch, &obs, start_ref(&start)))?
     });
     real_out(py, v, &[th.batch, obs.len()], th.single)
 }
@@ -275,7 +309,8 @@ fn jacobian(
 
 /// Adjoint VJP Σ_m g[b,m] ∂⟨O_m⟩/∂θ_p in one backward sweep: [B, P].
 #[pyfunction]
-#[pyo3(signature = (tape, theta, observables, grad_out, init_state=None))]
+#[pyo3(signature = (tape, theta, observables, grad_out, init_state=None, final_states=None))]
+#[allow(clippy::too_many_arguments)] // mirrors the Python signature
 fn vjp(
     py: Python<'_>,
     tape: PyRef<'_, PyTape>,
@@ -283,6 +318,7 @@ fn vjp(
     observables: Vec<PyRef<'_, PyObservable>>,
     grad_out: &Bound<'_, PyAny>,
     init_state: Option<&Bound<'_, PyAny>>,
+    final_states: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let (th, single) = theta_of(theta)?;
     let (g, _) = theta_of(grad_out).map_err(|e| {
@@ -303,8 +339,8 @@ fn vjp(
         )));
     }
     let v = by_precision!(single, T => {
-        let init = init_of::<T>(init_state)?;
-        detached(py, || adjoint::vjp::<T>(&t, &th.data, th.batch, &obs, &g.data, init_ref(&init)))?
+        let start = start_of::<T>(init_state, final_states)?;
+        detached(py, || adjoint::vjp::<T>(&t, &th.data, th.batch, &obs, &g.data, start_ref(&start)))?
     });
     real_out(py, v, &[th.batch, p], th.single)
 }

@@ -75,19 +75,38 @@ pub fn wires_of(what: &str, wires: Vec<i64>) -> PyResult<Vec<usize>> {
         .collect()
 }
 
-/// Initial states: None, one state [2^n], or one per sample [B, 2^n], in the run's precision.
-fn init_of<'py, T: Real + Element>(
-    obj: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Option<(Vec<Complex<T>>, bool)>>
+/// Where each sample starts, owned: |0..0>, given states, or final states to reuse.
+enum Start<T> {
+    Zero,
+    Shared(Vec<Complex<T>>),
+    PerSample(Vec<Complex<T>>),
+    Final(Vec<Complex<T>>),
+}
+
+impl<T> Start<T> {
+    fn as_init(&self) -> Init<'_, T> {
+        match self {
+            Start::Zero => Init::Zero,
+            Start::Shared(v) => Init::Shared(v),
+            Start::PerSample(v) => Init::PerSample(v),
+            Start::Final(v) => Init::Final(v),
+        }
+    }
+}
+
+/// A complex array in the run's precision, 1-D or 2-D.
+fn states_of<'py, T: Real + Element>(
+    obj: &Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<(Vec<Complex<T>>, usize)>
 where
     Complex<T>: Element,
 {
-    let Some(obj) = obj else { return Ok(None) };
     let a = obj
         .extract::<PyReadonlyArrayDyn<'py, Complex<T>>>()
         .map_err(|_| {
             PyTypeError::new_err(format!(
-                "init_state must be a numpy array of dtype {} (matching theta's precision)",
+                "{what} must be a numpy array of dtype {} (matching theta's precision)",
                 if std::mem::size_of::<T>() == 8 {
                     "complex128"
                 } else {
@@ -95,32 +114,21 @@ where
                 }
             ))
         })?;
-    let shared = match a.ndim() {
-        1 => true,
-        2 => false,
-        d => {
-            return Err(PyValueError::new_err(format!(
-                "init_state must be 1-D or 2-D, got {d}-D"
-            )))
-        }
-    };
-    Ok(Some((a.as_array().iter().copied().collect(), shared)))
-}
-
-fn init_ref<T>(s: &Option<(Vec<Complex<T>>, bool)>) -> Init<'_, T> {
-    match s {
-        None => Init::Zero,
-        Some((v, true)) => Init::Shared(v),
-        Some((v, false)) => Init::PerSample(v),
+    let ndim = a.ndim();
+    if !(1..=2).contains(&ndim) {
+        return Err(PyValueError::new_err(format!(
+            "{what} must be 1-D or 2-D, got {ndim}-D"
+        )));
     }
+    Ok((a.as_array().iter().copied().collect(), ndim))
 }
 
-/// `init_state` or `final_states` (the output of `state` for the same tape and theta,
-/// which skips the forward pass); at most one of them.
+/// `init_state` (one state [2^n] or one per sample [B, 2^n]) or `final_states` (the output
+/// of `state` for the same tape and theta, which skips the forward pass); not both.
 fn start_of<'py, T: Real + Element>(
     init_state: Option<&Bound<'py, PyAny>>,
     final_states: Option<&Bound<'py, PyAny>>,
-) -> PyResult<(Option<(Vec<Complex<T>>, bool)>, bool)>
+) -> PyResult<Start<T>>
 where
     Complex<T>: Element,
 {
@@ -128,23 +136,17 @@ where
         (Some(_), Some(_)) => Err(PyValueError::new_err(
             "pass init_state or final_states, not both",
         )),
-        (None, Some(f)) => {
-            let s = init_of::<T>(Some(f))?;
-            if matches!(s, Some((_, true))) {
-                return Err(PyValueError::new_err(
-                    "final_states must be 2-D [batch, 2^n]",
-                ));
-            }
-            Ok((s, true))
-        }
-        (i, None) => Ok((init_of::<T>(i)?, false)),
-    }
-}
-
-fn start_ref<T>(s: &(Option<(Vec<Complex<T>>, bool)>, bool)) -> Init<'_, T> {
-    match s {
-        (Some((v, _)), true) => Init::Final(v),
-        (i, _) => init_ref(i),
+        (None, None) => Ok(Start::Zero),
+        (Some(i), None) => Ok(match states_of::<T>(i, "init_state")? {
+            (v, 1) => Start::Shared(v),
+            (v, _) => Start::PerSample(v),
+        }),
+        (None, Some(f)) => match states_of::<T>(f, "final_states")? {
+            (v, 2) => Ok(Start::Final(v)),
+            _ => Err(PyValueError::new_err(
+                "final_states must be 2-D [batch, 2^n]",
+            )),
+        },
     }
 }
 
@@ -197,7 +199,7 @@ fn expval(
     let t = tape.read();
     let v = by_precision!(single, T => {
         let start = start_of::<T>(init_state, final_states)?;
-        detached(py, || execute::expval::<T>(&t, &th.data, th.batch, &obs, start_ref(&start)))?
+        detached(py, || execute::expval::<T>(&t, &th.data, th.batch, &obs, start.as_init()))?
     });
     real_out(py, v, &[th.batch, obs.len()], th.single)
 }
@@ -216,8 +218,8 @@ fn var(
     let obs = self::observables(&observables);
     let t = tape.read();
     let v = by_precision!(single, T => {
-        let init = init_of::<T>(init_state)?;
-        detached(py, || execute::var::<T>(&t, &th.data, th.batch, &obs, init_ref(&init)))?
+        let start = start_of::<T>(init_state, None)?;
+        detached(py, || execute::var::<T>(&t, &th.data, th.batch, &obs, start.as_init()))?
     });
     real_out(py, v, &[th.batch, obs.len()], th.single)
 }
@@ -235,8 +237,8 @@ fn state(
     let t = tape.read();
     let shape = [th.batch, 1usize << t.n_qubits];
     by_precision!(single, T => {
-        let init = init_of::<T>(init_state)?;
-        let v = detached(py, || execute::state::<T>(&t, &th.data, th.batch, init_ref(&init)))?;
+        let start = start_of::<T>(init_state, None)?;
+        let v = detached(py, || execute::state::<T>(&t, &th.data, th.batch, start.as_init()))?;
         Ok(PyArray1::from_vec(py, v).reshape(shape)?.into_any().unbind())
     })
 }
@@ -255,8 +257,8 @@ fn probs(
     let (th, single) = theta_of(theta)?;
     let t = tape.read();
     let v = by_precision!(single, T => {
-        let init = init_of::<T>(init_state)?;
-        detached(py, || execute::probs::<T>(&t, &th.data, th.batch, &wires, init_ref(&init)))?
+        let start = start_of::<T>(init_state, None)?;
+        detached(py, || execute::probs::<T>(&t, &th.data, th.batch, &wires, start.as_init()))?
     });
     real_out(py, v, &[th.batch, 1usize << wires.len()], th.single)
 }
@@ -277,8 +279,8 @@ fn sample(
     let (th, single) = theta_of(theta)?;
     let t = tape.read();
     let v = by_precision!(single, T => {
-        let init = init_of::<T>(init_state)?;
-        detached(py, || execute::sample::<T>(&t, &th.data, th.batch, &wires, shots, seed, init_ref(&init)))?
+        let start = start_of::<T>(init_state, None)?;
+        detached(py, || execute::sample::<T>(&t, &th.data, th.batch, &wires, shots, seed, start.as_init()))?
     });
     Ok(PyArray1::from_vec(py, v)
         .reshape([th.batch, shots, wires.len()])?
@@ -301,8 +303,8 @@ fn jacobian(
     let t = tape.read();
     let p = t.n_params;
     let v = by_precision!(single, T => {
-        let init = init_of::<T>(init_state)?;
-        detached(py, || adjoint::jacobian::<T>(&t, &th.data, th.batch, &obs, init_ref(&init)))?
+        let start = start_of::<T>(init_state, None)?;
+        detached(py, || adjoint::jacobian::<T>(&t, &th.data, th.batch, &obs, start.as_init()))?
     });
     real_out(py, v, &[th.batch, obs.len(), p], th.single)
 }
@@ -340,7 +342,7 @@ fn vjp(
     }
     let v = by_precision!(single, T => {
         let start = start_of::<T>(init_state, final_states)?;
-        detached(py, || adjoint::vjp::<T>(&t, &th.data, th.batch, &obs, &g.data, start_ref(&start)))?
+        detached(py, || adjoint::vjp::<T>(&t, &th.data, th.batch, &obs, &g.data, start.as_init()))?
     });
     real_out(py, v, &[th.batch, p], th.single)
 }

@@ -27,6 +27,8 @@ from collections.abc import Callable
 import numpy as np
 import qoxide as qx
 import torch
+from qoxide.demo import BATCH, DEPTH, dressed_core
+from qoxide.demo import N_QUBITS as N_Q
 
 
 def timeit(fn: Callable[[], object], repeat: int, warmup: int = 1) -> float:
@@ -46,22 +48,9 @@ def emit(rows: list[dict], **row: object) -> None:
 
 
 # --- dressed circuit -------------------------------------------------------------------
-N_Q, DEPTH, BATCH = 4, 6, 64
 
 
-@qx.circuit(n_qubits=N_Q)
-def dressed(q, x, w):
-    for i in range(N_Q):
-        q.h(i)
-        q.ry(x[i], i)
-    for k in range(DEPTH):
-        for i in range(0, N_Q - 1, 2):
-            q.cnot(i, i + 1)
-        for i in range(1, N_Q - 1, 2):
-            q.cnot(i, i + 1)
-        for i in range(N_Q):
-            q.ry(w[k, i], i)
-    return [q.expval(qx.Z(i)) for i in range(N_Q)]
+dressed = dressed_core  # the same circuit `qoxide demo` runs
 
 
 def pl_dressed(qml, dev):

@@ -12,7 +12,8 @@ from . import _core
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().to("cpu").contiguous().numpy()
+    """A CPU tensor's data as numpy, without a copy when it is contiguous."""
+    return t.detach().contiguous().numpy()
 
 
 class ExpvalFunction(torch.autograd.Function):

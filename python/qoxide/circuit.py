@@ -19,6 +19,7 @@ the whole batch in one native call.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -77,7 +78,7 @@ class QuantumFunction:
         rec = Recorder(self.n_qubits)
         sym_args: list[Any] = []
         offset = 0
-        n_inputs = int(np.prod(in_shape)) if in_shape is not None else 0
+        n_inputs = math.prod(in_shape) if in_shape is not None else 0
         ws = iter(weight_shapes)
         # inputs occupy variables [0, F); weights follow in argument order
         w_offset = n_inputs
@@ -136,8 +137,8 @@ class QuantumFunction:
         if x is not None:
             xa = np.asarray(x, dtype=np.float64)
             lead, in_shape = self._batching(xa.shape)
-            xb = xa.reshape(-1, int(np.prod(in_shape)))
-        batch = int(np.prod(lead)) if lead else 1
+            xb = xa.reshape(-1, math.prod(in_shape))
+        batch = math.prod(lead)
         wa = [np.asarray(w, dtype=np.float64) for w in ws]
         prog = self.program(in_shape, [w.shape for w in wa])
         wflat = np.concatenate([w.reshape(-1) for w in wa]) if wa else np.zeros(0)
@@ -170,8 +171,8 @@ class QuantumFunction:
         if x is not None:
             xt = torch.as_tensor(x).to(dtype)
             lead, in_shape = self._batching(tuple(xt.shape))
-            xb = xt.reshape(-1, int(np.prod(in_shape)))
-        batch = int(np.prod(lead)) if lead else 1
+            xb = xt.reshape(-1, math.prod(in_shape))
+        batch = math.prod(lead)
         wt = [torch.as_tensor(w).to(dtype) for w in ws]
         prog = self.program(in_shape, [tuple(w.shape) for w in wt])
         if prog.all_expval:  # one autograd node from (x, weights) to outputs

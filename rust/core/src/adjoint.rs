@@ -16,52 +16,32 @@ use crate::value_err;
 use num_traits::Zero;
 use rayon::prelude::*;
 
-/// Work done on one adjoint state λ_m and its row of gradients.
-type LamStep<'a, T> = dyn Fn(&mut Vec<C<T>>, &mut [f64]) + Sync + 'a;
-
 /// Backward sweep from the final state `phi` with adjoint states `lams` (one per
-/// observable); adds 2 Re⟨λ_m|∂U/∂θ|φ⟩ into `grads[m * P + col]`.
-/// `par_obs` runs the observables in parallel (each task owns one λ_m and its row of
-/// `grads`), otherwise `par_amp` parallelises each kernel over amplitudes.
+/// observable); adds 2 Re⟨λ_m|∂U/∂θ|φ⟩ into `grads[m * P + col]`. `par` parallelises
+/// each kernel over amplitudes.
 fn sweep<T: Real>(
     prog: &Program<T>,
     row: &[f64],
     phi: &mut [C<T>],
     lams: &mut [Vec<C<T>>],
     grads: &mut [f64],
-    par_amp: bool,
-    par_obs: bool,
+    par: bool,
 ) {
     let tape = prog.tape;
     let p = tape.n_params;
     let Some(first) = tape.ops.iter().position(|op| op.is_parametrised()) else {
         return;
     };
-    let par_kernel = par_amp && !par_obs;
-    let each_lam = |lams: &mut [Vec<C<T>>], grads: &mut [f64], step: &LamStep<'_, T>| {
-        if par_obs {
-            pool::install(|| {
-                lams.par_iter_mut()
-                    .zip(grads.par_chunks_mut(p))
-                    .for_each(|(lam, g)| step(lam, g))
-            });
-        } else {
-            lams.iter_mut()
-                .zip(grads.chunks_mut(p))
-                .for_each(|(lam, g)| step(lam, g));
-        }
-    };
     for i in (first..tape.ops.len()).rev() {
         let op = &tape.ops[i];
         // Generator gates: dU/dθ = c·G·U, so 2 Re⟨λ|dU/dθ|φ_before⟩ = 2 Re c⟨λ|G|φ_after⟩.
         if let Some((gen, c, col)) = &prog.generators[i] {
-            let phi: &[C<T>] = phi;
-            each_lam(lams, grads, &|lam, g| {
-                g[*col] += 2.0 * (c * gen.inner(lam, phi, par_kernel)).re;
-            });
+            for (lam, g) in lams.iter().zip(grads.chunks_mut(p)) {
+                g[*col] += 2.0 * (c * gen.inner(lam, phi, par)).re;
+            }
         }
         let undo = prog.undo(i, row);
-        undo.apply(phi, par_amp);
+        undo.apply(phi, par);
         let derivs: Vec<(usize, Kernel<T>)> = if prog.generators[i].is_some() {
             Vec::new()
         } else {
@@ -78,15 +58,14 @@ fn sweep<T: Real>(
         if derivs.is_empty() && i == first {
             break;
         }
-        let phi: &[C<T>] = phi;
-        each_lam(lams, grads, &|lam, g| {
+        for (lam, g) in lams.iter_mut().zip(grads.chunks_mut(p)) {
             for (col, d) in &derivs {
-                g[*col] += 2.0 * d.inner(lam, phi, par_kernel).re;
+                g[*col] += 2.0 * d.inner(lam, phi, par).re;
             }
             if i > first {
-                undo.apply(lam, par_kernel);
+                undo.apply(lam, par);
             }
-        });
+        }
     }
 }
 
@@ -106,16 +85,24 @@ pub fn jacobian<T: Real>(
         return Ok(out);
     }
     let prog = Program::<T>::new(tape);
-    // Samples run one at a time (not batch-parallel): spread the observables over threads.
+    // When samples run one at a time (not batch-parallel), split the observables into one
+    // group per thread; each group sweeps with its own copy of φ, so threads never
+    // synchronise inside the sweep (per-op synchronisation costs more than the copy).
+    let threads = pool::num_threads();
     let pl = plan(batch, tape.n_qubits, tape.ops.len() * (m + 2));
     let work = (m << tape.n_qubits).saturating_mul(tape.ops.len());
-    let par_obs = !pl.batch_par && m >= 2 && pool::num_threads() > 1 && work > SERIAL_MAX_WORK;
+    let groups = if !pl.batch_par && threads > 1 && m >= 2 && work > SERIAL_MAX_WORK {
+        threads.min(m)
+    } else {
+        1
+    };
+    let per_group = m.div_ceil(groups);
     run_batch(
         tape,
         theta,
         batch,
         &init,
-        m + 2,
+        m + 1 + groups,
         &mut out,
         m * p,
         |b, s, jac, par| {
@@ -129,7 +116,16 @@ pub fn jacobian<T: Real>(
                     lam
                 })
                 .collect();
-            sweep(&prog, row, s, &mut lams, jac, par, par_obs);
+            if groups == 1 {
+                sweep(&prog, row, s, &mut lams, jac, par);
+            } else {
+                let phi: &[C<T>] = s;
+                pool::install(|| {
+                    lams.par_chunks_mut(per_group)
+                        .zip(jac.par_chunks_mut(per_group * p))
+                        .for_each(|(l, g)| sweep(&prog, row, &mut phi.to_vec(), l, g, false))
+                });
+            }
         },
     )?;
     Ok(out)
@@ -177,15 +173,7 @@ pub fn vjp<T: Real>(
                     o.op.apply_acc(s, &mut lam, gm, &mut scratch, par);
                 }
             }
-            sweep(
-                &prog,
-                row,
-                s,
-                std::slice::from_mut(&mut lam),
-                grad,
-                par,
-                false,
-            );
+            sweep(&prog, row, s, std::slice::from_mut(&mut lam), grad, par);
         },
     )?;
     Ok(out)

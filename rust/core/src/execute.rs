@@ -265,6 +265,41 @@ pub(crate) fn run_batch<T: Real, O: Send>(
     Ok(())
 }
 
+/// One real number per (sample, observable): `[B, M]`. `states_per_task` as in `run_batch`.
+fn per_observable<T: Real>(
+    tape: &Tape,
+    theta: &[f64],
+    batch: usize,
+    obs: &[Obs],
+    init: Init<T>,
+    states_per_task: usize,
+    measure: impl Fn(&Obs, &[C<T>], &mut Vec<C<T>>, bool) -> f64 + Sync + Send,
+) -> Result<Vec<f64>> {
+    check_obs(tape, obs)?;
+    let m = obs.len();
+    ensure_fits(batch as u128 * m as u128 * 8, "the outputs")?;
+    let mut out = vec![0.0; batch * m];
+    if m == 0 {
+        return Ok(out);
+    }
+    run_batch(
+        tape,
+        theta,
+        batch,
+        &init,
+        states_per_task,
+        &mut out,
+        m,
+        |_, s, row, par| {
+            let mut scratch = Vec::new();
+            for (o, r) in obs.iter().zip(row.iter_mut()) {
+                *r = measure(o, s, &mut scratch, par);
+            }
+        },
+    )?;
+    Ok(out)
+}
+
 /// ⟨O_m⟩ for every sample: `[B, M]`.
 pub fn expval<T: Real>(
     tape: &Tape,
@@ -273,31 +308,12 @@ pub fn expval<T: Real>(
     obs: &[Obs],
     init: Init<T>,
 ) -> Result<Vec<f64>> {
-    check_obs(tape, obs)?;
-    let m = obs.len();
-    ensure_fits(batch as u128 * m as u128 * 8, "the outputs")?;
-    let mut out = vec![0.0; batch * m];
-    if m == 0 {
-        return Ok(out);
-    }
-    run_batch(
-        tape,
-        theta,
-        batch,
-        &init,
-        1,
-        &mut out,
-        m,
-        |_, s, row, par| {
-            for (o, r) in obs.iter().zip(row.iter_mut()) {
-                *r = o.op.expval(s, par);
-            }
-        },
-    )?;
-    Ok(out)
+    per_observable(tape, theta, batch, obs, init, 1, |o, s, _, par| {
+        o.op.expval(s, par)
+    })
 }
 
-/// Var(O_m) for every sample: `[B, M]`.
+/// Var(O_m) for every sample: `[B, M]` (needs O|φ⟩: two more states per task).
 pub fn var<T: Real>(
     tape: &Tape,
     theta: &[f64],
@@ -305,29 +321,9 @@ pub fn var<T: Real>(
     obs: &[Obs],
     init: Init<T>,
 ) -> Result<Vec<f64>> {
-    check_obs(tape, obs)?;
-    let m = obs.len();
-    ensure_fits(batch as u128 * m as u128 * 8, "the outputs")?;
-    let mut out = vec![0.0; batch * m];
-    if m == 0 {
-        return Ok(out);
-    }
-    run_batch(
-        tape,
-        theta,
-        batch,
-        &init,
-        3,
-        &mut out,
-        m,
-        |_, s, row, par| {
-            let mut scratch = Vec::new();
-            for (o, r) in obs.iter().zip(row.iter_mut()) {
-                *r = o.op.var(s, &mut scratch, par);
-            }
-        },
-    )?;
-    Ok(out)
+    per_observable(tape, theta, batch, obs, init, 3, |o, s, scratch, par| {
+        o.op.var(s, scratch, par)
+    })
 }
 
 /// Final states: `[B, 2^n]`.

@@ -180,6 +180,42 @@ fn pair_sum<T: Real>(
 /// Slices are worth it only when runs of equal bit `t` are long enough to vectorise.
 const MIN_RUN: u32 = 3;
 
+/// The bit of a single control that must be 1, if that is what `ctrl` is.
+fn single_control(ctrl: Ctrl) -> Option<u32> {
+    (ctrl.mask.count_ones() == 1 && ctrl.value == ctrl.mask).then(|| ctrl.mask.trailing_zeros())
+}
+
+/// CNOT (control bit `c`, target bit `t`, both >= MIN_RUN) as swaps of contiguous runs:
+/// memcpy-speed, where the generic path computes an index per amplitude.
+fn cnot_runs<T: Real>(s: &mut [C<T>], c: u32, t: u32, par: bool) {
+    let run = 1usize << c;
+    if c > t {
+        // the control bit is constant on each half-block of size 2^c: flip inside the upper half
+        let block = run << 1;
+        let flip_upper =
+            |blk: &mut [C<T>]| pairs(&mut blk[run..], t, false, |a, b| a.swap_with_slice(b));
+        if par && s.len() / block >= 16 {
+            s.par_chunks_mut(block).for_each(flip_upper)
+        } else if par {
+            for blk in s.chunks_exact_mut(block) {
+                pairs(&mut blk[run..], t, true, |a, b| a.swap_with_slice(b))
+            }
+        } else {
+            s.chunks_exact_mut(block).for_each(flip_upper)
+        }
+    } else {
+        // inside each target half the control bit alternates in runs of 2^c: swap the odd runs
+        pairs(s, t, par, |a, b| {
+            for (x, y) in a
+                .chunks_exact_mut(run << 1)
+                .zip(b.chunks_exact_mut(run << 1))
+            {
+                x[run..].swap_with_slice(&mut y[run..])
+            }
+        })
+    }
+}
+
 #[inline(always)]
 fn parity_phase<T: Real>(i: usize, mask: usize, even: C<T>, odd: C<T>) -> C<T> {
     if (i & mask).count_ones() & 1 == 1 {
@@ -236,6 +272,10 @@ impl<T: Real> Kernel<T> {
             Kernel::Flip { t, ctrl } => {
                 if ctrl.is_none() && *t >= MIN_RUN {
                     pairs(s, *t, par, |a, b| a.swap_with_slice(b))
+                } else if let Some(c) =
+                    single_control(*ctrl).filter(|&c| c >= MIN_RUN && *t >= MIN_RUN)
+                {
+                    cnot_runs(s, c, *t, par)
                 } else {
                     let o = 1usize << t;
                     each_group(s, &[*t], *ctrl, par, |p, i| unsafe {

@@ -9,6 +9,7 @@
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 struct Tagged {
     pid: u32,
@@ -20,7 +21,13 @@ static POOL: AtomicPtr<Tagged> = AtomicPtr::new(ptr::null_mut());
 /// Requested thread count; 0 means "default" (RAYON_NUM_THREADS or all cores).
 static REQUESTED: AtomicUsize = AtomicUsize::new(0);
 
+/// Read once: `available_parallelism` reads cgroup files, far too slow for every call.
 fn default_threads() -> usize {
+    static DEFAULT: OnceLock<usize> = OnceLock::new();
+    *DEFAULT.get_or_init(read_default_threads)
+}
+
+fn read_default_threads() -> usize {
     std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|s| s.parse::<usize>().ok())

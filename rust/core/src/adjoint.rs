@@ -98,7 +98,7 @@ pub fn jacobian<T: Real>(
     };
     let per_group = m.div_ceil(groups);
     run_batch(
-        tape,
+        &prog,
         theta,
         batch,
         &init,
@@ -156,7 +156,7 @@ pub fn vjp<T: Real>(
     }
     let prog = Program::<T>::new(tape);
     run_batch(
-        tape,
+        &prog,
         theta,
         batch,
         &init,

@@ -209,7 +209,7 @@ fn initial<T: Real>(init: &Init<T>, n: usize, b: usize) -> Vec<C<T>> {
 /// `states_per_task` is how many full states one task holds at once (for the memory check).
 #[allow(clippy::too_many_arguments)] // one driver for every entry point
 pub(crate) fn run_batch<T: Real, O: Send>(
-    tape: &Tape,
+    prog: &Program<T>,
     theta: &[f64],
     batch: usize,
     init: &Init<T>,
@@ -218,6 +218,7 @@ pub(crate) fn run_batch<T: Real, O: Send>(
     width: usize,
     f: impl Fn(usize, &mut Vec<C<T>>, &mut [O], bool) + Sync + Send,
 ) -> Result<()> {
+    let tape = prog.tape;
     check_call(tape, theta, batch, init)?;
     if out.len() != batch * width {
         return Err(QoxideError::Internal(
@@ -234,7 +235,6 @@ pub(crate) fn run_batch<T: Real, O: Send>(
     };
     let bytes = ((tasks * states_per_task) as u128 * std::mem::size_of::<C<T>>() as u128) << n;
     ensure_fits(bytes, &format!("simulating {n} qubits"))?;
-    let prog = Program::<T>::new(tape);
     let one = |b: usize, row_out: &mut [O]| {
         let row = tape.row(theta, b);
         let mut s = initial(init, n, b);
@@ -283,7 +283,7 @@ fn per_observable<T: Real>(
         return Ok(out);
     }
     run_batch(
-        tape,
+        &Program::new(tape),
         theta,
         batch,
         &init,
@@ -340,7 +340,7 @@ pub fn state<T: Real>(
     )?;
     let mut out = vec![C::new(T::zero(), T::zero()); batch * dim];
     run_batch(
-        tape,
+        &Program::new(tape),
         theta,
         batch,
         &init,
@@ -365,7 +365,7 @@ pub fn probs<T: Real>(
     ensure_fits(((batch as u128) << k) * 8, "the probabilities")?;
     let mut out = vec![0.0; batch << k];
     run_batch(
-        tape,
+        &Program::new(tape),
         theta,
         batch,
         &init,
@@ -406,7 +406,7 @@ pub fn sample<T: Real>(
     ensure_fits(batch as u128 * shots as u128 * k as u128, "the samples")?;
     let mut out = vec![0u8; batch * shots * k];
     run_batch(
-        tape,
+        &Program::new(tape),
         theta,
         batch,
         &init,

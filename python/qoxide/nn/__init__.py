@@ -1,0 +1,5 @@
+"""torch.nn building blocks over qoxide circuits."""
+
+from .layer import QuantumLayer
+
+__all__ = ["QuantumLayer"]

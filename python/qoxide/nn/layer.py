@@ -1,0 +1,85 @@
+"""`QuantumLayer`: an nn.Module over a recorded circuit, like PennyLane's TorchLayer.
+
+@qx.circuit(n_qubits=4)
+def net(q, x, w):
+    ...
+    return [q.expval(qx.Z(i)) for i in range(4)]
+
+layer = qx.nn.QuantumLayer(net, weight_shapes={"w": (6, 4)}, seed=0)
+y = layer(torch.randn(64, 4))        # [64, 4]: one native call forward, one adjoint sweep back
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..circuit import QuantumFunction
+
+
+def _uniform_2pi(t: torch.Tensor, generator: torch.Generator | None) -> None:
+    """PennyLane TorchLayer's default: U(0, 2π)."""
+    with torch.no_grad():
+        t.uniform_(0.0, 2 * math.pi, generator=generator)
+
+
+class QuantumLayer(nn.Module):
+    """A quantum circuit as a layer: the circuit's input argument takes the layer input,
+    every other argument is an ``nn.Parameter`` named as in ``weight_shapes``.
+
+    Args:
+        circuit: a ``@qx.circuit`` function whose first argument after ``q`` is the input.
+        weight_shapes: ``{argument name: shape}`` for every weight argument.
+        init: ``init(tensor, generator)`` filling a weight in place; default U(0, 2π).
+        seed: seed for the default/``init`` generator, for reproducible weights.
+        dtype: parameter dtype (default: torch's default dtype). Inputs run in their own
+            float dtype; ``.to(torch.float64)`` converts the parameters as usual.
+    """
+
+    def __init__(
+        self,
+        circuit: QuantumFunction,
+        weight_shapes: Mapping[str, int | Sequence[int]],
+        init: Callable[[torch.Tensor, torch.Generator | None], Any] | None = None,
+        seed: int | None = None,
+        dtype: torch.dtype | None = None,
+    ):
+        super().__init__()
+        if not isinstance(circuit, QuantumFunction):
+            raise TypeError("QuantumLayer needs a @qoxide.circuit function")
+        if circuit.input_index is None:
+            raise ValueError(
+                "QuantumLayer's circuit needs an input argument (inputs='auto' or a name)"
+            )
+        names = [n for i, n in enumerate(circuit.arg_names) if i != circuit.input_index]
+        missing = [n for n in names if n not in weight_shapes]
+        extra = [n for n in weight_shapes if n not in names]
+        if missing or extra:
+            raise ValueError(
+                f"weight_shapes must name exactly the circuit's weight arguments {names}; "
+                f"missing {missing}, unknown {extra}"
+            )
+        self.circuit = circuit
+        self.weight_names = names
+        gen = None if seed is None else torch.Generator().manual_seed(seed)
+        fill = init or _uniform_2pi
+        for n in names:
+            shape = weight_shapes[n]
+            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+            p = nn.Parameter(torch.empty(shape, dtype=dtype or torch.get_default_dtype()))
+            fill(p, gen)
+            self.register_parameter(n, p)
+
+    @torch.compiler.disable  # native code: torch.compile graph-breaks here and runs it eagerly
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        args: list[Any] = [getattr(self, n) for n in self.weight_names]
+        args.insert(self.circuit.input_index, inputs)
+        return self.circuit(*args)
+
+    def extra_repr(self) -> str:
+        shapes = ", ".join(f"{n}={tuple(getattr(self, n).shape)}" for n in self.weight_names)
+        return f"circuit={self.circuit.__name__}, n_qubits={self.circuit.n_qubits}, {shapes}"

@@ -72,7 +72,7 @@ def test_trains_inside_sequential():
         loss = nn.functional.mse_loss(model(x), y)
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
 
 

@@ -113,5 +113,5 @@ def test_custom_init():
     layer = qx.nn.QuantumLayer(
         ansatz, {"w": (1, 3, 3), "b": 1}, init=lambda t, g: nn.init.zeros_(t)
     )
-    assert float(layer.w.abs().sum()) == 0.0
+    assert layer.w.abs().sum().item() == 0.0
     np.testing.assert_allclose(layer(torch.zeros(3)).detach().numpy(), 0.0, atol=1e-6)

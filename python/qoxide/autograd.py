@@ -59,9 +59,7 @@ class CircuitFunction(torch.autograd.Function):
         xn = None if x is None else _np(x)
         wn = np.concatenate([_np(w).reshape(-1) for w in weights]) if weights else np.zeros(0)
         theta = prog.theta_numpy(xn, wn, batch, dtype)
-        init = None
-        if prog.init_state is not None:
-            init = prog.init_state.astype(np.complex64 if dtype == np.float32 else np.complex128)
+        init = prog.init_for(theta)
         ctx.prog, ctx.theta, ctx.init = prog, theta, init
         ctx.shapes = [w.shape for w in weights]
         ctx.states = None

@@ -144,7 +144,7 @@ class QuantumFunction:
         wflat = np.concatenate([w.reshape(-1) for w in wa]) if wa else np.zeros(0)
         theta = prog.theta_numpy(xb, wflat, batch, dtype)
         if prog.all_expval:  # the common case, kept lean: one native call, no reshuffling
-            init = _init_for(prog, theta)
+            init = prog.init_for(theta)
             return _unbatch_expvals(
                 prog, _core.expval(prog.tape, theta, prog.observables, init), lead
             )
@@ -209,12 +209,6 @@ def circuit(
 # running measurements ------------------------------------------------------------------
 
 
-def _init_for(prog: Program, theta: np.ndarray) -> np.ndarray | None:
-    if prog.init_state is None:
-        return None
-    return prog.init_state.astype(np.complex64 if theta.dtype == np.float32 else np.complex128)
-
-
 def _seed(seed: int | None) -> int:
     if seed is None:
         return int(np.random.default_rng().integers(2**63))
@@ -227,7 +221,7 @@ def _wires(prog: Program, wires: tuple[int, ...] | None) -> list[int]:
 
 def _run(prog: Program, theta: np.ndarray, theta_t: torch.Tensor | None) -> list[Any]:
     """Evaluate every measurement; returns one batched result per measurement."""
-    init = _init_for(prog, theta)
+    init = prog.init_for(theta)
     tape = prog.tape
     ms = prog.measurements
     obs_iter = iter(prog.observables)

@@ -36,6 +36,12 @@ class Program:
     init_state: np.ndarray | None
     single: bool = False  # the circuit returned one measurement, not a list
 
+    def init_for(self, theta: np.ndarray) -> np.ndarray | None:
+        """The initial state (if any) in the precision that theta's dtype selects."""
+        if self.init_state is None:
+            return None
+        return self.init_state.astype(np.complex64 if theta.dtype == np.float32 else np.complex128)
+
     @property
     def all_expval(self) -> bool:
         return all(isinstance(m, Expval) for m in self.measurements)

@@ -16,6 +16,7 @@ use crate::tape::{Param, Tape};
 use crate::value_err;
 use rayon::prelude::*;
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// Initial state of each sample.
 #[derive(Clone, Copy, Debug)]
@@ -64,10 +65,14 @@ pub fn plan(batch: usize, n_qubits: usize, n_ops: usize) -> Plan {
     }
 }
 
-/// Kernels (and their inverses) of the ops that do not depend on theta, built once per call.
+/// A theta-independent op's kernel and its inverse (built on first use).
+type FixedOp<T> = (Kernel<T>, OnceLock<Kernel<T>>);
+
+/// Kernels of the ops that do not depend on theta, built once per call.
 pub(crate) struct Program<'t, T> {
     pub tape: &'t Tape,
-    fixed: Vec<Option<(Kernel<T>, Kernel<T>)>>,
+    /// inverses are built on first use: only the adjoint needs them
+    fixed: Vec<Option<FixedOp<T>>>,
     /// Per op: (generator kernel, factor, theta column) for one-parameter generator gates.
     pub generators: Vec<Option<(Kernel<T>, C64, usize)>>,
 }
@@ -80,8 +85,7 @@ impl<'t, T: Real> Program<'t, T> {
             .map(|op| {
                 (!op.is_parametrised()).then(|| {
                     let k: Kernel<T> = op.kernel(&op.angles(&[]), tape.n_qubits);
-                    let inv = k.dagger();
-                    (k, inv)
+                    (k, OnceLock::new())
                 })
             })
             .collect();
@@ -116,7 +120,7 @@ impl<'t, T: Real> Program<'t, T> {
     #[inline]
     pub fn undo(&self, i: usize, row: &[f64]) -> Cow<'_, Kernel<T>> {
         match &self.fixed[i] {
-            Some((_, inv)) => Cow::Borrowed(inv),
+            Some((k, inv)) => Cow::Borrowed(inv.get_or_init(|| k.dagger())),
             None => {
                 let op = &self.tape.ops[i];
                 Cow::Owned(op.kernel::<T>(&op.angles(row), self.tape.n_qubits).dagger())

@@ -59,7 +59,7 @@ class CircuitFunction(torch.autograd.Function):
         xn = None if x is None else _np(x)
         wn = np.concatenate([_np(w).reshape(-1) for w in weights]) if weights else np.zeros(0)
         theta = prog.theta_numpy(xn, wn, batch, dtype)
-        init = prog.init_for(theta)
+        init = prog.init_for(theta, xn)
         ctx.prog, ctx.theta, ctx.init = prog, theta, init
         ctx.shapes = [w.shape for w in weights]
         ctx.states = None

@@ -144,11 +144,11 @@ class QuantumFunction:
         wflat = np.concatenate([w.reshape(-1) for w in wa]) if wa else np.zeros(0)
         theta = prog.theta_numpy(xb, wflat, batch, dtype)
         if prog.all_expval:  # the common case, kept lean: one native call, no reshuffling
-            init = prog.init_for(theta)
+            init = prog.init_for(theta, xb)
             return _unbatch_expvals(
                 prog, _core.expval(prog.tape, theta, prog.observables, init), lead
             )
-        outs = _run(prog, theta, theta_t=None)
+        outs = _run(prog, theta, prog.init_for(theta, xb), theta_t=None)
         return _shape_results(prog, outs, lead)
 
     def _call_torch(self, args: Sequence[Any], dtype: Any) -> Any:
@@ -175,6 +175,12 @@ class QuantumFunction:
         batch = math.prod(lead)
         wt = [torch.as_tensor(w).to(dtype) for w in ws]
         prog = self.program(in_shape, [tuple(w.shape) for w in wt])
+        if prog.embedding is not None and xb is not None and xb.requires_grad:
+            if torch.is_grad_enabled():
+                raise NotImplementedError(
+                    f"{self.__name__} amplitude-embeds its inputs, and gradients with respect "
+                    "to amplitude-embedded inputs are not implemented; pass x.detach()"
+                )
         if prog.all_expval:  # one autograd node from (x, weights) to outputs
             out = CircuitFunction.apply(prog, batch, xb, *wt)
             return _unbatch_expvals(prog, out, lead)
@@ -184,8 +190,19 @@ class QuantumFunction:
         if tmap is None:
             tmap = self._theta_maps[key] = TorchThetaMap(prog, dtype, device)
         theta = tmap(xb, wflat, batch).contiguous()
-        outs = _run(prog, theta.detach().numpy(), theta_t=theta)
+        theta_n = theta.detach().numpy()
+        init = prog.init_for(theta_n, None if xb is None else xb.detach().numpy())
+        outs = _run(prog, theta_n, init, theta_t=theta)
         return _shape_results(prog, outs, lead)
+
+    def __deepcopy__(self, memo: dict) -> QuantumFunction:
+        # immutable apart from its compile caches: copies of a model may share it
+        return self
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_programs"], state["_theta_maps"] = {}, {}  # native tapes are rebuilt on use
+        return state
 
     def __repr__(self) -> str:
         return f"<qoxide circuit {self.__name__} on {self.n_qubits} qubits>"
@@ -219,9 +236,10 @@ def _wires(prog: Program, wires: tuple[int, ...] | None) -> list[int]:
     return list(range(prog.n_qubits)) if wires is None else list(wires)
 
 
-def _run(prog: Program, theta: np.ndarray, theta_t: torch.Tensor | None) -> list[Any]:
+def _run(
+    prog: Program, theta: np.ndarray, init: np.ndarray | None, theta_t: torch.Tensor | None
+) -> list[Any]:
     """Evaluate every measurement; returns one batched result per measurement."""
-    init = prog.init_for(theta)
     tape = prog.tape
     ms = prog.measurements
     obs_iter = iter(prog.observables)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _core
+from .amplitude import InputEmbedding
 from .measurements import Expval, Measurement, Var
 from .params import Expr
 from .recorder import Recorder
@@ -35,12 +36,19 @@ class Program:
     observables: list[_core.Observable]  # one per Expval/Var measurement, in order
     init_state: np.ndarray | None
     single: bool = False  # the circuit returned one measurement, not a list
+    embedding: InputEmbedding | None = None  # initial states built from the inputs
 
-    def init_for(self, theta: np.ndarray) -> np.ndarray | None:
-        """The initial state (if any) in the precision that theta's dtype selects."""
+    def init_for(self, theta: np.ndarray, x: np.ndarray | None = None) -> np.ndarray | None:
+        """The initial state(s) (if any) in the precision that theta's dtype selects;
+        ``x`` [B, F] are the flattened inputs, needed when the circuit embeds them."""
+        cdtype = np.complex64 if theta.dtype == np.float32 else np.complex128
+        if self.embedding is not None:
+            if x is None:
+                raise ValueError("this circuit amplitude-embeds its inputs; pass them")
+            return self.embedding.states(x, cdtype)
         if self.init_state is None:
             return None
-        return self.init_state.astype(np.complex64 if theta.dtype == np.float32 else np.complex128)
+        return self.init_state.astype(cdtype)
 
     @property
     def all_expval(self) -> bool:
@@ -119,6 +127,12 @@ def compile_program(
     observables = [
         m.obs.to_core(rec.n_qubits) for m in measurements if isinstance(m, (Expval, Var))
     ]
+    embedding = None
+    if rec.input_embedding is not None:
+        cols, wires, pad_with, normalize = rec.input_embedding
+        if max(cols) >= n_inputs:
+            raise TypeError("amplitude_embedding features must be circuit inputs, not weights")
+        embedding = InputEmbedding(cols, wires, rec.n_qubits, pad_with, normalize)
     return Program(
         tape=tape,
         n_qubits=rec.n_qubits,
@@ -132,6 +146,7 @@ def compile_program(
         observables=observables,
         init_state=rec.init_state,
         single=single,
+        embedding=embedding,
     )
 
 

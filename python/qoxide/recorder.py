@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _core
+from .amplitude import embed
 from .measurements import Counts, Expval, Probs, Sample, State, Var
 from .observables import Observable
 from .params import Expr, as_param
@@ -46,6 +47,9 @@ class Recorder:
         self.n_qubits = int(n_qubits)
         self.ops: list[RecordedOp] = []
         self.init_state: np.ndarray | None = None
+        # amplitude embedding of circuit inputs: (variable indices, wires, pad_with, normalize)
+        self.input_embedding: tuple[tuple[int, ...], tuple[int, ...], complex | None, bool] | None
+        self.input_embedding = None
 
     # generic ----------------------------------------------------------------------
     def op(
@@ -75,7 +79,7 @@ class Recorder:
     # state preparation ------------------------------------------------------------
     def state_prep(self, state: Sequence[complex] | np.ndarray) -> None:
         """Start from ``state`` (normalised, 2^n amplitudes) instead of |0...0>."""
-        if self.ops:
+        if self.ops or self.input_embedding is not None:
             raise ValueError("state_prep must come before any gate")
         v = np.asarray(state, dtype=np.complex128).reshape(-1)
         if v.size != 2**self.n_qubits:
@@ -84,6 +88,50 @@ class Recorder:
         if not np.isclose(norm, 1.0, atol=1e-6):
             raise ValueError(f"state_prep vector must be normalised, got norm {norm:.6g}")
         self.init_state = v
+
+    def amplitude_embedding(
+        self,
+        features: Sequence[object] | np.ndarray,
+        wires: int | Sequence[int] | None = None,
+        *,
+        pad_with: complex | None = None,
+        normalize: bool = False,
+    ) -> None:
+        """Start from ``features`` as the amplitudes of ``wires`` (default: all), PennyLane's
+        AmplitudeEmbedding. Features are numbers, or circuit inputs (one state per sample;
+        not differentiable with respect to those inputs)."""
+        if self.ops or self.init_state is not None or self.input_embedding is not None:
+            raise ValueError("amplitude_embedding must come first, before any gate")
+        ws = tuple(range(self.n_qubits)) if wires is None else _wires(wires)
+        self._check_wires(ws, "amplitude_embedding")
+        flat = list(np.asarray(features, dtype=object).reshape(-1))
+        if not any(isinstance(f, Expr) for f in flat):
+            self.init_state = embed(
+                np.asarray(flat, dtype=np.complex128), ws, self.n_qubits, pad_with, normalize
+            )[0]
+            return
+        cols = []
+        for f in flat:
+            if not (
+                isinstance(f, Expr)
+                and f.const == 0.0
+                and len(f.terms) == 1
+                and next(iter(f.terms.values())) == 1.0
+            ):
+                raise TypeError(
+                    "amplitude_embedding takes the circuit's input features as they are "
+                    f"(x[i], not an expression of them); got {f!r}"
+                )
+            cols.append(next(iter(f.terms)))
+        if len(cols) > 2 ** len(ws) or (len(cols) < 2 ** len(ws) and pad_with is None):
+            embed(np.zeros(len(cols)), ws, self.n_qubits, pad_with, True)  # raises the error
+        self.input_embedding = (tuple(cols), ws, pad_with, bool(normalize))
+
+    def _check_wires(self, wires: tuple[int, ...], what: str) -> None:
+        if len(set(wires)) != len(wires):
+            raise ValueError(f"{what}: repeated wires {wires}")
+        if wires and max(wires) >= self.n_qubits:
+            raise ValueError(f"{what}: wire {max(wires)} out of range for {self.n_qubits} qubits")
 
     def basis_state(self, bits: Sequence[int]) -> None:
         """Start from the computational basis state ``bits`` (one bit per wire)."""

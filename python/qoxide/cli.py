@@ -1,4 +1,4 @@
-"""Command line: ``qoxide demo``."""
+"""Command line: ``qoxide demo`` and ``qoxide bench`` (also ``python -m qoxide``)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,30 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qoxide", description="qoxide quantum simulator")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run a batched circuit and its gradient, with timings")
-    demo.add_argument("--iterations", type=int, default=200, help="timed forward+backward runs")
+    demo = sub.add_parser(
+        "demo", help="train seed 003's hybrid moons classifier with qoxide and time it"
+    )
+    demo.add_argument("--epochs", type=int, default=6, help="training epochs (default 6)")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    args = parser.parse_args(argv)
+    sub.add_parser(
+        "bench",
+        help="benchmark qoxide against PennyLane anchors; writes bench-results/",
+        add_help=False,
+    )
+    args, rest = parser.parse_known_args(argv)
 
     if args.command == "demo":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        if args.epochs < 1:
+            parser.error("--epochs must be at least 1")
         from .demo import main as run_demo
 
-        run_demo(iterations=args.iterations, progress=not args.no_progress)
-    return 0
+        run_demo(epochs=args.epochs, progress=not args.no_progress)
+        return 0
+    from .bench import main as run_bench
+
+    return run_bench(rest)
 
 
 if __name__ == "__main__":

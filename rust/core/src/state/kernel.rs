@@ -177,6 +177,18 @@ fn pair_sum<T: Real>(
     }
 }
 
+/// `(phase, r)` with `m = phase · r`, `r` real and `phase` 1 or i, if `m` has that form.
+#[inline]
+fn real_or_imaginary<T: Real>(m: &[C<T>; 4]) -> Option<(C<T>, [T; 4])> {
+    if m.iter().all(|z| z.im == T::zero()) {
+        Some((C::one(), m.map(|z| z.re)))
+    } else if m.iter().all(|z| z.re == T::zero()) {
+        Some((C::i(), m.map(|z| z.im)))
+    } else {
+        None
+    }
+}
+
 /// Slices are worth it only when runs of equal bit `t` are long enough to vectorise.
 const MIN_RUN: u32 = 3;
 
@@ -230,6 +242,26 @@ impl<T: Real> Kernel<T> {
     pub fn apply(&self, s: &mut [C<T>], par: bool) {
         match self {
             Kernel::Identity => {}
+            Kernel::Mat1 { t, m, ctrl } if m.iter().all(|z| z.im == T::zero()) => {
+                // real matrix (H, RY, their products): half the multiplies of the complex path
+                let [m0, m1, m2, m3] = m.map(|z| z.re);
+                if ctrl.is_none() && *t >= MIN_RUN {
+                    pairs(s, *t, par, |a, b| {
+                        for (x, y) in a.iter_mut().zip(b.iter_mut()) {
+                            let (u, v) = (*x, *y);
+                            *x = u * m0 + v * m1;
+                            *y = u * m2 + v * m3;
+                        }
+                    })
+                } else {
+                    let o = 1usize << t;
+                    each_group(s, &[*t], *ctrl, par, |p, i| unsafe {
+                        let (u, v) = (p.get(i), p.get(i | o));
+                        p.set(i, u * m0 + v * m1);
+                        p.set(i | o, u * m2 + v * m3);
+                    })
+                }
+            }
             Kernel::Mat1 { t, m, ctrl } => {
                 let [m0, m1, m2, m3] = *m;
                 if ctrl.is_none() && *t >= MIN_RUN {
@@ -360,6 +392,30 @@ impl<T: Real> Kernel<T> {
             Kernel::Identity => sum_ranges::<T>(ket.len(), par, |r| {
                 r.fold(zero(), |a, i| a + bra[i].conj() * ket[i])
             }),
+            Kernel::Mat1 { t, m, ctrl } if real_or_imaginary(m).is_some() => {
+                // m = phase · r with r real (RY, H; Y, the RY generator): real coefficients,
+                // one complex multiply at the end
+                let (phase, r) = real_or_imaginary(m).unwrap_or((C::one(), [T::zero(); 4]));
+                let [m0, m1, m2, m3] = r;
+                let sum = if ctrl.is_none() && *t >= MIN_RUN {
+                    pair_sum(bra, ket, *t, par, |bl, bh, kl, kh| {
+                        let mut acc = zero::<T>();
+                        for j in 0..bl.len() {
+                            let (u, v) = (kl[j], kh[j]);
+                            acc +=
+                                bl[j].conj() * (u * m0 + v * m1) + bh[j].conj() * (u * m2 + v * m3);
+                        }
+                        acc
+                    })
+                } else {
+                    let o = 1usize << t;
+                    sum_groups(n, &[*t], *ctrl, par, |i| {
+                        let (u, v) = (ket[i], ket[i | o]);
+                        bra[i].conj() * (u * m0 + v * m1) + bra[i | o].conj() * (u * m2 + v * m3)
+                    })
+                };
+                sum * widen(phase)
+            }
             Kernel::Mat1 { t, m, ctrl } if ctrl.is_none() && *t >= MIN_RUN => {
                 let [m0, m1, m2, m3] = *m;
                 pair_sum(bra, ket, *t, par, |bl, bh, kl, kh| {

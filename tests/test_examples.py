@@ -35,3 +35,10 @@ def test_transfer_learning(tmp_path):
     assert acc > 0.75, out  # two epochs on frozen features already separate 8 from 9
     if "saved sample predictions" in out:
         assert (tmp_path / "pred.png").stat().st_size > 1000
+
+
+def test_regression_torch_runtime(tmp_path):
+    out = run("regression_torch_runtime.py", "--epochs", "5", cwd=tmp_path)
+    assert "epoch 4: train loss" in out
+    r2 = float(out.split("validation R^2:")[1])
+    assert r2 > 0.8, out  # the 1-qubit model fits the noisy sine

@@ -1,6 +1,6 @@
 """qoxide: fast batched statevector simulation with adjoint gradients for QML in PyTorch."""
 
-from . import _core, nn
+from . import _core, nn, train
 from ._core import GATES, get_num_threads, set_num_threads
 from .circuit import QuantumFunction, circuit
 from .observables import Hermitian, I, Observable, Pauli, Projector, Sum, X, Y, Z
@@ -25,6 +25,7 @@ __all__ = [
     "Z",
     "circuit",
     "nn",
+    "train",
     "get_num_threads",
     "set_num_threads",
 ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -101,6 +102,11 @@ class QuantumFunction:
 
     # execution ---------------------------------------------------------------------
     def __call__(self, *args: Any, dtype: Any = None) -> Any:
+        if "torch._dynamo" in sys.modules:  # torch.compile may be tracing: keep native code opaque
+            return _opaque_call()(self, args, dtype)
+        return self._call(args, dtype)
+
+    def _call(self, args: tuple[Any, ...], dtype: Any) -> Any:
         if len(args) != len(self.arg_names):
             raise TypeError(
                 f"{self.__name__} takes {len(self.arg_names)} argument(s) "
@@ -206,6 +212,19 @@ class QuantumFunction:
 
     def __repr__(self) -> str:
         return f"<qoxide circuit {self.__name__} on {self.n_qubits} qubits>"
+
+
+_OPAQUE_CALL: Callable[..., Any] | None = None
+
+
+def _opaque_call() -> Callable[..., Any]:
+    """``QuantumFunction._call`` behind ``torch.compiler.disable``: torch.compile graph-breaks
+    there and runs the native call eagerly. Built on first use, because the decorator imports
+    torch._dynamo (a second of import time) and is only needed once dynamo is loaded."""
+    global _OPAQUE_CALL
+    if _OPAQUE_CALL is None:
+        _OPAQUE_CALL = torch.compiler.disable(QuantumFunction._call)
+    return _OPAQUE_CALL
 
 
 def circuit(

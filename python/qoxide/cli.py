@@ -1,4 +1,4 @@
-"""Command line: ``qoxide demo`` and ``qoxide bench`` (also ``python -m qoxide``)."""
+"""Command line: ``qoxide demo | bench | train-ddp-demo`` (also ``python -m qoxide``)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--epochs", type=int, default=6, help="training epochs (default 6)")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     sub.add_parser(
+        "train-ddp-demo",
+        help="train seed 001's dressed net data-parallel on 2 processes (torch.distributed)",
+        add_help=False,  # its own parser handles -h and options
+    )
+    sub.add_parser(
         "bench",
         help="benchmark qoxide against PennyLane anchors; writes bench-results/",
         add_help=False,
@@ -30,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
 
         run_demo(epochs=args.epochs, progress=not args.no_progress)
         return 0
+    if args.command == "train-ddp-demo":
+        from .train.ddp_demo import main as ddp_demo
+
+        return ddp_demo(rest)
     from .bench import main as run_bench
 
     return run_bench(rest)

@@ -69,7 +69,6 @@ class DressedQuantumNet(nn.Module):
         self.post_net = nn.Linear(n_qubits, out_features)
         self.circuit = dressed_circuit(n_qubits, depth)
 
-    @torch.compiler.disable  # native code: torch.compile graph-breaks here and runs it eagerly
     def quantum(self, q_in: torch.Tensor) -> torch.Tensor:
         """⟨Z_i⟩ [B, n_qubits] of the circuit for the angles ``q_in`` [B, n_qubits]."""
         return self.circuit(q_in, self.q_params.to(q_in.dtype))

@@ -74,7 +74,6 @@ class QuantumLayer(nn.Module):
             fill(p, gen)
             self.register_parameter(n, p)
 
-    @torch.compiler.disable  # native code: torch.compile graph-breaks here and runs it eagerly
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         args: list[Any] = [getattr(self, n) for n in self.weight_names]
         args.insert(self.circuit.input_index, inputs)

@@ -1,0 +1,119 @@
+"""Adjoint derivatives of a :class:`~.translate.Stack` of expectation-value tapes.
+
+The native Jacobian is ``[rows, M, P]`` over theta columns; the native VJP is ``[rows, P]``
+from ONE backward sweep per row with the combined observable ``sum_m g_m O_m``. Both are
+mapped back to each tape's trainable parameters: a broadcast parameter (one value per row)
+gets its own row's derivative, a shared parameter the sum over the tape's rows.
+Parameters of observables are not differentiated (PennyLane warns about them): zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pennylane.measurements import ExpectationMP
+from pennylane.typing import TensorLike
+
+from .. import _core
+from .observables import to_native
+from .translate import Job, Stack
+
+
+def jacobians(st: Stack) -> list[TensorLike]:
+    """Per tape: tuple over measurements (if several) of tuple over trainable parameters
+    (if several) of arrays, shape [B] for a broadcast tape."""
+    jac = _core.jacobian(st.tape, st.theta, _observables(st), st.init)  # [R, M, P]
+    out = []
+    for job, sl in zip(st.jobs, st.slices, strict=True):
+        rows = jac[sl]
+        batched = job.circuit.batched
+        cols = _trainable_columns(job)
+        per_mp = []
+        for m in range(rows.shape[1]):
+            per_param = [
+                (np.zeros(rows.shape[0]) if batched else np.array(0.0))
+                if col is None
+                else (rows[:, m, col] if batched else rows[0, m, col, ...])
+                for col in cols
+            ]
+            per_mp.append(per_param[0] if len(per_param) == 1 else tuple(per_param))
+        out.append(per_mp[0] if len(per_mp) == 1 else tuple(per_mp))
+    return out
+
+
+def vjps(st: Stack, cotangents: list, per_row: bool = False) -> list[tuple]:
+    """Per tape: tuple over trainable parameters, each shaped like the parameter.
+
+    ``per_row``: a broadcast tape's shared parameters get their per-row gradients [B] (not
+    the sum), so all entries share one shape. PennyLane's torch boundary needs that (it
+    stacks the entries), and torch sums a [B] gradient of a scalar input itself.
+    """
+    grad_out = np.concatenate(
+        [_grad_rows(job, dy) for job, dy in zip(st.jobs, cotangents, strict=True)]
+    ).astype(st.theta.dtype, copy=False)
+    vjp = _core.vjp(st.tape, st.theta, _observables(st), grad_out, st.init)  # [R, P]
+    out = []
+    for job, sl in zip(st.jobs, st.slices, strict=True):
+        rows = vjp[sl]
+        grads = []
+        rowwise = per_row and job.circuit.batched
+        for t, col in zip(job.tape.trainable_params, _trainable_columns(job), strict=True):
+            value = job.tape.par_info[t]["op"].data[job.tape.par_info[t]["p_idx"]]
+            if col is None:  # an observable's parameter: not differentiated
+                grads.append(
+                    np.zeros((len(rows),) if rowwise and not np.ndim(value) else np.shape(value))
+                )
+            elif np.ndim(value) or rowwise:
+                grads.append(rows[:, col])
+            else:
+                grads.append(rows[:, col].sum())
+        out.append(tuple(grads))
+    return out
+
+
+def _observables(st: Stack) -> list[_core.Observable]:
+    job = st.jobs[0]
+    obs = []
+    for mp in job.tape.measurements:
+        expval = isinstance(mp, ExpectationMP) and mp.obs is not None
+        native = to_native(mp.obs, job.wire_index) if expval else None
+        if native is None:
+            raise ValueError(f"adjoint differentiation of {mp} is not supported by qoxide.qubit")
+        obs.append(native.to_core(st.n_qubits))
+    return obs
+
+
+def _trainable_columns(job: Job) -> list[int | None]:
+    """Theta column of each trainable parameter; None for an observable's parameter."""
+    n_ops = len(job.tape.operations)
+    cols: list[int | None] = []
+    for t in job.tape.trainable_params:
+        info = job.tape.par_info[t]
+        if info["op_idx"] >= n_ops:
+            cols.append(None)
+            continue
+        col = job.circuit.columns.get((info["op_idx"], info["p_idx"]))
+        if col is None:
+            raise ValueError(
+                f"qoxide.qubit cannot differentiate {info['op'].name} natively; "
+                "its parameter is not a gate angle (adjoint preprocessing should have "
+                "decomposed it)"
+            )
+        cols.append(col)
+    return cols
+
+
+def _grad_rows(job: Job, dy: object) -> np.ndarray:
+    """Cotangents of one tape as [rows, M]."""
+    n_mps = len(job.tape.measurements)
+    parts = [dy] if n_mps == 1 else list(dy)  # type: ignore[arg-type]
+    rows = job.circuit.rows
+    g = np.empty((rows, n_mps))
+    for m, part in enumerate(parts):
+        a = np.asarray(part, dtype=np.float64)
+        if a.ndim > (job.circuit.batched):
+            raise NotImplementedError(
+                "qoxide.qubit: batched cotangents (several VJPs of one tape at once) are "
+                f"not supported; got cotangent shape {a.shape} for {job.tape.measurements[m]}"
+            )
+        g[:, m] = a
+    return g

@@ -505,3 +505,19 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_checkpoint(sine_loaders, t
     assert saved["epoch"] == 0 and saved["next_epoch"] == 1
     assert torch.isfinite(saved["model"]["w"]).all()
     assert [h["epoch"] for h in saved["train_history"]] == [0]
+
+
+def test_predict_and_score_accept_torch_runtime_keyword():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(1, 1)
+    data = DataLoader(TensorDataset(torch.randn(8, 1), torch.randn(8, 1)), batch_size=4)
+    trainer = Trainer(
+        model, torch.optim.SGD(model.parameters(), lr=0.1), torch.nn.MSELoss(), 1, progress=False
+    )
+    by_keyword = trainer.predict(data_loader=data).prediction
+    torch.testing.assert_close(by_keyword, trainer.predict(data).prediction)
+    assert trainer.score(data_loader=data, score_func="regression").score == pytest.approx(
+        trainer.score(data, "regression").score
+    )
+    with pytest.raises(TypeError, match="one loader"):
+        trainer.predict()

@@ -432,17 +432,26 @@ class Trainer:
                 data, target = inputs_of(batch, where), None
             yield self.model(to_device(data, self.device)), target
 
-    def predict(self, loader: DataLoader) -> PredictResult:
+    def predict(
+        self, loader: DataLoader | None = None, *, data_loader: DataLoader | None = None
+    ) -> PredictResult:
         """Model outputs for every batch of ``loader`` (``(data, target)`` pairs or bare
-        tensors), concatenated on CPU."""
+        tensors), concatenated on CPU. ``data_loader=`` is Torch Runtime's name for it."""
+        loader = _one_loader(loader, data_loader, "predict")
         started = time.perf_counter()
         outputs = [out.cpu() for out, _ in self._outputs(loader, with_targets=False)]
         if not outputs:
             raise ValueError("predict: the loader yielded no batches")
         return PredictResult(torch.cat(outputs), time.perf_counter() - started)
 
-    def score(self, loader: DataLoader, score_func: str | ScoreFunc = "regression") -> ScoreResult:
-        """Score the model on ``loader``.
+    def score(
+        self,
+        loader: DataLoader | None = None,
+        score_func: str | ScoreFunc = "regression",
+        *,
+        data_loader: DataLoader | None = None,
+    ) -> ScoreResult:
+        """Score the model on ``loader`` (``data_loader=``: Torch Runtime's name for it).
 
         ``"regression"``: R² over the whole loader (see ``scoring.r2_score``).
         ``"classification"``: accuracy, for class logits with integer labels or one output
@@ -450,6 +459,7 @@ class Trainer:
         and should return that batch's mean score; the result is the sample-weighted mean
         (with ``batch_size=1``, the mean over samples, as in seed 000).
         """
+        loader = _one_loader(loader, data_loader, "score")
         check_score_func(score_func)
         started = time.perf_counter()
         outputs, targets, total, samples = [], [], 0.0, 0
@@ -479,3 +489,9 @@ class Trainer:
                 )
             value = counts[0] / counts[1]
         return ScoreResult(value, prediction, time.perf_counter() - started)
+
+
+def _one_loader(loader: DataLoader | None, data_loader: DataLoader | None, what: str) -> DataLoader:
+    if (loader is None) == (data_loader is None):
+        raise TypeError(f"{what}() takes one loader: pass `loader` or `data_loader`")
+    return loader if loader is not None else data_loader  # type: ignore[return-value]

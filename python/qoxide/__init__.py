@@ -1,6 +1,6 @@
 """qoxide: fast batched statevector simulation with adjoint gradients for QML in PyTorch."""
 
-from . import _core, nn, train
+from . import _core, hsm, nn, train
 from ._core import GATES, get_num_threads, set_num_threads
 from .circuit import QuantumFunction, circuit
 from .observables import Hermitian, I, Observable, Pauli, Projector, Sum, X, Y, Z
@@ -24,6 +24,7 @@ __all__ = [
     "Y",
     "Z",
     "circuit",
+    "hsm",
     "nn",
     "train",
     "get_num_threads",

@@ -85,3 +85,107 @@ def vjp(
 
 def get_num_threads() -> int: ...
 def set_num_threads(n: int) -> None: ...
+
+# --- Hilbert Space Models (qoxide.hsm) ---------------------------------------------------
+
+class PauliStrings:
+    """Distinct Pauli strings on ``n_qubits`` as x/z masks (wire 0 the high bit), grouped by
+    x mask for matrix-free sums with real coefficients."""
+
+    def __init__(self, n_qubits: int, x: Sequence[int], z: Sequence[int]) -> None: ...
+    @staticmethod
+    def enumerate(n_qubits: int, max_weight: int) -> PauliStrings:
+        """All strings with at most ``max_weight`` non-identity factors, by weight."""
+    @property
+    def n_qubits(self) -> int: ...
+    @property
+    def n_groups(self) -> int: ...
+    @property
+    def x(self) -> list[int]: ...
+    @property
+    def z(self) -> list[int]: ...
+    def __len__(self) -> int: ...
+    def labels(self) -> list[str]:
+        """Labels such as "XIZ", wire 0 first."""
+    def square_products(
+        self,
+    ) -> tuple[
+        PauliStrings,
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+    ]:
+        """(products, s, t, u, coef): A² = Σ_p coef[p] a[s[p]] a[t[p]] P_{products[u[p]]}."""
+    def dense(self, coeffs: npt.NDArray[np.float64]) -> npt.NDArray[np.complex128]:
+        """[M, N] real coefficients → [M, d, d] matrices."""
+    def project(self, mats: npt.NDArray[np.complex128]) -> npt.NDArray[np.float64]:
+        """Adjoint of ``dense``: [M, d, d] → [M, N] (Re Σ conj(G) ∘ P_s)."""
+    def apply(
+        self, coeffs: npt.NDArray[np.float64], states: npt.NDArray[np.complex128]
+    ) -> npt.NDArray[np.complex128]:
+        """Σ_s coeffs[b, s] P_s |states[b]⟩, matrix-free: [B, d]."""
+    def overlaps(
+        self,
+        u: npt.NDArray[np.complex128],
+        v: npt.NDArray[np.complex128],
+        sum_batch: bool = ...,
+    ) -> npt.NDArray[np.complex128]:
+        """⟨u_b|P_s|v_b⟩: [B, N], or summed over the batch: [N]."""
+
+class DenseGroundStates:
+    """Factorised ground states of dense Hermitian matrices (``hsm_dense_ground``)."""
+
+    def solve(self, rhs: npt.NDArray[np.complex128], eps: float) -> npt.NDArray[np.complex128]:
+        """χ_b ⊥ ψ₀ with (H_b − E₀ + eps) χ_b = P⊥ rhs_b: [B, d]."""
+    def __len__(self) -> int: ...
+
+def hsm_dense_ground(
+    h: npt.NDArray[np.complex128],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.complex128], DenseGroundStates]:
+    """Ground states of Hermitian h [B, d, d]: (E₀ [B], ψ₀ [B, d], factors)."""
+
+def hsm_pauli_ground(
+    shared: PauliStrings,
+    local: PauliStrings,
+    output: PauliStrings,
+    sigma: npt.NDArray[np.float64],
+    c: npt.NDArray[np.float64],
+    init: npt.NDArray[np.complex128] | None = ...,
+    tol: float = ...,
+    max_krylov: int = ...,
+    max_matvecs: int = ...,
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.complex128],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+]:
+    """Lanczos ground states of H_b = Σ_u sigma_u P_u + Σ_s c[b, s] P_s:
+    (E₀ [B], ψ₀ [B, d], ⟨P_v⟩ [B, len(output)], matvecs [B], residuals [B])."""
+
+def hsm_pauli_backward(
+    shared: PauliStrings,
+    local: PauliStrings,
+    output: PauliStrings,
+    sigma: npt.NDArray[np.float64],
+    c: npt.NDArray[np.float64],
+    psi: npt.NDArray[np.complex128],
+    e0: npt.NDArray[np.float64],
+    gamma: npt.NDArray[np.float64],
+    g_e: npt.NDArray[np.float64],
+    eps: float,
+    tol: float = ...,
+    max_matvecs: int = ...,
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+]:
+    """(∂L/∂sigma [len(shared)], ∂L/∂c [B, len(local)], CG matvecs [B], CG residuals [B])
+    for gamma = ∂L/∂⟨P_v⟩ [B, len(output)] and g_e = ∂L/∂E₀ [B]."""
+
+def pauli_string_count(n_qubits: int, max_weight: int) -> int:
+    """Σ_{j ≤ max_weight} C(n_qubits, j) 3^j."""

@@ -1,9 +1,11 @@
-"""Command line: ``qoxide demo | bench | train-ddp-demo`` (also ``python -m qoxide``)."""
+"""Command line: ``qoxide demo | bench | hsm | train-ddp-demo`` (also ``python -m qoxide``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from .hsm.cli import add_parser as add_hsm_parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         help="train seed 001's dressed net data-parallel on 2 processes (torch.distributed)",
         add_help=False,  # its own parser handles -h and options
     )
+    add_hsm_parser(sub)
     sub.add_parser(
         "bench",
         help="benchmark qoxide against PennyLane anchors; writes bench-results/",
@@ -35,6 +38,16 @@ def main(argv: list[str] | None = None) -> int:
 
         run_demo(epochs=args.epochs, progress=not args.no_progress)
         return 0
+    if args.command == "hsm":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        from .hsm.cli import run as run_hsm
+
+        try:
+            return run_hsm(args)
+        except (FileNotFoundError, ValueError) as e:  # bad paths, data or config: no traceback
+            print(f"qoxide hsm: error: {e}", file=sys.stderr)
+            return 2
     if args.command == "train-ddp-demo":
         from .train.ddp_demo import main as ddp_demo
 

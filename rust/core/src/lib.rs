@@ -11,6 +11,7 @@ pub mod adjoint;
 pub mod error;
 pub mod execute;
 pub mod gates;
+pub mod hsm;
 pub mod memory;
 pub mod observable;
 pub mod pauli;

@@ -3,6 +3,7 @@
 
 mod compute;
 mod errors;
+mod hsm;
 mod observable;
 mod tape;
 
@@ -13,6 +14,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tape::PyTape>()?;
     m.add_class::<observable::PyObservable>()?;
     compute::register(m)?;
+    hsm::register(m)?;
     m.add("MAX_QUBITS", qoxide_core::memory::MAX_QUBITS)?;
     m.add(
         "GATES",

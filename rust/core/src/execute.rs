@@ -33,9 +33,11 @@ pub enum Init<'a, T> {
 }
 
 /// Below this many amplitude-gate updates in a whole call, stay on one thread.
-/// (Waking the pool costs tens of microseconds on small VMs: measured with
-/// benches/core.py's dressed workload, 1 vs 2 threads.)
-pub const SERIAL_MAX_WORK: usize = 1 << 17;
+/// Waking the pool costs tens of microseconds on small VMs; a 16-amplitude gate costs
+/// ~45 ns per sample, so 2^15 updates (~100 µs of work) is where two threads start to win:
+/// the dressed circuit's forward at batch 32/64 (2^15.6 updates) went from 97/131 µs to
+/// 68/87 µs on 2 threads (2-vCPU VM, medians of 1000 calls), batch ≤ 16 stays serial.
+pub const SERIAL_MAX_WORK: usize = 1 << 15;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Plan {

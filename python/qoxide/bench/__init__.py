@@ -127,4 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(markdown(rows, header))
     print("wrote " + ", ".join(str(f) for f in files))
+    if not any(f.suffix == ".png" for f in files):
+        print("(no plot: matplotlib is not installed; pip install 'qoxide[bench]')")
     return 0

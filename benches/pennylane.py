@@ -37,7 +37,7 @@ import numpy as np
 import pennylane as qml
 import qoxide as qx
 import torch
-from qoxide.bench.pennylane_models import device_available, moons_layer
+from qoxide.bench.pennylane_models import device_available, dressed_qnode, moons_layer
 from qoxide.demo import train_moons
 
 IMPLEMENTATIONS = [
@@ -49,26 +49,10 @@ N_QUBITS, DEPTH = 4, 6
 
 
 def dressed_layer(device: str, diff_method: str) -> torch.nn.Module:
-    """The seeds' dressed circuit as a TorchLayer: H and RY(x_i) on every wire, then DEPTH x
-    [CNOT (0,1), (2,3); CNOT (1,2); RY(w[k, i]) on every wire]; <Z_i> on every wire."""
-    dev = qml.device(device, wires=N_QUBITS)
-
-    @qml.qnode(dev, interface="torch", diff_method=diff_method)
-    def circuit(inputs, weights):  # noqa: ANN001
-        for i in range(N_QUBITS):
-            qml.Hadamard(i)
-            qml.RY(inputs[..., i], wires=i)
-        for k in range(DEPTH):
-            for i in range(0, N_QUBITS - 1, 2):
-                qml.CNOT(wires=[i, i + 1])
-            for i in range(1, N_QUBITS - 1, 2):
-                qml.CNOT(wires=[i, i + 1])
-            for i in range(N_QUBITS):
-                qml.RY(weights[k, i], wires=i)
-        return [qml.expval(qml.PauliZ(i)) for i in range(N_QUBITS)]
-
+    """The seeds' dressed circuit (qoxide.bench's QNode) as a TorchLayer with flat weights."""
     torch.manual_seed(0)
-    return qml.qnn.TorchLayer(circuit, {"weights": (DEPTH, N_QUBITS)})
+    qnode = dressed_qnode(device, diff_method, N_QUBITS, DEPTH)
+    return qml.qnn.TorchLayer(qnode, {"q_weights_flat": (DEPTH * N_QUBITS,)})
 
 
 def repeat_median(run: Callable[[], float], repeats: int, budget: float) -> tuple[float, int]:

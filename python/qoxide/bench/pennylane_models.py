@@ -47,18 +47,19 @@ def moons_layer(device: str, diff_method: str) -> nn.Module:
 
 
 def dressed_qnode(device: str, diff_method: str, n_qubits: int, depth: int) -> Any:
-    """Seed 001/002's ``quantum_net`` (inputs may carry a leading batch axis)."""
+    """Seed 001/002's ``quantum_net`` (inputs may carry a leading batch axis; the input
+    argument is named ``inputs`` so the QNode also works in ``qml.qnn.TorchLayer``)."""
     import pennylane as qml
 
     dev = qml.device(device, wires=n_qubits)
 
     @qml.qnode(dev, interface="torch", diff_method=diff_method)
-    def quantum_net(q_input_features, q_weights_flat):  # noqa: ANN001
+    def quantum_net(inputs, q_weights_flat):  # noqa: ANN001
         q_weights = q_weights_flat.reshape(depth, n_qubits)
         for idx in range(n_qubits):
             qml.Hadamard(wires=idx)
         for idx in range(n_qubits):
-            qml.RY(q_input_features[..., idx], wires=idx)
+            qml.RY(inputs[..., idx], wires=idx)
         for k in range(depth):
             for i in range(0, n_qubits - 1, 2):
                 qml.CNOT(wires=[i, i + 1])

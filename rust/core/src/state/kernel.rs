@@ -177,6 +177,77 @@ fn pair_sum<T: Real>(
     }
 }
 
+/// A 2x2 matrix entry: complex, or real (a real times a complex amplitude is half the
+/// multiplies of a complex product).
+trait Coef<T: Real>: Copy + Send + Sync {
+    fn times(self, u: C<T>) -> C<T>;
+}
+
+impl<T: Real> Coef<T> for T {
+    #[inline(always)]
+    fn times(self, u: C<T>) -> C<T> {
+        u * self
+    }
+}
+
+impl<T: Real> Coef<T> for C<T> {
+    #[inline(always)]
+    fn times(self, u: C<T>) -> C<T> {
+        self * u
+    }
+}
+
+/// `s <- m s` for the 2x2 matrix `m` on bit `t`.
+fn apply_mat1<T: Real, M: Coef<T>>(s: &mut [C<T>], t: u32, m: [M; 4], ctrl: Ctrl, par: bool) {
+    let [m0, m1, m2, m3] = m;
+    if ctrl.is_none() && t >= MIN_RUN {
+        pairs(s, t, par, |a, b| {
+            for (x, y) in a.iter_mut().zip(b.iter_mut()) {
+                let (u, v) = (*x, *y);
+                *x = m0.times(u) + m1.times(v);
+                *y = m2.times(u) + m3.times(v);
+            }
+        })
+    } else {
+        let o = 1usize << t;
+        each_group(s, &[t], ctrl, par, |p, i| unsafe {
+            let (u, v) = (p.get(i), p.get(i | o));
+            p.set(i, m0.times(u) + m1.times(v));
+            p.set(i | o, m2.times(u) + m3.times(v));
+        })
+    }
+}
+
+/// `<bra| m |ket>` for the 2x2 matrix `m` on bit `t`, over the control-matching subspace.
+fn inner_mat1<T: Real, M: Coef<T>>(
+    bra: &[C<T>],
+    ket: &[C<T>],
+    t: u32,
+    m: [M; 4],
+    ctrl: Ctrl,
+    par: bool,
+) -> C64 {
+    let [m0, m1, m2, m3] = m;
+    if ctrl.is_none() && t >= MIN_RUN {
+        pair_sum(bra, ket, t, par, |bl, bh, kl, kh| {
+            let mut acc = zero::<T>();
+            for j in 0..bl.len() {
+                let (u, v) = (kl[j], kh[j]);
+                acc += bl[j].conj() * (m0.times(u) + m1.times(v))
+                    + bh[j].conj() * (m2.times(u) + m3.times(v));
+            }
+            acc
+        })
+    } else {
+        let o = 1usize << t;
+        sum_groups(ket.len().trailing_zeros(), &[t], ctrl, par, |i| {
+            let (u, v) = (ket[i], ket[i | o]);
+            bra[i].conj() * (m0.times(u) + m1.times(v))
+                + bra[i | o].conj() * (m2.times(u) + m3.times(v))
+        })
+    }
+}
+
 /// `(phase, r)` with `m = phase · r`, `r` real and `phase` 1 or i, if `m` has that form.
 #[inline]
 fn real_or_imaginary<T: Real>(m: &[C<T>; 4]) -> Option<(C<T>, [T; 4])> {
@@ -242,45 +313,11 @@ impl<T: Real> Kernel<T> {
     pub fn apply(&self, s: &mut [C<T>], par: bool) {
         match self {
             Kernel::Identity => {}
-            Kernel::Mat1 { t, m, ctrl } if m.iter().all(|z| z.im == T::zero()) => {
+            Kernel::Mat1 { t, m, ctrl } => match real_or_imaginary(m) {
                 // real matrix (H, RY, their products): half the multiplies of the complex path
-                let [m0, m1, m2, m3] = m.map(|z| z.re);
-                if ctrl.is_none() && *t >= MIN_RUN {
-                    pairs(s, *t, par, |a, b| {
-                        for (x, y) in a.iter_mut().zip(b.iter_mut()) {
-                            let (u, v) = (*x, *y);
-                            *x = u * m0 + v * m1;
-                            *y = u * m2 + v * m3;
-                        }
-                    })
-                } else {
-                    let o = 1usize << t;
-                    each_group(s, &[*t], *ctrl, par, |p, i| unsafe {
-                        let (u, v) = (p.get(i), p.get(i | o));
-                        p.set(i, u * m0 + v * m1);
-                        p.set(i | o, u * m2 + v * m3);
-                    })
-                }
-            }
-            Kernel::Mat1 { t, m, ctrl } => {
-                let [m0, m1, m2, m3] = *m;
-                if ctrl.is_none() && *t >= MIN_RUN {
-                    pairs(s, *t, par, |a, b| {
-                        for (x, y) in a.iter_mut().zip(b.iter_mut()) {
-                            let (u, v) = (*x, *y);
-                            *x = m0 * u + m1 * v;
-                            *y = m2 * u + m3 * v;
-                        }
-                    })
-                } else {
-                    let o = 1usize << t;
-                    each_group(s, &[*t], *ctrl, par, |p, i| unsafe {
-                        let (u, v) = (p.get(i), p.get(i | o));
-                        p.set(i, m0 * u + m1 * v);
-                        p.set(i | o, m2 * u + m3 * v);
-                    })
-                }
-            }
+                Some((phase, r)) if phase == C::one() => apply_mat1(s, *t, r, *ctrl, par),
+                _ => apply_mat1(s, *t, *m, *ctrl, par),
+            },
             Kernel::Diag1 { t, d, ctrl } => {
                 let [d0, d1] = *d;
                 let skip0 = d0 == C::one();
@@ -392,41 +429,12 @@ impl<T: Real> Kernel<T> {
             Kernel::Identity => sum_ranges::<T>(ket.len(), par, |r| {
                 r.fold(zero(), |a, i| a + bra[i].conj() * ket[i])
             }),
-            Kernel::Mat1 { t, m, ctrl } if real_or_imaginary(m).is_some() => {
+            Kernel::Mat1 { t, m, ctrl } => match real_or_imaginary(m) {
                 // m = phase · r with r real (RY, H; Y, the RY generator): real coefficients,
                 // one complex multiply at the end
-                let (phase, r) = real_or_imaginary(m).unwrap_or((C::one(), [T::zero(); 4]));
-                let [m0, m1, m2, m3] = r;
-                let sum = if ctrl.is_none() && *t >= MIN_RUN {
-                    pair_sum(bra, ket, *t, par, |bl, bh, kl, kh| {
-                        let mut acc = zero::<T>();
-                        for j in 0..bl.len() {
-                            let (u, v) = (kl[j], kh[j]);
-                            acc +=
-                                bl[j].conj() * (u * m0 + v * m1) + bh[j].conj() * (u * m2 + v * m3);
-                        }
-                        acc
-                    })
-                } else {
-                    let o = 1usize << t;
-                    sum_groups(n, &[*t], *ctrl, par, |i| {
-                        let (u, v) = (ket[i], ket[i | o]);
-                        bra[i].conj() * (u * m0 + v * m1) + bra[i | o].conj() * (u * m2 + v * m3)
-                    })
-                };
-                sum * widen(phase)
-            }
-            Kernel::Mat1 { t, m, ctrl } if ctrl.is_none() && *t >= MIN_RUN => {
-                let [m0, m1, m2, m3] = *m;
-                pair_sum(bra, ket, *t, par, |bl, bh, kl, kh| {
-                    let mut acc = zero::<T>();
-                    for j in 0..bl.len() {
-                        let (u, v) = (kl[j], kh[j]);
-                        acc += bl[j].conj() * (m0 * u + m1 * v) + bh[j].conj() * (m2 * u + m3 * v);
-                    }
-                    acc
-                })
-            }
+                Some((phase, r)) => inner_mat1(bra, ket, *t, r, *ctrl, par) * widen(phase),
+                None => inner_mat1(bra, ket, *t, *m, *ctrl, par),
+            },
             Kernel::Diag1 { t, d, ctrl } if ctrl.is_none() && *t >= MIN_RUN => {
                 let [d0, d1] = *d;
                 pair_sum(bra, ket, *t, par, |bl, bh, kl, kh| {
@@ -445,14 +453,6 @@ impl<T: Real> Kernel<T> {
                         acc += bl[j].conj() * kh[j] + bh[j].conj() * kl[j];
                     }
                     acc
-                })
-            }
-            Kernel::Mat1 { t, m, ctrl } => {
-                let o = 1usize << t;
-                sum_groups(n, &[*t], *ctrl, par, |i| {
-                    let (u, v) = (ket[i], ket[i | o]);
-                    bra[i].conj() * (m[0] * u + m[1] * v)
-                        + bra[i | o].conj() * (m[2] * u + m[3] * v)
                 })
             }
             Kernel::Diag1 { t, d, ctrl } => {

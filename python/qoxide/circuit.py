@@ -181,12 +181,12 @@ class QuantumFunction:
         batch = math.prod(lead)
         wt = [torch.as_tensor(w).to(dtype) for w in ws]
         prog = self.program(in_shape, [tuple(w.shape) for w in wt])
-        if prog.embedding is not None and xb is not None and xb.requires_grad:
-            if torch.is_grad_enabled():
-                raise NotImplementedError(
-                    f"{self.__name__} amplitude-embeds its inputs, and gradients with respect "
-                    "to amplitude-embedded inputs are not implemented; pass x.detach()"
-                )
+        embeds_grad_input = xb is not None and xb.requires_grad and torch.is_grad_enabled()
+        if prog.embedding is not None and embeds_grad_input:
+            raise NotImplementedError(
+                f"{self.__name__} amplitude-embeds its inputs, and gradients with respect "
+                "to amplitude-embedded inputs are not implemented; pass x.detach()"
+            )
         if prog.all_expval:  # one autograd node from (x, weights) to outputs
             out = CircuitFunction.apply(prog, batch, xb, *wt)
             return _unbatch_expvals(prog, out, lead)

@@ -12,6 +12,20 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def check_feature_count(n_features: int, n_wires: int, pad_with: complex | None) -> None:
+    """``n_features`` fit ``n_wires`` (2^k of them, or fewer with ``pad_with``)."""
+    size = 2**n_wires
+    if n_features > size:
+        raise ValueError(
+            f"AmplitudeEmbedding on {n_wires} wires takes at most {size} features, got {n_features}"
+        )
+    if n_features < size and pad_with is None:
+        raise ValueError(
+            f"AmplitudeEmbedding on {n_wires} wires needs {size} features, got {n_features}; "
+            "pass pad_with to pad the rest"
+        )
+
+
 def embed(
     features: np.ndarray,
     wires: tuple[int, ...],
@@ -22,18 +36,9 @@ def embed(
     """States [B, 2^n] (complex128) embedding each row of ``features`` [B, F] on ``wires``."""
     f = np.asarray(features)
     f = f.reshape(1, -1) if f.ndim == 1 else f
-    k = len(wires)
-    size = 2**k
-    if f.shape[1] > size:
-        raise ValueError(
-            f"AmplitudeEmbedding on {k} wires takes at most {size} features, got {f.shape[1]}"
-        )
+    size = 2 ** len(wires)
+    check_feature_count(f.shape[1], len(wires), pad_with)
     if f.shape[1] < size:
-        if pad_with is None:
-            raise ValueError(
-                f"AmplitudeEmbedding on {k} wires needs {size} features, got {f.shape[1]}; "
-                "pass pad_with to pad the rest"
-            )
         pad = np.full((f.shape[0], size - f.shape[1]), pad_with, dtype=np.complex128)
         f = np.concatenate([f.astype(np.complex128), pad], axis=1)
     f = f.astype(np.complex128)

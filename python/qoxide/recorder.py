@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _core
-from .amplitude import embed
+from .amplitude import check_feature_count, embed
 from .measurements import Counts, Expval, Probs, Sample, State, Var
 from .observables import Observable
 from .params import Expr, as_param
@@ -103,7 +103,7 @@ class Recorder:
         if self.ops or self.init_state is not None or self.input_embedding is not None:
             raise ValueError("amplitude_embedding must come first, before any gate")
         ws = tuple(range(self.n_qubits)) if wires is None else _wires(wires)
-        self._check_wires(ws, "amplitude_embedding")
+        self.check_wires(ws, "amplitude_embedding")
         flat = list(np.asarray(features, dtype=object).reshape(-1))
         if not any(isinstance(f, Expr) for f in flat):
             self.init_state = embed(
@@ -123,15 +123,15 @@ class Recorder:
                     f"(x[i], not an expression of them); got {f!r}"
                 )
             cols.append(next(iter(f.terms)))
-        if len(cols) > 2 ** len(ws) or (len(cols) < 2 ** len(ws) and pad_with is None):
-            embed(np.zeros(len(cols)), ws, self.n_qubits, pad_with, True)  # raises the error
+        check_feature_count(len(cols), len(ws), pad_with)
         self.input_embedding = (tuple(cols), ws, pad_with, bool(normalize))
 
-    def _check_wires(self, wires: tuple[int, ...], what: str) -> None:
+    def check_wires(self, wires: Sequence[int], what: str) -> None:
+        """Raise ValueError naming ``what`` for repeated wires or wires outside the register."""
         if len(set(wires)) != len(wires):
-            raise ValueError(f"{what}: repeated wires {wires}")
-        if wires and max(wires) >= self.n_qubits:
-            raise ValueError(f"{what}: wire {max(wires)} out of range for {self.n_qubits} qubits")
+            raise ValueError(f"{what}: repeated wires {list(wires)}")
+        if any(not 0 <= w < self.n_qubits for w in wires):
+            raise ValueError(f"{what}: wires {list(wires)} out of range for {self.n_qubits} qubits")
 
     def basis_state(self, bits: Sequence[int]) -> None:
         """Start from the computational basis state ``bits`` (one bit per wire)."""

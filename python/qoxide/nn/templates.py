@@ -30,10 +30,7 @@ def _wires(q: Recorder, wires: Wires, needed: int, what: str) -> list[int]:
     ws = list(range(needed)) if wires is None else [int(w) for w in wires]
     if wires is None and needed > q.n_qubits:
         raise ValueError(f"{what} needs {needed} wires; the register has {q.n_qubits}")
-    if len(set(ws)) != len(ws):
-        raise ValueError(f"{what}: repeated wires {ws}")
-    if any(not 0 <= w < q.n_qubits for w in ws):
-        raise ValueError(f"{what}: wires {ws} out of range for {q.n_qubits} qubits")
+    q.check_wires(ws, what)
     return ws
 
 

@@ -6,6 +6,10 @@ import argparse
 import sys
 
 from .hsm.cli import add_parser as add_hsm_parser
+from .hsm.cli import run as run_hsm
+
+# these subcommands parse their own options
+PASS_THROUGH = ("bench", "train-ddp-demo")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,10 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         add_help=False,
     )
     args, rest = parser.parse_known_args(argv)
+    if rest and args.command not in PASS_THROUGH:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
 
     if args.command == "demo":
-        if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
         if args.epochs < 1:
             parser.error("--epochs must be at least 1")
         from .demo import main as run_demo
@@ -39,10 +43,6 @@ def main(argv: list[str] | None = None) -> int:
         run_demo(epochs=args.epochs, progress=not args.no_progress)
         return 0
     if args.command == "hsm":
-        if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
-        from .hsm.cli import run as run_hsm
-
         try:
             return run_hsm(args)
         except (FileNotFoundError, ValueError) as e:  # bad paths, data or config: no traceback

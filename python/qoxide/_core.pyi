@@ -189,3 +189,8 @@ def hsm_pauli_backward(
 
 def pauli_string_count(n_qubits: int, max_weight: int) -> int:
     """Σ_{j ≤ max_weight} C(n_qubits, j) 3^j."""
+
+def set_fusion(enabled: bool, tile_qubits: int = 0) -> None:
+    """Turn gate fusion on or off; ``tile_qubits`` > 0 forces the tile size (0: automatic)."""
+
+def fusion_enabled() -> bool: ...

@@ -6,11 +6,13 @@
 //! amplitudes; tiny work stays on the calling thread.
 
 use crate::error::{QoxideError, Result};
+use crate::fusion;
 use crate::memory::ensure_fits;
 use crate::observable::Obs;
 use crate::pool;
 use crate::scalar::{Real, C, C64};
 use crate::state::index::set_bits;
+use crate::state::tile::Tiling;
 use crate::state::{zero_state, Kernel, PAR_MIN_AMPS};
 use crate::tape::{Param, Tape};
 use crate::value_err;
@@ -77,6 +79,8 @@ pub(crate) struct Program<'t, T> {
     fixed: Vec<Option<FixedOp<T>>>,
     /// Per op: (generator kernel, factor, theta column) for one-parameter generator gates.
     pub generators: Vec<Option<(Kernel<T>, C64, usize)>>,
+    /// Fused plan of the forward pass (None: the register fits in one tile).
+    fused: Option<Vec<Block>>,
 }
 
 impl<'t, T: Real> Program<'t, T> {
@@ -103,6 +107,7 @@ impl<'t, T: Real> Program<'t, T> {
             tape,
             fixed,
             generators,
+            fused: fused_plan(tape, fusion::tile_qubits(std::mem::size_of::<C<T>>(), 1)),
         }
     }
 
@@ -130,37 +135,100 @@ impl<'t, T: Real> Program<'t, T> {
         }
     }
 
-    /// Run all ops on `s`. Runs of single-qubit gates on the same wire are multiplied
-    /// into one 2x2 matrix first (gates on other wires commute with them), so a
-    /// RX-RY-RZ layer costs one pass over the state per wire instead of three.
+    /// Run all ops on `s`: one pass per fused segment on registers larger than a tile,
+    /// otherwise op by op with same-wire runs of single-qubit gates merged.
     pub fn forward(&self, s: &mut [C<T>], row: &[f64], par: bool) {
-        let mut pending: Vec<Option<[C<T>; 4]>> = vec![None; self.tape.n_qubits];
-        let flush = |pending: &mut Vec<Option<[C<T>; 4]>>, mask: usize, s: &mut [C<T>]| {
-            for b in set_bits(mask) {
-                if let Some(m) = pending[b as usize].take() {
-                    Kernel::single_qubit(b, m).apply(s, par);
+        match &self.fused {
+            None => {
+                let ks = (0..self.tape.ops.len()).map(|i| self.kernel(i, row));
+                merge_single_qubit_runs(self.tape.n_qubits, ks, |k| k.apply(s, par))
+            }
+            Some(blocks) => {
+                for block in blocks {
+                    match block {
+                        Block::Whole(i) => self.kernel(*i, row).apply(s, par),
+                        Block::Tiled { ops, tiling } => {
+                            let local = ops
+                                .iter()
+                                .map(|&i| Cow::Owned(tiling.localise(&self.kernel(i, row))));
+                            let mut ks = Vec::with_capacity(ops.len());
+                            merge_single_qubit_runs(tiling.n_bits(), local, |k| ks.push(k.clone()));
+                            tiling.apply(s, &ks, par);
+                        }
+                    }
                 }
             }
-        };
-        for i in 0..self.tape.ops.len() {
-            let k = self.kernel(i, row);
-            if let Some((t, m)) = k.as_single_qubit() {
-                let slot = &mut pending[t as usize];
-                *slot = Some(match slot {
-                    Some(p) => mul2(&m, p),
-                    None => m,
-                });
-            } else {
-                flush(&mut pending, k.support(), s);
-                k.apply(s, par);
+        }
+    }
+}
+
+/// One step of a fused plan.
+pub(crate) enum Block {
+    /// These ops, applied tile by tile.
+    Tiled { ops: Vec<usize>, tiling: Tiling },
+    /// One op too wide for a tile, applied to the whole state.
+    Whole(usize),
+}
+
+/// The fused plan of `tape` for tiles of `tile` bits; None when the register fits in one.
+pub(crate) fn fused_plan(tape: &Tape, tile: Option<u32>) -> Option<Vec<Block>> {
+    let n = tape.n_qubits as u32;
+    let tile = tile.filter(|&t| t < n)?;
+    let supports: Vec<usize> = tape
+        .ops
+        .iter()
+        .map(|op| op.support(tape.n_qubits))
+        .collect();
+    let blocks = fusion::plan(&supports, n, tile)
+        .into_iter()
+        .map(|seg| match seg.bits.is_empty() {
+            true => Block::Whole(seg.ops[0]),
+            false => Block::Tiled {
+                tiling: Tiling::new(n, &seg.bits),
+                ops: seg.ops,
+            },
+        })
+        .collect();
+    Some(blocks)
+}
+
+/// Emit `kernels` in order, except that runs of single-qubit gates on the same bit are
+/// multiplied into one 2x2 matrix first (gates on other bits commute with them), so a
+/// RX-RY-RZ layer costs one sweep per wire instead of three.
+fn merge_single_qubit_runs<'k, T: Real>(
+    n_bits: usize,
+    kernels: impl Iterator<Item = Cow<'k, Kernel<T>>>,
+    mut emit: impl FnMut(&Kernel<T>),
+) {
+    fn flush<T: Real>(
+        pending: &mut [Option<[C<T>; 4]>],
+        mask: usize,
+        emit: &mut impl FnMut(&Kernel<T>),
+    ) {
+        for b in set_bits(mask) {
+            if let Some(m) = pending[b as usize].take() {
+                emit(&Kernel::single_qubit(b, m));
             }
         }
-        flush(
-            &mut pending,
-            usize::MAX >> (usize::BITS as usize - self.tape.n_qubits),
-            s,
-        );
     }
+    let mut pending: Vec<Option<[C<T>; 4]>> = vec![None; n_bits];
+    for k in kernels {
+        if let Some((t, m)) = k.as_single_qubit() {
+            let slot = &mut pending[t as usize];
+            *slot = Some(match slot {
+                Some(p) => mul2(&m, p),
+                None => m,
+            });
+        } else {
+            flush(&mut pending, k.support(), &mut emit);
+            emit(&k);
+        }
+    }
+    flush(
+        &mut pending,
+        usize::MAX >> (usize::BITS as usize - n_bits),
+        &mut emit,
+    );
 }
 
 /// Size checks shared by all entry points.

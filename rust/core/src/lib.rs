@@ -10,6 +10,7 @@
 pub mod adjoint;
 pub mod error;
 pub mod execute;
+pub mod fusion;
 pub mod gates;
 pub mod hsm;
 pub mod memory;

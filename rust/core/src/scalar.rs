@@ -9,7 +9,17 @@ pub type C<T> = Complex<T>;
 pub type C64 = Complex<f64>;
 
 pub trait Real:
-    Float + FromPrimitive + ToPrimitive + Sum + Default + Debug + Send + Sync + NumAssign + 'static
+    crate::state::simd::SimdRuns
+    + Float
+    + FromPrimitive
+    + ToPrimitive
+    + Sum
+    + Default
+    + Debug
+    + Send
+    + Sync
+    + NumAssign
+    + 'static
 {
     fn of(x: f64) -> Self;
     fn f64(self) -> f64;

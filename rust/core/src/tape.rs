@@ -58,6 +58,14 @@ impl Op {
         self.params.iter().any(|p| matches!(p, Param::Col(_)))
     }
 
+    /// Mask of the index bits the op touches (its wires' bits) in an `n_qubits` register.
+    pub fn support(&self, n_qubits: usize) -> usize {
+        self.wires
+            .iter()
+            .map(|w| 1usize << (n_qubits - 1 - w))
+            .sum()
+    }
+
     /// The kernel applying this op (or its inverse) with the given angles.
     pub fn kernel<T: Real>(&self, angles: &[f64], n_qubits: usize) -> Kernel<T> {
         let f = gates::form(self.gate, angles, self.matrix.as_ref());

@@ -10,7 +10,7 @@ use numpy::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use qoxide_core::{adjoint, execute, pool, Init, Obs, Real};
+use qoxide_core::{adjoint, execute, fusion, pool, Init, Obs, Real};
 use std::borrow::Cow;
 
 /// Angles theta[B, P] as f64, remembering the caller's precision.
@@ -362,7 +362,33 @@ fn set_num_threads(n: i64) -> PyResult<()> {
     Ok(())
 }
 
+/// Turn gate fusion on or off; `tile_qubits` > 0 forces the tile size (0: automatic).
+#[pyfunction]
+#[pyo3(signature = (enabled, tile_qubits = 0))]
+fn set_fusion(enabled: bool, tile_qubits: i64) -> PyResult<()> {
+    let k = usize::try_from(tile_qubits)
+        .ok()
+        .filter(|&k| k == 0 || (fusion::LOW_BITS as usize + 1..=30).contains(&k))
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "tile_qubits must be 0 (automatic) or between {} and 30, got {tile_qubits}",
+                fusion::LOW_BITS + 1
+            ))
+        })?;
+    fusion::set_enabled(enabled);
+    fusion::set_tile_qubits(k);
+    Ok(())
+}
+
+/// Whether gate fusion is on.
+#[pyfunction]
+fn fusion_enabled() -> bool {
+    fusion::enabled()
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(set_fusion, m)?)?;
+    m.add_function(wrap_pyfunction!(fusion_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(expval, m)?)?;
     m.add_function(wrap_pyfunction!(var, m)?)?;
     m.add_function(wrap_pyfunction!(state, m)?)?;

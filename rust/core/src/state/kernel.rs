@@ -177,16 +177,37 @@ fn pair_sum<T: Real>(
     }
 }
 
+/// Σ conj(a_j) b_j, on the vector path where the CPU has one.
+#[inline(always)]
+fn dot<T: Real>(a: &[C<T>], b: &[C<T>]) -> C<T> {
+    T::dot(a, b).unwrap_or_else(|| {
+        a.iter()
+            .zip(b)
+            .fold(zero(), |acc, (x, y)| acc + x.conj() * y)
+    })
+}
+
 /// A 2x2 matrix entry: complex, or real (a real times a complex amplitude is half the
 /// multiplies of a complex product).
 trait Coef<T: Real>: Copy + Send + Sync {
     fn times(self, u: C<T>) -> C<T>;
+    fn complex(self) -> C<T>;
+    /// The vector path for runs `(x, y) <- m (x, y)`, if the CPU has one.
+    fn simd_runs(m: &[Self; 4], x: &mut [C<T>], y: &mut [C<T>]) -> bool;
 }
 
 impl<T: Real> Coef<T> for T {
     #[inline(always)]
     fn times(self, u: C<T>) -> C<T> {
         u * self
+    }
+    #[inline(always)]
+    fn complex(self) -> C<T> {
+        C::new(self, T::zero())
+    }
+    #[inline(always)]
+    fn simd_runs(m: &[T; 4], x: &mut [C<T>], y: &mut [C<T>]) -> bool {
+        T::mat1_real(x, y, m)
     }
 }
 
@@ -195,6 +216,14 @@ impl<T: Real> Coef<T> for C<T> {
     fn times(self, u: C<T>) -> C<T> {
         self * u
     }
+    #[inline(always)]
+    fn complex(self) -> C<T> {
+        self
+    }
+    #[inline(always)]
+    fn simd_runs(m: &[C<T>; 4], x: &mut [C<T>], y: &mut [C<T>]) -> bool {
+        T::mat1(x, y, m)
+    }
 }
 
 /// `s <- m s` for the 2x2 matrix `m` on bit `t`.
@@ -202,12 +231,25 @@ fn apply_mat1<T: Real, M: Coef<T>>(s: &mut [C<T>], t: u32, m: [M; 4], ctrl: Ctrl
     let [m0, m1, m2, m3] = m;
     if ctrl.is_none() && t >= MIN_RUN {
         pairs(s, t, par, |a, b| {
+            if M::simd_runs(&m, a, b) {
+                return;
+            }
             for (x, y) in a.iter_mut().zip(b.iter_mut()) {
                 let (u, v) = (*x, *y);
                 *x = m0.times(u) + m1.times(v);
                 *y = m2.times(u) + m3.times(v);
             }
         })
+    } else if ctrl.is_none() && s.len() >= 8 && T::available() {
+        let mc = m.map(M::complex);
+        let low = |c: &mut [C<T>]| {
+            T::mat1_low(c, t, &mc);
+        };
+        if par {
+            s.par_chunks_mut(CHUNK_AMPS).for_each(low)
+        } else {
+            low(s)
+        }
     } else {
         let o = 1usize << t;
         each_group(s, &[t], ctrl, par, |p, i| unsafe {
@@ -229,14 +271,12 @@ fn inner_mat1<T: Real, M: Coef<T>>(
 ) -> C64 {
     let [m0, m1, m2, m3] = m;
     if ctrl.is_none() && t >= MIN_RUN {
+        // four dot products (each a vector loop) instead of one scalar loop
+        let [c0, c1, c2, c3] = m.map(M::complex);
+        // (zero entries skipped: generators such as Y are half zeros)
+        let term = |c: C<T>, a: &[C<T>], b: &[C<T>]| if c == zero() { c } else { c * dot(a, b) };
         pair_sum(bra, ket, t, par, |bl, bh, kl, kh| {
-            let mut acc = zero::<T>();
-            for j in 0..bl.len() {
-                let (u, v) = (kl[j], kh[j]);
-                acc += bl[j].conj() * (m0.times(u) + m1.times(v))
-                    + bh[j].conj() * (m2.times(u) + m3.times(v));
-            }
-            acc
+            term(c0, bl, kl) + term(c1, bl, kh) + term(c2, bh, kl) + term(c3, bh, kh)
         })
     } else {
         let o = 1usize << t;
@@ -322,11 +362,16 @@ impl<T: Real> Kernel<T> {
                 let [d0, d1] = *d;
                 let skip0 = d0 == C::one();
                 if ctrl.is_none() && *t >= MIN_RUN {
+                    let scale = |x: &mut [C<T>], d: C<T>| {
+                        if !T::scale(x, d) {
+                            x.iter_mut().for_each(|v| *v *= d);
+                        }
+                    };
                     pairs(s, *t, par, |a, b| {
                         if !skip0 {
-                            a.iter_mut().for_each(|x| *x *= d0);
+                            scale(a, d0);
                         }
-                        b.iter_mut().for_each(|y| *y *= d1);
+                        scale(b, d1);
                     })
                 } else {
                     let o = 1usize << t;
@@ -438,21 +483,12 @@ impl<T: Real> Kernel<T> {
             Kernel::Diag1 { t, d, ctrl } if ctrl.is_none() && *t >= MIN_RUN => {
                 let [d0, d1] = *d;
                 pair_sum(bra, ket, *t, par, |bl, bh, kl, kh| {
-                    let (mut a0, mut a1) = (zero::<T>(), zero::<T>());
-                    for j in 0..bl.len() {
-                        a0 += bl[j].conj() * kl[j];
-                        a1 += bh[j].conj() * kh[j];
-                    }
-                    d0 * a0 + d1 * a1
+                    d0 * dot(bl, kl) + d1 * dot(bh, kh)
                 })
             }
             Kernel::Flip { t, ctrl } if ctrl.is_none() && *t >= MIN_RUN => {
                 pair_sum(bra, ket, *t, par, |bl, bh, kl, kh| {
-                    let mut acc = zero::<T>();
-                    for j in 0..bl.len() {
-                        acc += bl[j].conj() * kh[j] + bh[j].conj() * kl[j];
-                    }
-                    acc
+                    dot(bl, kh) + dot(bh, kl)
                 })
             }
             Kernel::Diag1 { t, d, ctrl } => {
@@ -556,6 +592,52 @@ impl<T: Real> Kernel<T> {
             Kernel::Swap { t0, t1, ctrl } => (1usize << t0) | (1usize << t1) | ctrl.mask,
             Kernel::Parity { mask, .. } => *mask,
             Kernel::MatK { bits, .. } => bits.iter().map(|b| 1usize << b).sum(),
+        }
+    }
+
+    /// The same kernel with every bit position `b` moved to `f(b)` (tiles run kernels on
+    /// a gathered copy of some bits of the state, renumbered from 0).
+    pub fn map_bits(&self, f: impl Fn(u32) -> u32) -> Kernel<T> {
+        let mask = |m: usize| set_bits(m).map(|b| 1usize << f(b)).sum::<usize>();
+        let ctrl = |c: &Ctrl| Ctrl {
+            mask: mask(c.mask),
+            value: mask(c.value),
+        };
+        match self {
+            Kernel::Identity => Kernel::Identity,
+            Kernel::Mat1 { t, m, ctrl: c } => Kernel::Mat1 {
+                t: f(*t),
+                m: *m,
+                ctrl: ctrl(c),
+            },
+            Kernel::Diag1 { t, d, ctrl: c } => Kernel::Diag1 {
+                t: f(*t),
+                d: *d,
+                ctrl: ctrl(c),
+            },
+            Kernel::Flip { t, ctrl: c } => Kernel::Flip {
+                t: f(*t),
+                ctrl: ctrl(c),
+            },
+            Kernel::Mat2 { t0, t1, m } => Kernel::Mat2 {
+                t0: f(*t0),
+                t1: f(*t1),
+                m: m.clone(),
+            },
+            Kernel::Swap { t0, t1, ctrl: c } => Kernel::Swap {
+                t0: f(*t0),
+                t1: f(*t1),
+                ctrl: ctrl(c),
+            },
+            Kernel::Parity { mask: m, even, odd } => Kernel::Parity {
+                mask: mask(*m),
+                even: *even,
+                odd: *odd,
+            },
+            Kernel::MatK { bits, m } => Kernel::MatK {
+                bits: bits.iter().map(|&b| f(b)).collect(),
+                m: m.clone(),
+            },
         }
     }
 

@@ -3,6 +3,8 @@
 pub mod index;
 pub mod kernel;
 pub mod reduce;
+pub mod simd;
+pub mod tile;
 
 pub use kernel::{Ctrl, Kernel};
 

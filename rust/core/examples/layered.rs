@@ -1,0 +1,62 @@
+//! Profile helper: forward of the layered benchmark circuit (4 layers of RX, RY, RZ on every
+//! wire, then a CNOT ring) on one sample, fused and unfused.
+//! `cargo run --release --example layered -p qoxide-core [qubits] [reps]`
+use qoxide_core::{adjoint, execute, fusion, Gate, Init, Obs, Op, Param, Tape};
+use std::time::Instant;
+
+fn main() {
+    let arg = |k: usize, d: usize| {
+        std::env::args()
+            .nth(k)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(d)
+    };
+    let (n, reps) = (arg(1, 20), arg(2, 5));
+    let layers = 4;
+    let mut tape = Tape::new(n, layers * n * 3).unwrap();
+    for l in 0..layers {
+        for i in 0..n {
+            for (k, g) in [Gate::RX, Gate::RY, Gate::RZ].into_iter().enumerate() {
+                tape.push(Op::new(g, vec![i], vec![Param::Col((l * n + i) * 3 + k)]))
+                    .unwrap();
+            }
+        }
+        for i in 0..n {
+            tape.push(Op::new(Gate::CNOT, vec![i, (i + 1) % n], vec![]))
+                .unwrap();
+        }
+    }
+    let theta: Vec<f64> = (0..tape.n_params)
+        .map(|k| (k as f64 * 0.37).sin())
+        .collect();
+    let obs = vec![Obs::pauli(n, &[(1.0, vec![(0, 'Z')])]).unwrap()];
+    let all_z: Vec<Obs> = (0..n)
+        .map(|i| Obs::pauli(n, &[(1.0, vec![(i, 'Z')])]).unwrap())
+        .collect();
+    if std::env::var("JAC").is_ok() {
+        let t = Instant::now();
+        for _ in 0..reps {
+            std::hint::black_box(
+                adjoint::jacobian::<f64>(&tape, &theta, 1, &all_z, Init::Zero).unwrap(),
+            );
+        }
+        println!(
+            "jacobian: {:.2} ms",
+            t.elapsed().as_secs_f64() / reps as f64 * 1e3
+        );
+        return;
+    }
+    for on in [false, true] {
+        fusion::set_enabled(on);
+        let t = Instant::now();
+        for _ in 0..reps {
+            std::hint::black_box(
+                execute::expval::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap(),
+            );
+        }
+        println!(
+            "fusion {on}: {:.2} ms",
+            t.elapsed().as_secs_f64() / reps as f64 * 1e3
+        );
+    }
+}

@@ -34,16 +34,16 @@ fn main() {
         .map(|i| Obs::pauli(n, &[(1.0, vec![(i, 'Z')])]).unwrap())
         .collect();
     if std::env::var("JAC").is_ok() {
-        let t = Instant::now();
-        for _ in 0..reps {
-            std::hint::black_box(
-                adjoint::jacobian::<f64>(&tape, &theta, 1, &all_z, Init::Zero).unwrap(),
-            );
+        for on in [false, true] {
+            fusion::set_enabled(on);
+            let t = Instant::now();
+            for _ in 0..reps {
+                let j = adjoint::jacobian::<f64>(&tape, &theta, 1, &all_z, Init::Zero);
+                std::hint::black_box(j.unwrap());
+            }
+            let ms = t.elapsed().as_secs_f64() / reps as f64 * 1e3;
+            println!("jacobian, fusion {on}: {ms:.2} ms");
         }
-        println!(
-            "jacobian: {:.2} ms",
-            t.elapsed().as_secs_f64() / reps as f64 * 1e3
-        );
         return;
     }
     for on in [false, true] {

@@ -6,10 +6,14 @@
 //! The sweep stops at the first parametrised op: nothing before it has a gradient.
 
 use crate::error::Result;
-use crate::execute::{check_obs, plan, run_batch, Init, Program, SERIAL_MAX_WORK};
+use crate::execute::{
+    check_obs, fused_plan, plan, run_batch, Block, Init, Program, SERIAL_MAX_WORK,
+};
+use crate::fusion;
 use crate::observable::Obs;
 use crate::pool;
 use crate::scalar::{Real, C};
+use crate::state::reduce::SharedMut;
 use crate::state::Kernel;
 use crate::tape::{Param, Tape};
 use crate::value_err;
@@ -69,6 +73,173 @@ fn sweep<T: Real>(
     }
 }
 
+/// Below this many bytes of φ and λ states together, the plain sweep runs from cache anyway.
+const TILED_SWEEP_MIN_BYTES: usize = 4 << 20;
+
+/// The fused plan for a sweep over `copies` states (φ and the λs), if tiling pays.
+fn sweep_plan<T: Real>(tape: &Tape, copies: usize) -> Option<Vec<Block>> {
+    let bytes = std::mem::size_of::<C<T>>();
+    // (a forced tile size is obeyed, so that tests can tile small registers)
+    if !fusion::tile_forced()
+        && (copies << tape.n_qubits).saturating_mul(bytes) < TILED_SWEEP_MIN_BYTES
+    {
+        return None;
+    }
+    fused_plan(tape, fusion::tile_qubits(bytes, copies))
+}
+
+/// One op of a tiled segment, localised to the tile: its inverse, and what its
+/// parameters' derivatives need.
+struct LocalOp<T> {
+    undo: Kernel<T>,
+    generator: Option<(Kernel<T>, crate::scalar::C64, usize)>,
+    derivs: Vec<(usize, Kernel<T>)>,
+}
+
+/// The sweep of `sweep`, segment by segment of a fused plan (in reverse): every tile of φ
+/// and of each λ is gathered once per segment, all the segment's ops are undone there and
+/// their gradient terms accumulated, tiles in parallel if `par`.
+fn sweep_tiled<T: Real>(
+    prog: &Program<T>,
+    blocks: &[Block],
+    row: &[f64],
+    phi: &mut [C<T>],
+    lams: &mut [Vec<C<T>>],
+    grads: &mut [f64],
+    par: bool,
+) {
+    let tape = prog.tape;
+    let p = tape.n_params;
+    // blocks before the first one with a parameter contribute nothing
+    let Some(first) = blocks.iter().position(|b| match b {
+        Block::Whole(i) => tape.ops[*i].is_parametrised(),
+        Block::Tiled { ops, .. } => ops.iter().any(|&i| tape.ops[i].is_parametrised()),
+    }) else {
+        return;
+    };
+    for block in blocks[first..].iter().rev() {
+        let (ops, tiling) = match block {
+            Block::Tiled { ops, tiling } => (ops, tiling),
+            Block::Whole(i) => {
+                step_whole(prog, *i, row, phi, lams, grads, par);
+                continue;
+            }
+        };
+        let local: Vec<LocalOp<T>> = ops
+            .iter()
+            .rev()
+            .map(|&i| {
+                let op = &tape.ops[i];
+                let generator = prog.generators[i]
+                    .as_ref()
+                    .map(|(g, c, col)| (tiling.localise(g), *c, *col));
+                let derivs = if generator.is_some() {
+                    Vec::new()
+                } else {
+                    let angles = op.angles(row);
+                    op.params
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(k, prm)| match *prm {
+                            Param::Col(col) => Some((
+                                col,
+                                tiling.localise(&op.derivative::<T>(&angles, k, tape.n_qubits)),
+                            )),
+                            Param::Const(_) => None,
+                        })
+                        .collect()
+                };
+                LocalOp {
+                    undo: tiling.localise(&prog.undo(i, row)),
+                    generator,
+                    derivs,
+                }
+            })
+            .collect();
+        let m = lams.len();
+        let amps = tiling.amps();
+        let ptrs: Vec<SharedMut<C<T>>> = std::iter::once(SharedMut(phi.as_mut_ptr()))
+            .chain(lams.iter_mut().map(|l| SharedMut(l.as_mut_ptr())))
+            .collect();
+        // one task's tiles of φ (first) and every λ, and its gradient terms
+        let fresh = || (vec![C::zero(); (m + 1) * amps], vec![0.0; m * p]);
+        let one_tile = |(mut bufs, mut g): (Vec<C<T>>, Vec<f64>), t: usize| {
+            // SAFETY: tiles are disjoint, and each is gathered and scattered by one task
+            for (buf, &ptr) in bufs.chunks_exact_mut(amps).zip(&ptrs) {
+                unsafe { tiling.gather(ptr, t, buf) };
+            }
+            let (phi_t, lam_t) = bufs.split_at_mut(amps);
+            for lop in &local {
+                if let Some((gen, c, col)) = &lop.generator {
+                    for (lam, gm) in lam_t.chunks_exact(amps).zip(g.chunks_exact_mut(p)) {
+                        gm[*col] += 2.0 * (c * gen.inner(lam, phi_t, false)).re;
+                    }
+                }
+                lop.undo.apply(phi_t, false);
+                for (lam, gm) in lam_t.chunks_exact_mut(amps).zip(g.chunks_exact_mut(p)) {
+                    for (col, d) in &lop.derivs {
+                        gm[*col] += 2.0 * d.inner(lam, phi_t, false).re;
+                    }
+                    lop.undo.apply(lam, false);
+                }
+            }
+            for (buf, &ptr) in bufs.chunks_exact(amps).zip(&ptrs) {
+                unsafe { tiling.scatter(ptr, t, buf) };
+            }
+            (bufs, g)
+        };
+        let add = |mut a: Vec<f64>, b: Vec<f64>| {
+            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+            a
+        };
+        let total = if par && tiling.count() > 1 {
+            pool::install(|| {
+                (0..tiling.count())
+                    .into_par_iter()
+                    .fold(fresh, one_tile)
+                    .map(|(_, g)| g)
+                    .reduce(|| vec![0.0; m * p], add)
+            })
+        } else {
+            (0..tiling.count()).fold(fresh(), one_tile).1
+        };
+        grads.iter_mut().zip(&total).for_each(|(x, y)| *x += y);
+    }
+}
+
+/// One op of the sweep on whole states (an op too wide for a tile).
+fn step_whole<T: Real>(
+    prog: &Program<T>,
+    i: usize,
+    row: &[f64],
+    phi: &mut [C<T>],
+    lams: &mut [Vec<C<T>>],
+    grads: &mut [f64],
+    par: bool,
+) {
+    let (tape, p) = (prog.tape, prog.tape.n_params);
+    let op = &tape.ops[i];
+    if let Some((gen, c, col)) = &prog.generators[i] {
+        for (lam, g) in lams.iter().zip(grads.chunks_mut(p)) {
+            g[*col] += 2.0 * (c * gen.inner(lam, phi, par)).re;
+        }
+    }
+    let undo = prog.undo(i, row);
+    undo.apply(phi, par);
+    let angles = op.angles(row);
+    for (lam, g) in lams.iter_mut().zip(grads.chunks_mut(p)) {
+        if prog.generators[i].is_none() {
+            for (k, prm) in op.params.iter().enumerate() {
+                if let Param::Col(col) = *prm {
+                    let d = op.derivative::<T>(&angles, k, tape.n_qubits);
+                    g[col] += 2.0 * d.inner(lam, phi, par).re;
+                }
+            }
+        }
+        undo.apply(lam, par);
+    }
+}
+
 /// ∂⟨O_m⟩/∂θ_p for every sample: `[B, M, P]`.
 pub fn jacobian<T: Real>(
     tape: &Tape,
@@ -91,11 +262,13 @@ pub fn jacobian<T: Real>(
     let threads = pool::num_threads();
     let pl = plan(batch, tape.n_qubits, tape.ops.len() * (m + 2));
     let work = (m << tape.n_qubits).saturating_mul(tape.ops.len());
-    let groups = if !pl.batch_par && threads > 1 && m >= 2 && work > SERIAL_MAX_WORK {
-        threads.min(m)
-    } else {
-        1
-    };
+    let tiled = sweep_plan::<T>(tape, m + 1);
+    let groups =
+        if tiled.is_none() && !pl.batch_par && threads > 1 && m >= 2 && work > SERIAL_MAX_WORK {
+            threads.min(m)
+        } else {
+            1
+        };
     let per_group = m.div_ceil(groups);
     run_batch(
         &prog,
@@ -116,7 +289,9 @@ pub fn jacobian<T: Real>(
                     lam
                 })
                 .collect();
-            if groups == 1 {
+            if let Some(blocks) = &tiled {
+                sweep_tiled(&prog, blocks, row, s, &mut lams, jac, par);
+            } else if groups == 1 {
                 sweep(&prog, row, s, &mut lams, jac, par);
             } else {
                 let phi: &[C<T>] = s;
@@ -155,6 +330,7 @@ pub fn vjp<T: Real>(
         return Ok(out);
     }
     let prog = Program::<T>::new(tape);
+    let tiled = sweep_plan::<T>(tape, 2);
     run_batch(
         &prog,
         theta,
@@ -173,7 +349,11 @@ pub fn vjp<T: Real>(
                     o.op.apply_acc(s, &mut lam, gm, &mut scratch, par);
                 }
             }
-            sweep(&prog, row, s, std::slice::from_mut(&mut lam), grad, par);
+            let lams = std::slice::from_mut(&mut lam);
+            match &tiled {
+                Some(blocks) => sweep_tiled(&prog, blocks, row, s, lams, grad, par),
+                None => sweep(&prog, row, s, lams, grad, par),
+            }
         },
     )?;
     Ok(out)

@@ -19,6 +19,10 @@ pub const LOW_BITS: u32 = 5;
 /// on), leaving room for the kernels' other data.
 pub const TILE_BYTES: usize = 256 << 10;
 
+/// Bytes of the tiles of φ and every λ that one adjoint task holds at once: the whole
+/// per-core L2 (the tiles are the task's only working set).
+pub const ADJOINT_TILE_BYTES: usize = 1 << 20;
+
 static ENABLED: AtomicBool = AtomicBool::new(true);
 /// 0: derive the tile from TILE_BYTES and the precision.
 static TILE_QUBITS: AtomicUsize = AtomicUsize::new(0);
@@ -37,8 +41,14 @@ pub fn set_tile_qubits(k: usize) {
     TILE_QUBITS.store(k, Ordering::Relaxed)
 }
 
+/// Whether the tile size was forced by `set_tile_qubits`.
+pub fn tile_forced() -> bool {
+    TILE_QUBITS.load(Ordering::Relaxed) > 0
+}
+
 /// Tile size in qubits for states of `amp_bytes`-byte amplitudes, `copies` states per tile
-/// (the adjoint keeps φ and every λ of a tile in cache together); None if fusion is off.
+/// (the adjoint keeps φ and every λ of a tile in cache together, in `ADJOINT_TILE_BYTES`);
+/// None if fusion is off.
 pub fn tile_qubits(amp_bytes: usize, copies: usize) -> Option<u32> {
     if !enabled() {
         return None;
@@ -47,7 +57,12 @@ pub fn tile_qubits(amp_bytes: usize, copies: usize) -> Option<u32> {
     if forced > 0 {
         return Some(forced as u32);
     }
-    let amps = TILE_BYTES / (amp_bytes * copies.max(1));
+    let budget = if copies > 1 {
+        ADJOINT_TILE_BYTES
+    } else {
+        TILE_BYTES
+    };
+    let amps = budget / (amp_bytes * copies.max(1));
     Some((amps.max(1).ilog2()).max(LOW_BITS + 3))
 }
 

@@ -32,45 +32,67 @@ fn sweep<T: Real>(
     par: bool,
 ) {
     let tape = prog.tape;
-    let p = tape.n_params;
     let Some(first) = tape.ops.iter().position(|op| op.is_parametrised()) else {
         return;
     };
     for i in (first..tape.ops.len()).rev() {
-        let op = &tape.ops[i];
-        // Generator gates: dU/dθ = c·G·U, so 2 Re⟨λ|dU/dθ|φ_before⟩ = 2 Re c⟨λ|G|φ_after⟩.
-        if let Some((gen, c, col)) = &prog.generators[i] {
-            for (lam, g) in lams.iter().zip(grads.chunks_mut(p)) {
-                g[*col] += 2.0 * (c * gen.inner(lam, phi, par)).re;
-            }
-        }
-        let undo = prog.undo(i, row);
-        undo.apply(phi, par);
-        let derivs: Vec<(usize, Kernel<T>)> = if prog.generators[i].is_some() {
-            Vec::new()
-        } else {
-            let angles = op.angles(row);
-            op.params
-                .iter()
-                .enumerate()
-                .filter_map(|(k, prm)| match *prm {
-                    Param::Col(col) => Some((col, op.derivative::<T>(&angles, k, tape.n_qubits))),
-                    Param::Const(_) => None,
-                })
-                .collect()
-        };
-        if derivs.is_empty() && i == first {
-            break;
-        }
-        for (lam, g) in lams.iter_mut().zip(grads.chunks_mut(p)) {
-            for (col, d) in &derivs {
-                g[*col] += 2.0 * d.inner(lam, phi, par).re;
-            }
-            if i > first {
-                undo.apply(lam, par);
-            }
+        // nothing before the first parametrised op has a gradient: its λs need no undo
+        step(prog, i, row, phi, lams, grads, par, i > first);
+    }
+}
+
+/// One op of the sweep on whole states: its gradient terms, then φ (and, if `undo_lams`,
+/// every λ) moved back past it.
+#[allow(clippy::too_many_arguments)] // the sweep's state, passed through
+fn step<T: Real>(
+    prog: &Program<T>,
+    i: usize,
+    row: &[f64],
+    phi: &mut [C<T>],
+    lams: &mut [Vec<C<T>>],
+    grads: &mut [f64],
+    par: bool,
+    undo_lams: bool,
+) {
+    let p = prog.tape.n_params;
+    // Generator gates: dU/dθ = c·G·U, so 2 Re⟨λ|dU/dθ|φ_before⟩ = 2 Re c⟨λ|G|φ_after⟩.
+    if let Some((gen, c, col)) = &prog.generators[i] {
+        for (lam, g) in lams.iter().zip(grads.chunks_mut(p)) {
+            g[*col] += 2.0 * (c * gen.inner(lam, phi, par)).re;
         }
     }
+    let undo = prog.undo(i, row);
+    undo.apply(phi, par);
+    let derivs = derivative_kernels(prog, i, row);
+    for (lam, g) in lams.iter_mut().zip(grads.chunks_mut(p)) {
+        for (col, d) in &derivs {
+            g[*col] += 2.0 * d.inner(lam, phi, par).re;
+        }
+        if undo_lams {
+            undo.apply(lam, par);
+        }
+    }
+}
+
+/// (theta column, dU/dθ kernel) for each parameter of op `i` that has no generator.
+fn derivative_kernels<T: Real>(
+    prog: &Program<T>,
+    i: usize,
+    row: &[f64],
+) -> Vec<(usize, Kernel<T>)> {
+    if prog.generators[i].is_some() {
+        return Vec::new();
+    }
+    let op = &prog.tape.ops[i];
+    let angles = op.angles(row);
+    op.params
+        .iter()
+        .enumerate()
+        .filter_map(|(k, prm)| match *prm {
+            Param::Col(col) => Some((col, op.derivative::<T>(&angles, k, prog.tape.n_qubits))),
+            Param::Const(_) => None,
+        })
+        .collect()
 }
 
 /// Below this many bytes of φ and λ states together, the plain sweep runs from cache anyway.
@@ -121,7 +143,7 @@ fn sweep_tiled<T: Real>(
         let (ops, tiling) = match block {
             Block::Tiled { ops, tiling } => (ops, tiling),
             Block::Whole(i) => {
-                step_whole(prog, *i, row, phi, lams, grads, par);
+                step(prog, *i, row, phi, lams, grads, par, true);
                 continue;
             }
         };
@@ -129,26 +151,13 @@ fn sweep_tiled<T: Real>(
             .iter()
             .rev()
             .map(|&i| {
-                let op = &tape.ops[i];
                 let generator = prog.generators[i]
                     .as_ref()
                     .map(|(g, c, col)| (tiling.localise(g), *c, *col));
-                let derivs = if generator.is_some() {
-                    Vec::new()
-                } else {
-                    let angles = op.angles(row);
-                    op.params
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(k, prm)| match *prm {
-                            Param::Col(col) => Some((
-                                col,
-                                tiling.localise(&op.derivative::<T>(&angles, k, tape.n_qubits)),
-                            )),
-                            Param::Const(_) => None,
-                        })
-                        .collect()
-                };
+                let derivs = derivative_kernels(prog, i, row)
+                    .into_iter()
+                    .map(|(col, d)| (col, tiling.localise(&d)))
+                    .collect();
                 LocalOp {
                     undo: tiling.localise(&prog.undo(i, row)),
                     generator,
@@ -204,39 +213,6 @@ fn sweep_tiled<T: Real>(
             (0..tiling.count()).fold(fresh(), one_tile).1
         };
         grads.iter_mut().zip(&total).for_each(|(x, y)| *x += y);
-    }
-}
-
-/// One op of the sweep on whole states (an op too wide for a tile).
-fn step_whole<T: Real>(
-    prog: &Program<T>,
-    i: usize,
-    row: &[f64],
-    phi: &mut [C<T>],
-    lams: &mut [Vec<C<T>>],
-    grads: &mut [f64],
-    par: bool,
-) {
-    let (tape, p) = (prog.tape, prog.tape.n_params);
-    let op = &tape.ops[i];
-    if let Some((gen, c, col)) = &prog.generators[i] {
-        for (lam, g) in lams.iter().zip(grads.chunks_mut(p)) {
-            g[*col] += 2.0 * (c * gen.inner(lam, phi, par)).re;
-        }
-    }
-    let undo = prog.undo(i, row);
-    undo.apply(phi, par);
-    let angles = op.angles(row);
-    for (lam, g) in lams.iter_mut().zip(grads.chunks_mut(p)) {
-        if prog.generators[i].is_none() {
-            for (k, prm) in op.params.iter().enumerate() {
-                if let Param::Col(col) = *prm {
-                    let d = op.derivative::<T>(&angles, k, tape.n_qubits);
-                    g[col] += 2.0 * d.inner(lam, phi, par).re;
-                }
-            }
-        }
-        undo.apply(lam, par);
     }
 }
 

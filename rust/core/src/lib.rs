@@ -12,6 +12,7 @@ pub mod error;
 pub mod execute;
 pub mod gates;
 pub mod hsm;
+pub(crate) mod lanes;
 pub mod memory;
 pub mod observable;
 pub mod pauli;

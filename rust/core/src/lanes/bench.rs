@@ -1,0 +1,125 @@
+//! Timings of the lane engine against the per-sample path on the seed dressed circuit
+//! (4 qubits, H+RY embedding, depth 6 of CNOTs + RY), forward and VJP:
+//! `cargo test --release -p qoxide-core --lib lanes_bench -- --ignored --nocapture`
+//! (a test, not an example: the engine is crate-private until it is wired in).
+
+use super::*;
+use crate::observable::Obs;
+use crate::{adjoint, execute, Gate, Tape};
+use std::time::Instant;
+
+fn dressed(n: usize, depth: usize) -> Tape {
+    let mut tape = Tape::new(n, n + depth * n).unwrap();
+    for i in 0..n {
+        tape.push(Op::new(Gate::Hadamard, vec![i], vec![])).unwrap();
+        tape.push(Op::new(Gate::RY, vec![i], vec![Param::Col(i)]))
+            .unwrap();
+    }
+    for k in 0..depth {
+        for i in (0..n - 1).step_by(2).chain((1..n - 1).step_by(2)) {
+            tape.push(Op::new(Gate::CNOT, vec![i, i + 1], vec![]))
+                .unwrap();
+        }
+        for i in 0..n {
+            tape.push(Op::new(Gate::RY, vec![i], vec![Param::Col(n + k * n + i)]))
+                .unwrap();
+        }
+    }
+    tape
+}
+
+/// Median wall time in microseconds of each of `fs` over `reps` rounds; the calls are
+/// interleaved so that load from other processes hits all of them alike.
+fn medians_us<const N: usize>(reps: usize, mut fs: [&mut dyn FnMut(); N]) -> [f64; N] {
+    let mut t = vec![[0.0; N]; reps];
+    for round in t.iter_mut() {
+        for (x, f) in round.iter_mut().zip(fs.iter_mut()) {
+            let s = Instant::now();
+            f();
+            *x = s.elapsed().as_secs_f64() * 1e6;
+        }
+    }
+    std::array::from_fn(|k| {
+        let mut v: Vec<f64> = t.iter().map(|r| r[k]).collect();
+        v.sort_by(f64::total_cmp);
+        v[reps / 2]
+    })
+}
+
+fn bench<T: Real>(n: usize, batch: usize) {
+    let tape = dressed(n, 6);
+    let obs: Vec<Obs> = (0..n)
+        .map(|i| Obs::pauli(n, &[(1.0, vec![(i, 'Z')])]).unwrap())
+        .collect();
+    let (p, m, dim) = (tape.n_params, obs.len(), 1usize << n);
+    let theta: Vec<f64> = (0..batch * p).map(|k| (k as f64 * 0.37).sin()).collect();
+    let g = vec![1.0; batch * m];
+    let reps = (200_000 / batch).clamp(200, 5000);
+    let prog = Program::<T>::new(&tape);
+    let states = execute::state::<T>(&tape, &theta, batch, Init::Zero).unwrap();
+
+    let mut old_fwd = || {
+        std::hint::black_box(execute::state::<T>(&tape, &theta, batch, Init::Zero).unwrap());
+    };
+    let mut old_vjp = || {
+        let v = adjoint::vjp::<T>(&tape, &theta, batch, &obs, &g, Init::Final(&states));
+        std::hint::black_box(v.unwrap());
+    };
+    let mut new_fwd = || {
+        std::hint::black_box(final_states(&prog, &theta, batch, &Init::Zero));
+    };
+    let mut new_vjp = || {
+        // as the caller will: λ_b = Σ_m g_bm O_m φ_b per sample, then one sweep
+        let mut lam = vec![C::new(T::zero(), T::zero()); batch * dim];
+        let mut scratch = Vec::new();
+        for b in 0..batch {
+            let rows = b * dim..(b + 1) * dim;
+            for (o, &gm) in obs.iter().zip(&g[b * m..(b + 1) * m]) {
+                o.op.apply_acc(
+                    &states[rows.clone()],
+                    &mut lam[rows.clone()],
+                    gm,
+                    &mut scratch,
+                    false,
+                );
+            }
+        }
+        let mut grads = vec![0.0; batch * p];
+        vjp_sweep(&prog, &theta, batch, &states, &lam, &mut grads);
+        std::hint::black_box(grads);
+    };
+    let [old_fwd, old_vjp, new_fwd, new_vjp] = medians_us(
+        reps,
+        [&mut old_fwd, &mut old_vjp, &mut new_fwd, &mut new_vjp],
+    );
+    println!(
+        "{:>4} {n:>2}q batch {batch:>4}: forward {old_fwd:8.1} -> {new_fwd:7.1} us ({:4.1}x)   \
+         vjp {old_vjp:8.1} -> {new_vjp:7.1} us ({:4.1}x)   total {:8.1} -> {:7.1} us ({:4.1}x)",
+        std::any::type_name::<T>(),
+        old_fwd / new_fwd,
+        old_vjp / new_vjp,
+        old_fwd + old_vjp,
+        new_fwd + new_vjp,
+        (old_fwd + old_vjp) / (new_fwd + new_vjp)
+    );
+}
+
+#[test]
+#[ignore]
+fn lanes_bench() {
+    // QUBITS=4,6 BATCHES=64 F32=0 select cases
+    let list = |var: &str, default: &[usize]| -> Vec<usize> {
+        std::env::var(var).ok().map_or(default.to_vec(), |s| {
+            s.split(',').map(|x| x.parse().unwrap()).collect()
+        })
+    };
+    let f32s = list("F32", &[1])[0] == 1;
+    for n in list("QUBITS", &[4]) {
+        for batch in list("BATCHES", &[1, 2, 4, 8, 16, 64, 256]) {
+            bench::<f64>(n, batch);
+            if f32s {
+                bench::<f32>(n, batch);
+            }
+        }
+    }
+}

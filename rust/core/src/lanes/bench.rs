@@ -1,7 +1,9 @@
 //! Timings of the lane engine against the per-sample path on the seed dressed circuit
-//! (4 qubits, H+RY embedding, depth 6 of CNOTs + RY), forward and VJP:
+//! (n qubits, H+RY embedding, depth 6 of CNOTs + RY), forward and VJP:
 //! `cargo test --release -p qoxide-core --lib lanes_bench -- --ignored --nocapture`
 //! (a test, not an example: the engine is crate-private until it is wired in).
+//! Environment: QUBITS=4,6 BATCHES=16,64 pick the cases, F32=0 skips f32, ROT=1 turns
+//! every RY into a Rot (no generator: per-lane forms), RAYON_NUM_THREADS as usual.
 
 use super::*;
 use crate::observable::Obs;
@@ -47,7 +49,20 @@ fn medians_us<const N: usize>(reps: usize, mut fs: [&mut dyn FnMut(); N]) -> [f6
 }
 
 fn bench<T: Real>(n: usize, batch: usize) {
-    let tape = dressed(n, 6);
+    let mut tape = dressed(n, 6);
+    if std::env::var("ROT").is_ok() {
+        // every RY(θ) as Rot(θ, 0.3, θ) (no generator: per-lane forms)
+        for op in &mut tape.ops {
+            if let (Gate::RY, [Param::Col(c)]) = (op.gate, op.params.as_slice()) {
+                let c = *c;
+                *op = Op::new(
+                    Gate::Rot,
+                    op.wires.clone(),
+                    vec![Param::Col(c), Param::Const(0.3), Param::Col(c)],
+                );
+            }
+        }
+    }
     let obs: Vec<Obs> = (0..n)
         .map(|i| Obs::pauli(n, &[(1.0, vec![(i, 'Z')])]).unwrap())
         .collect();
@@ -107,7 +122,6 @@ fn bench<T: Real>(n: usize, batch: usize) {
 #[test]
 #[ignore]
 fn lanes_bench() {
-    // QUBITS=4,6 BATCHES=64 F32=0 select cases
     let list = |var: &str, default: &[usize]| -> Vec<usize> {
         std::env::var(var).ok().map_or(default.to_vec(), |s| {
             s.split(',').map(|x| x.parse().unwrap()).collect()

@@ -3,8 +3,8 @@
 //! then becomes loops over whole rows with per-lane coefficients (each lane is a sample
 //! with its own angles), which the compiler turns into SIMD over lanes.
 //!
-//! Every function here is `#[inline(always)]` so that it is compiled inside the
-//! `#[target_feature]` entry points of the engine (see `simd` in mod.rs).
+//! The hot functions here are `#[inline(always)]` so that they are compiled inside the
+//! `#[target_feature]` block drivers of the engine (`forward_avx2`, `backward_avx2`).
 
 use crate::scalar::{Real, C};
 use crate::state::{Ctrl, Kernel};
@@ -334,7 +334,12 @@ fn mat4x4<T: Real, const L: usize, const MODE: u8>(
     r3: &mut Z<T, L>,
 ) {
     for b in 0..L {
-        let v = [r0, &*r1, &*r2, &*r3].map(|r| (r.re[b], r.im[b]));
+        let v = [
+            (r0.re[b], r0.im[b]),
+            (r1.re[b], r1.im[b]),
+            (r2.re[b], r2.im[b]),
+            (r3.re[b], r3.im[b]),
+        ];
         (r0.re[b], r0.im[b]) = row::<T, L, 4, MODE>(m, 0, b, &v);
         (r1.re[b], r1.im[b]) = row::<T, L, 4, MODE>(m, 1, b, &v);
         (r2.re[b], r2.im[b]) = row::<T, L, 4, MODE>(m, 2, b, &v);
@@ -393,7 +398,10 @@ fn dense<T: Real, const L: usize, const K: usize, const MODE: u8>(
     let (hold, value, off) = layout(shape);
     let m = &m[..K * K];
     for i in groups(s.len(), hold, value) {
-        let idx: [usize; K] = std::array::from_fn(|c| i + off[c]);
+        let mut idx = [i; K];
+        for (x, o) in idx.iter_mut().zip(off) {
+            *x += o;
+        }
         match rows_mut(s, idx).as_mut_slice() {
             [x, y] => mat2x2::<T, L, MODE>(m, x, y),
             [r0, r1, r2, r3] => mat4x4::<T, L, MODE>(m, r0, r1, r2, r3),

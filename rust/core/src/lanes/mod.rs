@@ -8,12 +8,12 @@
 //! lanes with per-lane coefficients that the compiler vectorises. Blocks are independent:
 //! they run in parallel on the qoxide pool when the batch is large enough.
 //!
-//! Results equal the per-sample path's up to rounding (same kernels and adjoint sweep,
-//! sums in a different order).
+//! Results equal the per-sample path's up to rounding: the same kernels and adjoint sweep,
+//! sums in another order, and rotation coefficients from a vectorised sincos (trig.rs).
 
 #[cfg(test)]
 mod bench;
-pub(super) mod kernels;
+mod kernels;
 #[cfg(test)]
 mod tests;
 mod trig;
@@ -29,14 +29,14 @@ use kernels::{apply, as_mat1, dagger, inner, mul2, Shape, Z};
 use rayon::prelude::*;
 use trig::Rotation;
 
-/// Samples per block. Measured on the dressed circuit (4 qubits, batch 64, f64, one
-/// thread): 8 lanes 110 µs forward + VJP, 16 lanes 91 µs, 32 lanes 96 µs (and a partly
-/// filled block costs as much as a full one, which favours small blocks at small batch).
+/// Samples per block. Dressed circuit (4 qubits, batch 64, f64, one thread), forward +
+/// VJP: 8 lanes 110 µs, 16 lanes 91-96 µs, 32 lanes 96 µs; a partly filled block costs
+/// as much as a full one, which favours small blocks at small batch.
 const LANES: usize = 16;
 
 /// Largest register the engine takes: on the dressed circuit at batch 16-64 the lanes
-/// are 2.9x faster than the per-sample path at 6 qubits, 1.8x at 8 and 1.3-1.8x at 10;
-/// a block's φ and λ then take 512 KiB, the size of the L2 caches this is tuned on.
+/// are 2.9x faster than the per-sample path at 6 qubits, 1.8x at 8 and 1.3-1.8x at 10,
+/// where a block's φ and λ (f64) take 512 KiB, half the L2 of the Zen 4 measured on.
 const MAX_QUBITS: usize = 10;
 
 /// Smallest batch the engine takes: a block of 16 lanes costs the same with 2 live ones,
@@ -44,11 +44,12 @@ const MAX_QUBITS: usize = 10;
 const MIN_BATCH: usize = 4;
 
 /// Above this many amplitude-state updates (batch · 2^n · ops · states swept) a call runs
-/// its blocks in parallel: waking the pool costs tens of microseconds on small VMs. On 2
-/// vCPUs the dressed circuit at batch 64 (3.3e4 forward, 6.6e4 sweep) took 23 µs forward
-/// (no gain from 2 threads) and 54 µs sweep (39 µs on 2 threads); at batch 256 the forward
-/// went from 94 to 59 µs.
-const SERIAL_MAX_WORK: usize = 1 << 16;
+/// its blocks in parallel. Waking the pool costs tens of microseconds on small VMs, and
+/// its threads then spin and slow the caller's next serial work. Dressed circuit on 2
+/// vCPUs, each call after 50 µs of other work, serial -> 2 threads: forward at batch 256
+/// (2.0e5) 79 -> 80 µs, at 1024 (8.2e5) 385 -> 255-290 µs; sweep at batch 128 (2.0e5)
+/// 98 -> 160-180 µs, at 256 (4.1e5) 202 -> 180 µs, at 1024 (1.6e6) 830 -> 460-670 µs.
+const SERIAL_MAX_WORK: usize = 1 << 19;
 
 /// Whether the lane engine handles this tape at this batch: small register, batch big
 /// enough, and no dense matrix on 3+ wires (QubitUnitary; parametrised gates never are).
@@ -229,9 +230,9 @@ impl<'a, 'p, T: Real, const L: usize> Plan<'a, 'p, T, L> {
         }
     }
 
-    /// Coefficients of op `i` (`inverse`: of U†) for the lanes of the block at `base`.
-    /// Per-lane ones go through `gates::form`: the kernel without its placement, half
-    /// the cost of building a `Kernel` per sample.
+    /// Coefficients of op `i` (`inverse`: of U†) for the lanes of the block at `base`:
+    /// rotations lane-parallel (see trig.rs), other parametrised ops through `gates::form`
+    /// per lane (the kernel without its placement: half the cost of a `Kernel`).
     #[inline(always)]
     fn coefs<'s>(
         &'s self,
@@ -248,7 +249,10 @@ impl<'a, 'p, T: Real, const L: usize> Plan<'a, 'p, T, L> {
         let (tape, op) = (self.prog.tape, &self.prog.tape.ops[i]);
         if let Some((rot, col)) = p.rotation {
             // padding lanes repeat the last live one
-            let theta = std::array::from_fn(|b| tape.row(self.theta, base + b.min(nl - 1))[col]);
+            let mut theta = [0.0; L];
+            for (b, t) in theta.iter_mut().enumerate() {
+                *t = self.theta[(base + b.min(nl - 1)) * tape.n_params + col];
+            }
             rot.fill(buf, &theta, inverse != op.inverse);
             return buf;
         }

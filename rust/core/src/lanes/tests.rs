@@ -215,7 +215,7 @@ fn random_circuits_match_the_per_sample_path() {
 fn large_batch_in_parallel() {
     let mut rng = Rng(7);
     let tape = random_tape(6, 4, &mut rng);
-    let batch = 2 + SERIAL_MAX_WORK / (tape.ops.len() << 6);
+    let batch = (2 + SERIAL_MAX_WORK / (tape.ops.len() << 6)).max(2 * LANES + 1);
     check::<f64>(&tape, batch, 0, 1e-12, &mut rng);
     check::<f32>(&tape, batch, 2, 1e-4, &mut rng);
 }
@@ -286,6 +286,7 @@ fn lane_sin_cos_matches_libm() {
 #[test]
 fn rotations_cover_the_generator_gates() {
     for &g in Gate::ALL {
+        assert_eq!(Gate::ALL[g as usize], g);
         let want = g.n_params() == 1 && g != Gate::IsingXY && gates::generator(g).is_some();
         assert_eq!(trig::Rotation::of(g).is_some(), want, "{}", g.name());
     }

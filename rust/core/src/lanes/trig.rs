@@ -25,7 +25,8 @@ pub(super) struct Rotation {
 }
 
 impl Rotation {
-    /// The rotation form of a one-parameter gate, if it has one (found once per gate kind).
+    /// The rotation form of a one-parameter gate, if it has one (found once per gate kind;
+    /// `Gate::ALL` lists the kinds in declaration order, so `gate as usize` indexes it).
     pub fn of(gate: Gate) -> Option<&'static Rotation> {
         static TABLE: OnceLock<Vec<Option<Rotation>>> = OnceLock::new();
         TABLE.get_or_init(|| Gate::ALL.iter().map(|&g| Rotation::new(g)).collect())[gate as usize]

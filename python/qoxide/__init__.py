@@ -1,7 +1,15 @@
 """qoxide: fast batched statevector simulation with adjoint gradients for QML in PyTorch."""
 
 from . import _core, hsm, nn, train
-from ._core import GATES, fusion_enabled, get_num_threads, set_fusion, set_num_threads
+from ._core import (
+    GATES,
+    batch_lanes_enabled,
+    fusion_enabled,
+    get_num_threads,
+    set_batch_lanes,
+    set_fusion,
+    set_num_threads,
+)
 from .circuit import QuantumFunction, circuit
 from .observables import Hermitian, I, Observable, Pauli, Projector, Sum, X, Y, Z
 from .program import Program
@@ -27,8 +35,10 @@ __all__ = [
     "hsm",
     "nn",
     "train",
+    "batch_lanes_enabled",
     "fusion_enabled",
     "get_num_threads",
+    "set_batch_lanes",
     "set_fusion",
     "set_num_threads",
 ]

@@ -194,3 +194,8 @@ def set_fusion(enabled: bool, tile_qubits: int = 0) -> None:
     """Turn gate fusion on or off; ``tile_qubits`` > 0 forces the tile size (0: automatic)."""
 
 def fusion_enabled() -> bool: ...
+def set_batch_lanes(enabled: bool) -> None:
+    """Turn the batch-lane engine on or off: on registers of up to 10 qubits with a batch of
+    4 or more, all samples' forward and adjoint passes run together, 16 samples per block."""
+
+def batch_lanes_enabled() -> bool: ...

@@ -7,9 +7,10 @@
 
 use crate::error::Result;
 use crate::execute::{
-    check_obs, fused_plan, plan, run_batch, Block, Init, Program, SERIAL_MAX_WORK,
+    check_call, check_obs, fused_plan, plan, run_batch, Block, Init, Program, SERIAL_MAX_WORK,
 };
 use crate::fusion;
+use crate::lanes;
 use crate::observable::Obs;
 use crate::pool;
 use crate::scalar::{Real, C};
@@ -306,6 +307,11 @@ pub fn vjp<T: Real>(
         return Ok(out);
     }
     let prog = Program::<T>::new(tape);
+    if lanes::takes(&prog, batch) {
+        check_call(tape, theta, batch, &init)?;
+        vjp_lanes(&prog, theta, batch, obs, grad_out, &init, &mut out);
+        return Ok(out);
+    }
     let tiled = sweep_plan::<T>(tape, 2);
     run_batch(
         &prog,
@@ -333,4 +339,36 @@ pub fn vjp<T: Real>(
         },
     )?;
     Ok(out)
+}
+
+/// `vjp` on the lane engine (small register, many samples): every forward pass at once,
+/// each sample's λ = Σ_m g_m O_m|φ⟩, then one backward sweep over all samples.
+fn vjp_lanes<T: Real>(
+    prog: &Program<T>,
+    theta: &[f64],
+    batch: usize,
+    obs: &[Obs],
+    grad_out: &[f64],
+    init: &Init<T>,
+    out: &mut [f64],
+) {
+    let dim = 1usize << prog.tape.n_qubits;
+    let m = obs.len();
+    let phi = lanes::final_states(prog, theta, batch, init);
+    let mut lam = vec![C::zero(); batch * dim];
+    let adjoint_state = |(b, l): (usize, &mut [C<T>])| {
+        let mut scratch = Vec::new();
+        let s = &phi[b * dim..(b + 1) * dim];
+        for (o, &gm) in obs.iter().zip(&grad_out[b * m..(b + 1) * m]) {
+            if gm != 0.0 {
+                o.op.apply_acc(s, l, gm, &mut scratch, false);
+            }
+        }
+    };
+    if pool::num_threads() > 1 && (batch * dim * m) > SERIAL_MAX_WORK {
+        pool::install(|| lam.par_chunks_mut(dim).enumerate().for_each(adjoint_state));
+    } else {
+        lam.chunks_mut(dim).enumerate().for_each(adjoint_state);
+    }
+    lanes::vjp_sweep(prog, theta, batch, &phi, &lam, out);
 }

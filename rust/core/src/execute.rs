@@ -7,6 +7,7 @@
 
 use crate::error::{QoxideError, Result};
 use crate::fusion;
+use crate::lanes;
 use crate::memory::ensure_fits;
 use crate::observable::Obs;
 use crate::pool;
@@ -232,7 +233,12 @@ fn merge_single_qubit_runs<'k, T: Real>(
 }
 
 /// Size checks shared by all entry points.
-fn check_call<T>(tape: &Tape, theta: &[f64], batch: usize, init: &Init<T>) -> Result<()> {
+pub(crate) fn check_call<T>(
+    tape: &Tape,
+    theta: &[f64],
+    batch: usize,
+    init: &Init<T>,
+) -> Result<()> {
     if batch == 0 {
         return value_err!("batch size must be at least 1");
     }
@@ -298,6 +304,12 @@ pub(crate) fn run_batch<T: Real, O: Send>(
         return Err(QoxideError::Internal(
             "output buffer of the wrong size".into(),
         ));
+    }
+    if !matches!(init, Init::Final(_)) && lanes::takes(prog, batch) {
+        // small register, many samples: all forward passes at once, then as from finals
+        let finals = lanes::final_states(prog, theta, batch, init);
+        let init = Init::Final(&finals);
+        return run_batch(prog, theta, batch, &init, states_per_task, out, width, f);
     }
     let n = tape.n_qubits;
     // each state a task holds is swept about once per op: a proxy for the work per op

@@ -13,6 +13,7 @@ pub mod execute;
 pub mod fusion;
 pub mod gates;
 pub mod hsm;
+pub mod lanes;
 pub mod memory;
 pub mod observable;
 pub mod pauli;

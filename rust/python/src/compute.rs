@@ -10,7 +10,7 @@ use numpy::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use qoxide_core::{adjoint, execute, fusion, pool, Init, Obs, Real};
+use qoxide_core::{adjoint, execute, fusion, lanes, pool, Init, Obs, Real};
 use std::borrow::Cow;
 
 /// Angles theta[B, P] as f64, remembering the caller's precision.
@@ -386,7 +386,21 @@ fn fusion_enabled() -> bool {
     fusion::enabled()
 }
 
+/// Turn the batch-lane engine (small registers, batch >= 4: all samples at once) on or off.
+#[pyfunction]
+fn set_batch_lanes(enabled: bool) {
+    lanes::set_enabled(enabled)
+}
+
+/// Whether the batch-lane engine is on.
+#[pyfunction]
+fn batch_lanes_enabled() -> bool {
+    lanes::enabled()
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(set_batch_lanes, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_lanes_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(set_fusion, m)?)?;
     m.add_function(wrap_pyfunction!(fusion_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(expval, m)?)?;

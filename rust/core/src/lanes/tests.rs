@@ -1,0 +1,468 @@
+//! The lane engine against the per-sample path: random circuits over every gate kind.
+
+use super::*;
+use crate::observable::Obs;
+use crate::{adjoint, execute, Gate, Tape};
+use std::sync::{Arc, Mutex};
+
+/// `f()` with the lane engine switched `on` (the entry points then dispatch to it or run
+/// each sample alone); the lock keeps tests that switch it from interleaving.
+fn with_lanes<R>(on: bool, f: impl FnOnce() -> R) -> R {
+    static SWITCH: Mutex<()> = Mutex::new(());
+    let _held = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    set_enabled(on);
+    let r = f();
+    set_enabled(true);
+    r
+}
+
+/// xorshift64*: small, deterministic.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn uniform(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn angle(&mut self) -> f64 {
+        (self.uniform() - 0.5) * 4.0 * std::f64::consts::PI
+    }
+    fn complex(&mut self) -> C64 {
+        C64::new(self.uniform() - 0.5, self.uniform() - 0.5)
+    }
+    /// `k` distinct wires out of `n`.
+    fn wires(&mut self, n: usize, k: usize) -> Vec<usize> {
+        let mut w: Vec<usize> = (0..n).collect();
+        for j in 0..k {
+            let r = j + self.below(n - j);
+            w.swap(j, r);
+        }
+        w.truncate(k);
+        w
+    }
+}
+
+/// A random unitary (Gram-Schmidt on random rows).
+fn unitary(dim: usize, rng: &mut Rng) -> Arc<[C64]> {
+    let mut m: Vec<C64> = (0..dim * dim).map(|_| rng.complex()).collect();
+    for r in 0..dim {
+        for q in 0..r {
+            let d: C64 = (0..dim)
+                .map(|c| m[q * dim + c].conj() * m[r * dim + c])
+                .sum();
+            for c in 0..dim {
+                let x = m[q * dim + c];
+                m[r * dim + c] -= d * x;
+            }
+        }
+        let norm = (0..dim)
+            .map(|c| m[r * dim + c].norm_sqr())
+            .sum::<f64>()
+            .sqrt();
+        m[r * dim..(r + 1) * dim]
+            .iter_mut()
+            .for_each(|x| *x /= norm);
+    }
+    m.into()
+}
+
+/// A random op of kind `gate` on `n` qubits (None if it does not fit), its parameters
+/// columns of theta (width `p`) or constants, inverted at random.
+fn random_op(gate: Gate, n: usize, p: usize, rng: &mut Rng) -> Option<Op> {
+    let k = match gate.n_wires() {
+        Some(k) => k,
+        None if gate == Gate::QubitUnitary => 1 + rng.below(2),
+        None => gate.min_wires() + rng.below(n + 1 - gate.min_wires().min(n)),
+    };
+    if k > n {
+        return None;
+    }
+    let params = (0..gate.n_params())
+        .map(|_| {
+            if rng.below(4) == 0 {
+                Param::Const(rng.angle())
+            } else {
+                Param::Col(rng.below(p))
+            }
+        })
+        .collect();
+    let mut op = Op::new(gate, rng.wires(n, k), params);
+    op.inverse = rng.below(2) == 1;
+    if gate == Gate::QubitUnitary {
+        op.matrix = Some(unitary(1 << k, rng));
+    }
+    if gate == Gate::MultiControlledX {
+        op.control_values = (1..k).map(|_| rng.below(3) > 0).collect();
+    }
+    Some(op)
+}
+
+/// Every gate kind twice (random placements), then random gates.
+fn random_tape(n: usize, p: usize, rng: &mut Rng) -> Tape {
+    let mut tape = Tape::new(n, p).unwrap();
+    let mut gates: Vec<Gate> = Gate::ALL.iter().chain(Gate::ALL).copied().collect();
+    gates.extend((0..12).map(|_| Gate::ALL[rng.below(Gate::ALL.len())]));
+    for j in (1..gates.len()).rev() {
+        gates.swap(j, rng.below(j + 1));
+    }
+    for g in gates {
+        if let Some(op) = random_op(g, n, p, rng) {
+            tape.push(op).unwrap();
+        }
+    }
+    tape
+}
+
+fn random_states<T: Real>(count: usize, dim: usize, rng: &mut Rng) -> Vec<C<T>> {
+    let mut s: Vec<C64> = (0..count * dim).map(|_| rng.complex()).collect();
+    for st in s.chunks_mut(dim) {
+        let norm = st.iter().map(|x| x.norm_sqr()).sum::<f64>().sqrt();
+        st.iter_mut().for_each(|x| *x /= norm);
+    }
+    s.into_iter().map(cast).collect()
+}
+
+fn random_observables(n: usize, rng: &mut Rng) -> Vec<Obs> {
+    (0..3)
+        .map(|_| {
+            let terms: Vec<(f64, Vec<(usize, char)>)> = (0..2)
+                .map(|_| {
+                    let k = 1 + rng.below(n);
+                    let word = rng
+                        .wires(n, k)
+                        .into_iter()
+                        .map(|w| (w, ['X', 'Y', 'Z'][rng.below(3)]))
+                        .collect();
+                    (rng.uniform() + 0.5, word)
+                })
+                .collect();
+            Obs::pauli(n, &terms).unwrap()
+        })
+        .collect()
+}
+
+fn assert_close(got: &[f64], want: &[f64], tol: f64, ctx: &str) {
+    assert_eq!(got.len(), want.len(), "{ctx}: length");
+    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= tol,
+            "{ctx}: value {k}: got {g}, want {w} (diff {:.3e})",
+            (g - w).abs()
+        );
+    }
+}
+
+fn flat<T: Real>(s: &[C<T>]) -> Vec<f64> {
+    s.iter().flat_map(|z| [z.re.f64(), z.im.f64()]).collect()
+}
+
+/// final_states against execute::state and a VJP from vjp_sweep against adjoint::vjp,
+/// both without lanes; and adjoint::vjp, which dispatches to the lanes, against the same.
+fn check<T: Real>(tape: &Tape, batch: usize, init_kind: usize, tol: f64, rng: &mut Rng) {
+    let (n, p) = (tape.n_qubits, tape.n_params);
+    let dim = 1 << n;
+    let theta: Vec<f64> = (0..batch * p).map(|_| rng.angle()).collect();
+    let shared = random_states::<T>(1, dim, rng);
+    let per_sample = random_states::<T>(batch, dim, rng);
+    let init = match init_kind {
+        0 => Init::Zero,
+        1 => Init::Shared(&shared),
+        _ => Init::PerSample(&per_sample),
+    };
+    let ctx = format!(
+        "{} qubits, batch {batch}, init {init_kind}, {}",
+        n,
+        std::any::type_name::<T>()
+    );
+    let prog = Program::<T>::new(tape);
+    assert!(eligible(&prog, batch.max(MIN_BATCH)), "{ctx}: not eligible");
+
+    let phi = final_states(&prog, &theta, batch, &init);
+    let want = with_lanes(false, || {
+        execute::state::<T>(tape, &theta, batch, init).unwrap()
+    });
+    assert_close(&flat(&phi), &flat(&want), tol, &format!("{ctx}: states"));
+
+    let obs = random_observables(n, rng);
+    let m = obs.len();
+    let g_out: Vec<f64> = (0..batch * m).map(|_| rng.uniform() - 0.5).collect();
+    let mut lam = vec![C::new(T::zero(), T::zero()); batch * dim];
+    let mut scratch = Vec::new();
+    for b in 0..batch {
+        for (o, &g) in obs.iter().zip(&g_out[b * m..]) {
+            let rows = b * dim..(b + 1) * dim;
+            o.op.apply_acc(&phi[rows.clone()], &mut lam[rows], g, &mut scratch, false);
+        }
+    }
+    let mut grads = vec![0.0; batch * p];
+    vjp_sweep(&prog, &theta, batch, &phi, &lam, &mut grads);
+    let vjp = |on| {
+        with_lanes(on, || {
+            adjoint::vjp::<T>(tape, &theta, batch, &obs, &g_out, init)
+        })
+    };
+    let want = vjp(false).unwrap();
+    assert_close(&grads, &want, tol, &format!("{ctx}: vjp"));
+    assert_close(
+        &vjp(true).unwrap(),
+        &want,
+        tol,
+        &format!("{ctx}: dispatched vjp"),
+    );
+    assert!(want.iter().any(|x| x.abs() > 1e-3), "{ctx}: zero gradient");
+}
+
+#[test]
+fn random_circuits_match_the_per_sample_path() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for n in 1..=6 {
+        for (j, batch) in [1, 3, LANES, LANES + 5, 3 * LANES - 1]
+            .into_iter()
+            .enumerate()
+        {
+            let tape = random_tape(n, 5, &mut rng);
+            check::<f64>(&tape, batch, j % 3, 1e-12, &mut rng);
+            check::<f32>(&tape, batch, (j + 1) % 3, 1e-4, &mut rng);
+        }
+    }
+}
+
+/// Enough work to run the blocks in parallel.
+#[test]
+fn large_batch_in_parallel() {
+    let mut rng = Rng(7);
+    let tape = random_tape(6, 4, &mut rng);
+    let batch = (2 + SERIAL_MAX_WORK / (tape.ops.len() << 6)).max(2 * LANES + 1);
+    check::<f64>(&tape, batch, 0, 1e-12, &mut rng);
+    check::<f32>(&tape, batch, 2, 1e-4, &mut rng);
+}
+
+/// Circuits with no parametrised op, or parametrised ops with constants only.
+#[test]
+fn fixed_circuits() {
+    let mut rng = Rng(11);
+    let mut tape = Tape::new(3, 2).unwrap();
+    for g in [Gate::Hadamard, Gate::CNOT, Gate::T] {
+        tape.push(random_op(g, 3, 2, &mut rng).unwrap()).unwrap();
+    }
+    let theta = vec![0.3; 2 * LANES];
+    let prog = Program::<f64>::new(&tape);
+    let got = final_states(&prog, &theta, LANES, &Init::Zero);
+    let want = with_lanes(false, || {
+        execute::state::<f64>(&tape, &theta, LANES, Init::Zero)
+    });
+    let want = want.unwrap();
+    assert_close(&flat(&got), &flat(&want), 1e-12, "fixed circuit");
+    let mut grads = vec![0.0; 2 * LANES];
+    vjp_sweep(&prog, &theta, LANES, &got, &got, &mut grads);
+    assert!(grads.iter().all(|&g| g == 0.0));
+}
+
+#[test]
+fn eligibility() {
+    let mut rng = Rng(3);
+    let tape = random_tape(MAX_QUBITS, 3, &mut rng);
+    assert!(eligible(&Program::<f64>::new(&tape), MIN_BATCH));
+    assert!(!eligible(&Program::<f64>::new(&tape), MIN_BATCH - 1));
+    let tape = random_tape(MAX_QUBITS + 1, 3, &mut rng);
+    assert!(!eligible(&Program::<f64>::new(&tape), 64));
+    let mut tape = Tape::new(3, 0).unwrap();
+    let mut op = Op::new(Gate::QubitUnitary, vec![0, 1, 2], vec![]);
+    op.matrix = Some(unitary(8, &mut rng));
+    tape.push(op).unwrap();
+    assert!(!eligible(&Program::<f64>::new(&tape), 64));
+}
+
+#[test]
+fn lane_sin_cos_matches_libm() {
+    let mut rng = Rng(5);
+    let mut x: Vec<f64> = (0..4096).map(|_| (rng.uniform() - 0.5) * 200.0).collect();
+    // around multiples of π/4 and π/2, tiny and huge values (libm fallback), NaN
+    for k in -40..40 {
+        let m = k as f64 * std::f64::consts::FRAC_PI_4;
+        x.extend([m, m + 1e-9, m - 1e-12, f64::from_bits(m.to_bits() + 1)]);
+    }
+    x.extend([0.0, -0.0, 1e-300, 99_999.9, 3e5, -1e12, f64::NAN]);
+    for chunk in x.chunks_exact(8) {
+        let lanes: [f64; 8] = chunk.try_into().unwrap();
+        let (s, c) = trig::sin_cos(&lanes);
+        for (l, v) in lanes.iter().enumerate() {
+            let (ws, wc) = v.sin_cos();
+            let ok = |got: f64, want: f64| {
+                (got - want).abs() <= 2e-16 || (got.is_nan() && want.is_nan())
+            };
+            assert!(
+                ok(s[l], ws) && ok(c[l], wc),
+                "sin_cos({v}) = ({}, {}), libm ({ws}, {wc})",
+                s[l],
+                c[l]
+            );
+        }
+    }
+}
+
+/// Every one-parameter gate with a generator takes the lane-parallel coefficients, but
+/// IsingXY (its generator has eigenvalues ±2).
+#[test]
+fn rotations_cover_the_generator_gates() {
+    for &g in Gate::ALL {
+        assert_eq!(Gate::ALL[g as usize], g);
+        let want = g.n_params() == 1 && g != Gate::IsingXY && gates::generator(g).is_some();
+        assert_eq!(trig::Rotation::of(g).is_some(), want, "{}", g.name());
+    }
+}
+
+/// Every kernel shape, controlled or not, with coefficients that differ per lane (and
+/// real, imaginary or unit ones for the special paths): `apply` and `inner` against the
+/// crate's kernels lane by lane.
+#[test]
+fn kernels_match_lane_by_lane() {
+    use crate::state::{Ctrl, Kernel};
+    const L: usize = 4;
+    let n = 4;
+    let dim = 1 << n;
+    let mut rng = Rng(21);
+    fn ctrl(mask: usize, value: usize) -> Ctrl {
+        Ctrl { mask, value }
+    }
+    // (kernel of lane b, description); `c` draws a coefficient of the given kind
+    type Make = Box<dyn Fn(&mut dyn FnMut() -> C64) -> Kernel<f64>>;
+    let kinds: Vec<(&str, Make)> = vec![
+        ("identity", Box::new(|_| Kernel::Identity)),
+        (
+            "mat1",
+            Box::new(|c| Kernel::Mat1 {
+                t: 1,
+                m: [c(), c(), c(), c()],
+                ctrl: Ctrl::NONE,
+            }),
+        ),
+        (
+            "mat1 t0 ctrl",
+            Box::new(|c| Kernel::Mat1 {
+                t: 0,
+                m: [c(), c(), c(), c()],
+                ctrl: ctrl(0b1100, 0b0100),
+            }),
+        ),
+        (
+            "diag1",
+            Box::new(|c| Kernel::Diag1 {
+                t: 3,
+                d: [c(), c()],
+                ctrl: Ctrl::NONE,
+            }),
+        ),
+        (
+            "diag1 unit ctrl",
+            Box::new(|c| Kernel::Diag1 {
+                t: 2,
+                d: [C64::new(1.0, 0.0), c()],
+                ctrl: ctrl(0b1, 0b1),
+            }),
+        ),
+        (
+            "flip ctrl",
+            Box::new(|_| Kernel::Flip {
+                t: 0,
+                ctrl: ctrl(0b1010, 0b1000),
+            }),
+        ),
+        (
+            "swap",
+            Box::new(|_| Kernel::Swap {
+                t0: 3,
+                t1: 1,
+                ctrl: Ctrl::NONE,
+            }),
+        ),
+        (
+            "swap ctrl",
+            Box::new(|_| Kernel::Swap {
+                t0: 0,
+                t1: 2,
+                ctrl: ctrl(0b10, 0b10),
+            }),
+        ),
+        (
+            "mat2",
+            Box::new(|c| Kernel::Mat2 {
+                t0: 1,
+                t1: 3,
+                m: Box::new(std::array::from_fn(|_| c())),
+            }),
+        ),
+        (
+            "parity",
+            Box::new(|c| Kernel::Parity {
+                mask: 0b1011,
+                even: c(),
+                odd: c(),
+            }),
+        ),
+    ];
+    for (name, make) in &kinds {
+        for kind in ["complex", "real", "imaginary"] {
+            let mut draw = || {
+                let z = rng.complex();
+                match kind {
+                    "real" => C64::new(z.re, 0.0),
+                    "imaginary" => C64::new(0.0, z.im),
+                    _ => z,
+                }
+            };
+            let per_lane: Vec<Kernel<f64>> = (0..L).map(|_| make(&mut draw)).collect();
+            let mut coefs: Vec<Z<f64, L>> = Vec::new();
+            let mut shape = None;
+            for (b, k) in per_lane.iter().enumerate() {
+                let mut j = 0;
+                shape = Shape::of(k, |c| {
+                    if b == 0 {
+                        coefs.push(Z::zero());
+                    }
+                    coefs[j].set(b, c);
+                    j += 1;
+                });
+            }
+            let shape = shape.unwrap();
+            let states: Vec<Vec<C64>> = (0..2 * L)
+                .map(|_| random_states(1, dim, &mut rng))
+                .collect();
+            let rows = |s: &[Vec<C64>]| -> Vec<Z<f64, L>> {
+                (0..dim)
+                    .map(|i| {
+                        let mut z = Z::zero();
+                        (0..L).for_each(|b| z.set(b, s[b][i]));
+                        z
+                    })
+                    .collect()
+            };
+            let (bra, mut ket) = (rows(&states[..L]), rows(&states[L..]));
+            let z = kernels::inner(shape, &coefs, &bra, &ket);
+            kernels::apply(shape, &coefs, &mut ket);
+            for (b, k) in per_lane.iter().enumerate() {
+                let want = k.inner(&states[b], &states[L + b], false);
+                assert!(
+                    (widen(z.get(b)) - want).norm() < 1e-13,
+                    "{name} {kind}: inner lane {b}"
+                );
+                let mut s = states[L + b].clone();
+                k.apply(&mut s, false);
+                for (i, want) in s.iter().enumerate() {
+                    assert!(
+                        (ket[i].get(b) - want).norm() < 1e-13,
+                        "{name} {kind}: apply lane {b}, amplitude {i}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -7,7 +7,7 @@
 
 use crate::error::Result;
 use crate::execute::{
-    check_call, check_obs, fused_plan, plan, run_batch, Block, Init, Program, SERIAL_MAX_WORK,
+    check_call, check_obs, fused_plan, plan, run_batch, Block, Init, Program, Task, SERIAL_MAX_WORK,
 };
 use crate::fusion;
 use crate::lanes;
@@ -252,7 +252,10 @@ pub fn jacobian<T: Real>(
         theta,
         batch,
         &init,
-        m + 1 + groups,
+        Task {
+            states: m + 1 + groups,
+            passes: (m + 1) * tape.ops.len(),
+        },
         &mut out,
         m * p,
         |b, s, jac, par| {
@@ -318,7 +321,10 @@ pub fn vjp<T: Real>(
         theta,
         batch,
         &init,
-        3,
+        Task {
+            states: 3,
+            passes: 3 * tape.ops.len(),
+        },
         &mut out,
         p,
         |b, s, grad, par| {

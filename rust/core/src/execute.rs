@@ -285,15 +285,32 @@ fn initial<T: Real>(init: &Init<T>, n: usize, b: usize) -> Vec<C<T>> {
     }
 }
 
+/// What `run_batch`'s per-sample function does, for the memory check and the choice of
+/// threads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Task {
+    /// full states one task holds at once
+    pub states: usize,
+    /// about how many passes over a full state it makes per sample
+    pub passes: usize,
+}
+
+impl Task {
+    /// reads the final state once
+    pub const MEASURE: Task = Task {
+        states: 1,
+        passes: 1,
+    };
+}
+
 /// For each sample b: build its final state, then `f(b, state, out_row, amp_par)`.
-/// `states_per_task` is how many full states one task holds at once (for the memory check).
 #[allow(clippy::too_many_arguments)] // one driver for every entry point
 pub(crate) fn run_batch<T: Real, O: Send>(
     prog: &Program<T>,
     theta: &[f64],
     batch: usize,
     init: &Init<T>,
-    states_per_task: usize,
+    task: Task,
     out: &mut [O],
     width: usize,
     f: impl Fn(usize, &mut Vec<C<T>>, &mut [O], bool) + Sync + Send,
@@ -309,17 +326,23 @@ pub(crate) fn run_batch<T: Real, O: Send>(
         // small register, many samples: all forward passes at once, then as from finals
         let finals = lanes::final_states(prog, theta, batch, init);
         let init = Init::Final(&finals);
-        return run_batch(prog, theta, batch, &init, states_per_task, out, width, f);
+        return run_batch(prog, theta, batch, &init, task, out, width, f);
     }
     let n = tape.n_qubits;
-    // each state a task holds is swept about once per op: a proxy for the work per op
-    let pl = plan(batch, n, tape.ops.len() * states_per_task);
+    // full-state passes per sample: the forward's (none from final states), then f's
+    let ops = tape.ops.len();
+    let forward = if matches!(init, Init::Final(_)) {
+        0
+    } else {
+        ops
+    };
+    let pl = plan(batch, n, forward + task.passes);
     let tasks = if pl.batch_par {
         pool::num_threads().min(batch)
     } else {
         1
     };
-    let bytes = ((tasks * states_per_task) as u128 * std::mem::size_of::<C<T>>() as u128) << n;
+    let bytes = ((tasks * task.states) as u128 * std::mem::size_of::<C<T>>() as u128) << n;
     ensure_fits(bytes, &format!("simulating {n} qubits"))?;
     let one = |b: usize, row_out: &mut [O]| {
         let row = tape.row(theta, b);
@@ -351,14 +374,14 @@ pub(crate) fn run_batch<T: Real, O: Send>(
     Ok(())
 }
 
-/// One real number per (sample, observable): `[B, M]`. `states_per_task` as in `run_batch`.
+/// One real number per (sample, observable): `[B, M]`; `states` full states per task.
 fn per_observable<T: Real>(
     tape: &Tape,
     theta: &[f64],
     batch: usize,
     obs: &[Obs],
     init: Init<T>,
-    states_per_task: usize,
+    states: usize,
     measure: impl Fn(&Obs, &[C<T>], &mut Vec<C<T>>, bool) -> f64 + Sync + Send,
 ) -> Result<Vec<f64>> {
     check_obs(tape, obs)?;
@@ -373,7 +396,10 @@ fn per_observable<T: Real>(
         theta,
         batch,
         &init,
-        states_per_task,
+        Task {
+            states,
+            passes: states * m,
+        },
         &mut out,
         m,
         |_, s, row, par| {
@@ -430,7 +456,7 @@ pub fn state<T: Real>(
         theta,
         batch,
         &init,
-        1,
+        Task::MEASURE,
         &mut out,
         dim,
         |_, s, row, _| row.copy_from_slice(s),
@@ -455,7 +481,7 @@ pub fn probs<T: Real>(
         theta,
         batch,
         &init,
-        1,
+        Task::MEASURE,
         &mut out,
         1 << k,
         |_, s, row, _| marginal(s, tape.n_qubits, wires, row),
@@ -496,7 +522,7 @@ pub fn sample<T: Real>(
         theta,
         batch,
         &init,
-        1,
+        Task::MEASURE,
         &mut out,
         shots * k,
         |b, s, row, _| {

@@ -138,6 +138,12 @@ def test_pure_gather_theta_map():
         np.stack([np.cos(w[1]) * np.ones(6), np.cos(x[:, 2]) * np.cos(w[1])], 1),
         atol=1e-12,
     )
+    # the backward's pull-back through the selection equals the affine map's transpose
+    g = rng.normal(size=(6, 3))
+    gx, gw = prog.theta_vjp(g, True, True)
+    np.testing.assert_allclose(gx, g @ prog.a_in.T, atol=1e-15)
+    np.testing.assert_allclose(gw, g.sum(0) @ prog.a_w.T, atol=1e-15)
+    assert prog.theta_vjp(g, False, True)[0] is None
     # torch gives the same through its own (cached) theta map
     np.testing.assert_allclose(circ(torch.tensor(x), torch.tensor(w)).numpy(), circ(x, w), atol=0)
 

@@ -49,9 +49,19 @@ _Theta = npt.NDArray[np.float64] | npt.NDArray[np.float32]
 _Init = npt.NDArray[np.complex128] | npt.NDArray[np.complex64] | None
 
 def expval(
-    tape: Tape, theta: _Theta, observables: Sequence[Observable], init_state: _Init = ...
+    tape: Tape,
+    theta: _Theta,
+    observables: Sequence[Observable],
+    init_state: _Init = ...,
+    final_states: np.ndarray | None = ...,
 ) -> np.ndarray:
-    """[B, M] expectation values."""
+    """[B, M] expectation values (from ``final_states`` [B, 2^n] of an earlier ``state`` call
+    when given: the forward pass is skipped)."""
+
+def expval_and_state(
+    tape: Tape, theta: _Theta, observables: Sequence[Observable], init_state: _Init = ...
+) -> tuple[np.ndarray, np.ndarray]:
+    """([B, M] expectation values, [B, 2^n] final states) in one call."""
 
 def var(
     tape: Tape, theta: _Theta, observables: Sequence[Observable], init_state: _Init = ...
@@ -80,8 +90,10 @@ def vjp(
     observables: Sequence[Observable],
     grad_out: _Theta,
     init_state: _Init = ...,
+    final_states: np.ndarray | None = ...,
 ) -> np.ndarray:
-    """[B, P] = sum_m grad_out[b, m] d<O_m>/dtheta, one backward sweep per sample."""
+    """[B, P] = sum_m grad_out[b, m] d<O_m>/dtheta, one backward sweep per sample (from
+    ``final_states`` when given: the forward pass is skipped)."""
 
 def get_num_threads() -> int: ...
 def set_num_threads(n: int) -> None: ...

@@ -4,6 +4,8 @@ observables)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
@@ -65,8 +67,7 @@ class CircuitFunction(torch.autograd.Function):
         ctx.states = None
         if any(ctx.needs_input_grad[2:]) and batch << prog.n_qubits <= KEEP_STATES_MAX_AMPS:
             # keep the final states: the backward sweep then skips re-running the forward
-            ctx.states = _core.state(prog.tape, theta, init)
-            out = _core.expval(prog.tape, theta, prog.observables, final_states=ctx.states)
+            out, ctx.states = _core.expval_and_state(prog.tape, theta, prog.observables, init)
         else:
             out = _core.expval(prog.tape, theta, prog.observables, init)
         return torch.from_numpy(out)
@@ -84,13 +85,13 @@ class CircuitFunction(torch.autograd.Function):
             gt = _core.vjp(prog.tape, theta, prog.observables, g, final_states=ctx.states)
         else:
             gt = _core.vjp(prog.tape, theta, prog.observables, g, ctx.init)  # [B, P]
-        if need_x and prog.n_inputs:
-            grads[2] = torch.from_numpy((gt @ prog.a_in.T).astype(theta.dtype, copy=False))
-        if need_w and prog.n_weights:
-            gw = (gt.sum(axis=0) @ prog.a_w.T).astype(theta.dtype, copy=False)
+        gx, gw = prog.theta_vjp(gt, need_x, need_w)
+        if gx is not None:
+            grads[2] = torch.from_numpy(gx)
+        if gw is not None:
             offset = 0
             for k, shape in enumerate(ctx.shapes):
-                size = int(np.prod(shape, dtype=np.int64))
+                size = math.prod(shape)
                 grads[3 + k] = torch.from_numpy(gw[offset : offset + size].reshape(shape))
                 offset += size
         return tuple(grads)

@@ -77,6 +77,24 @@ class Program:
             theta = theta + w.astype(np.float64) @ self.a_w
         return np.ascontiguousarray(theta, dtype=dtype)
 
+    def theta_vjp(
+        self, g_theta: np.ndarray, need_x: bool, need_w: bool
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Pull ∂L/∂theta [B, P] back through the theta map: (∂L/∂x_flat [B, F],
+        ∂L/∂w_flat [W]) in g_theta's dtype, None where not needed or empty."""
+        dtype = g_theta.dtype
+        need_x, need_w = need_x and self.n_inputs > 0, need_w and self.n_weights > 0
+        if self.gather is not None:
+            # a column selection without repeats (equal expressions share a column): scatter
+            g = np.zeros((g_theta.shape[0], self.n_inputs + self.n_weights), dtype)
+            g[:, self.gather] = g_theta
+            gx = g[:, : self.n_inputs] if need_x else None
+            gw = g[:, self.n_inputs :].sum(axis=0) if need_w else None
+            return gx, gw
+        gx = (g_theta @ self.a_in.T).astype(dtype, copy=False) if need_x else None
+        gw = (g_theta.sum(axis=0) @ self.a_w.T).astype(dtype, copy=False) if need_w else None
+        return gx, gw
+
 
 def compile_program(
     rec: Recorder,

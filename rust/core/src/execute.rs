@@ -425,6 +425,21 @@ pub fn expval<T: Real>(
     })
 }
 
+/// ⟨O_m⟩ `[B, M]` and the final states `[B, 2^n]` in one call: what a differentiable
+/// forward keeps so that its adjoint backward skips the forward pass.
+pub fn expval_and_state<T: Real>(
+    tape: &Tape,
+    theta: &[f64],
+    batch: usize,
+    obs: &[Obs],
+    init: Init<T>,
+) -> Result<(Vec<f64>, Vec<C<T>>)> {
+    check_obs(tape, obs)?;
+    let states = state(tape, theta, batch, init)?;
+    let values = expval(tape, theta, batch, obs, Init::Final(&states))?;
+    Ok((values, states))
+}
+
 /// Var(O_m) for every sample: `[B, M]` (needs O|φ⟩: two more states per task).
 pub fn var<T: Real>(
     tape: &Tape,

@@ -24,7 +24,7 @@ pub mod tape;
 
 pub use adjoint::{jacobian, vjp};
 pub use error::{QoxideError, Result};
-pub use execute::{expval, probs, sample, state, var, Init};
+pub use execute::{expval, expval_and_state, probs, sample, state, var, Init};
 pub use gates::Gate;
 pub use observable::{Obs, Observable};
 pub use scalar::{Real, C};

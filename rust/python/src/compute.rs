@@ -204,6 +204,30 @@ fn expval(
     real_out(py, v, &[th.batch, obs.len()], th.single)
 }
 
+/// (⟨O_m⟩ [B, M], final states [B, 2^n]) in one call.
+#[pyfunction]
+#[pyo3(signature = (tape, theta, observables, init_state=None))]
+fn expval_and_state(
+    py: Python<'_>,
+    tape: PyRef<'_, PyTape>,
+    theta: &Bound<'_, PyAny>,
+    observables: Vec<PyRef<'_, PyObservable>>,
+    init_state: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+    let (th, single) = theta_of(theta)?;
+    let obs = self::observables(&observables);
+    let t = tape.read();
+    let shape = [th.batch, 1usize << t.n_qubits];
+    by_precision!(single, T => {
+        let start = start_of::<T>(init_state, None)?;
+        let (v, s) = detached(py, || {
+            execute::expval_and_state::<T>(&t, &th.data, th.batch, &obs, start.as_init())
+        })?;
+        let states = PyArray1::from_vec(py, s).reshape(shape)?.into_any().unbind();
+        Ok((real_out(py, v, &[th.batch, obs.len()], th.single)?, states))
+    })
+}
+
 /// Var(O_m) per sample: [B, M].
 #[pyfunction]
 #[pyo3(signature = (tape, theta, observables, init_state=None))]
@@ -404,6 +428,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_fusion, m)?)?;
     m.add_function(wrap_pyfunction!(fusion_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(expval, m)?)?;
+    m.add_function(wrap_pyfunction!(expval_and_state, m)?)?;
     m.add_function(wrap_pyfunction!(var, m)?)?;
     m.add_function(wrap_pyfunction!(state, m)?)?;
     m.add_function(wrap_pyfunction!(probs, m)?)?;

@@ -70,12 +70,10 @@ class Program:
                 parts.append(np.broadcast_to(w, (batch, self.n_weights)))
             v = np.concatenate(parts, axis=1) if parts else np.zeros((batch, 0))
             return np.ascontiguousarray(v[:, self.gather], dtype=dtype)
-        theta = np.broadcast_to(self.const, (batch, self.n_params)).astype(np.float64)
+        shift = self.const + w @ self.a_w if self.n_weights else self.const  # [P]
         if self.n_inputs:
-            theta = theta + x.astype(np.float64) @ self.a_in
-        if self.n_weights:
-            theta = theta + w.astype(np.float64) @ self.a_w
-        return np.ascontiguousarray(theta, dtype=dtype)
+            return np.asarray(x @ self.a_in + shift, dtype=dtype, order="C")
+        return np.ascontiguousarray(np.broadcast_to(shift, (batch, self.n_params)), dtype=dtype)
 
     def theta_vjp(
         self, g_theta: np.ndarray, need_x: bool, need_w: bool

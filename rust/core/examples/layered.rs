@@ -33,6 +33,9 @@ fn main() {
     let all_z: Vec<Obs> = (0..n)
         .map(|i| Obs::pauli(n, &[(1.0, vec![(i, 'Z')])]).unwrap())
         .collect();
+    if let Some(k) = std::env::var("TILE").ok().and_then(|t| t.parse().ok()) {
+        fusion::set_tile_qubits(k);
+    }
     if std::env::var("JAC").is_ok() {
         for on in [false, true] {
             fusion::set_enabled(on);

@@ -13,12 +13,12 @@ use crate::fusion;
 use crate::lanes;
 use crate::observable::Obs;
 use crate::pool;
-use crate::scalar::{Real, C};
-use crate::state::reduce::SharedMut;
-use crate::state::Kernel;
+use crate::scalar::{cast, Real, C, C64};
+use crate::state::reduce::{re_inner, SharedMut};
+use crate::state::{Kernel, CHUNK_AMPS};
 use crate::tape::{Param, Tape};
 use crate::value_err;
-use num_traits::Zero;
+use num_traits::{One, Zero};
 use rayon::prelude::*;
 
 /// Backward sweep from the final state `phi` with adjoint states `lams` (one per
@@ -55,22 +55,145 @@ fn step<T: Real>(
     par: bool,
     undo_lams: bool,
 ) {
-    let p = prog.tape.n_params;
-    // Generator gates: dU/dθ = c·G·U, so 2 Re⟨λ|dU/dθ|φ_before⟩ = 2 Re c⟨λ|G|φ_after⟩.
-    if let Some((gen, c, col)) = &prog.generators[i] {
-        for (lam, g) in lams.iter().zip(grads.chunks_mut(p)) {
-            g[*col] += 2.0 * (c * gen.inner(lam, phi, par)).re;
+    let generator = prog.generators[i].as_ref().map(|(g, c, col)| (g, *c, *col));
+    let derivs = derivative_kernels(prog, i, row);
+    let mut lams: Vec<&mut [C<T>]> = lams.iter_mut().map(|l| l.as_mut_slice()).collect();
+    let op = OpTerms {
+        undo: &prog.undo(i, row),
+        generator,
+        derivs: &derivs,
+    };
+    op.step(
+        phi,
+        &mut lams,
+        grads,
+        prog.tape.n_params,
+        &mut Kets::default(),
+        undo_lams,
+        par,
+    );
+}
+
+/// From this many λ states on, an op's gradient terms go through shared kets (`Kets`).
+const SHARED_KET_MIN_LAMS: usize = 4;
+
+/// What one op contributes to the sweep: its inverse, and the kernels of its gradient
+/// terms (a generator G with dU/dθ = c·G·U, or dU/dθ_k per parameter).
+struct OpTerms<'a, T> {
+    undo: &'a Kernel<T>,
+    generator: Option<(&'a Kernel<T>, C64, usize)>,
+    derivs: &'a [(usize, Kernel<T>)],
+}
+
+/// A sweep task's scratch: kets c·K|φ⟩ of the current op's gradient terms, their theta
+/// columns, and the dots of one λ with them.
+struct Kets<T> {
+    bufs: Vec<Vec<C<T>>>,
+    cols: Vec<usize>,
+    dots: Vec<f64>,
+}
+
+impl<T> Default for Kets<T> {
+    fn default() -> Self {
+        Kets {
+            bufs: Vec::new(),
+            cols: Vec::new(),
+            dots: Vec::new(),
         }
     }
-    let undo = prog.undo(i, row);
-    undo.apply(phi, par);
-    let derivs = derivative_kernels(prog, i, row);
-    for (lam, g) in lams.iter_mut().zip(grads.chunks_mut(p)) {
-        for (col, d) in &derivs {
-            g[*col] += 2.0 * d.inner(lam, phi, par).re;
+}
+
+impl<T: Real> Kets<T> {
+    /// Adds the ket c·K|φ⟩ for theta column `col`.
+    fn push(&mut self, k: &Kernel<T>, c: C64, col: usize, phi: &[C<T>], par: bool) {
+        let n = self.cols.len();
+        if self.bufs.len() == n {
+            self.bufs.push(Vec::new());
         }
+        let ket = &mut self.bufs[n];
+        ket.clear();
+        ket.extend_from_slice(phi);
+        k.apply(ket, par);
+        if c != C64::one() {
+            let c = cast::<T>(c);
+            let scale = |x: &mut [C<T>]| {
+                if !T::scale(x, c) {
+                    x.iter_mut().for_each(|z| *z *= c)
+                }
+            };
+            if par {
+                ket.par_chunks_mut(CHUNK_AMPS).for_each(scale)
+            } else {
+                scale(ket)
+            }
+        }
+        self.cols.push(col);
+    }
+}
+
+impl<T: Real> OpTerms<'_, T> {
+    /// The op's step of the sweep over φ and the λs (whole states, or one tile of each):
+    /// adds 2 Re⟨λ_m|dU/dθ|φ⟩ into `grads[m * p + col]`, moves φ back past the op, and
+    /// each λ too if `undo_lams`.
+    ///
+    /// With several λ, each term's uncontrolled kernel K is applied to φ once (a ket
+    /// c·K|φ⟩), and each λ then needs only real dot products with the kets, which
+    /// `apply_after_re_inner` takes in the same pass as the λ's undo. A controlled K
+    /// (whose `inner` counts only the control subspace) and single-λ sweeps use K's own
+    /// inner product.
+    #[allow(clippy::too_many_arguments)] // the sweep's state, passed through
+    fn step(
+        &self,
+        phi: &mut [C<T>],
+        lams: &mut [&mut [C<T>]],
+        grads: &mut [f64],
+        p: usize,
+        kets: &mut Kets<T>,
+        undo_lams: bool,
+        par: bool,
+    ) {
+        let shared = lams.len() >= SHARED_KET_MIN_LAMS;
+        kets.cols.clear();
+        let mut term = |kets: &mut Kets<T>, k: &Kernel<T>, c: C64, col: usize, phi: &[C<T>]| {
+            if shared && k.uncontrolled() {
+                kets.push(k, c, col, phi, par);
+            } else {
+                for (lam, g) in lams.iter().zip(grads.chunks_mut(p)) {
+                    g[col] += 2.0 * (c * k.inner(lam, phi, par)).re;
+                }
+            }
+        };
+        // generator terms read φ after the op: 2 Re c⟨λ|G|φ_after⟩ = 2 Re⟨λ|dU/dθ|φ_before⟩
+        if let Some((gen, c, col)) = self.generator {
+            term(kets, gen, c, col, phi);
+        }
+        self.undo.apply(phi, par);
+        for (col, d) in self.derivs {
+            term(kets, d, C64::one(), *col, phi);
+        }
+        let n = kets.cols.len();
+        if n == 0 {
+            if undo_lams {
+                lams.iter_mut().for_each(|lam| self.undo.apply(lam, par));
+            }
+            return;
+        }
+        kets.dots.resize(lams.len() * n, 0.0);
+        let bufs = &kets.bufs[..n];
         if undo_lams {
-            undo.apply(lam, par);
+            self.undo
+                .apply_after_re_inner(lams, bufs, &mut kets.dots, par);
+        } else {
+            for (lam, d) in lams.iter().zip(kets.dots.chunks_exact_mut(n)) {
+                for (x, ket) in d.iter_mut().zip(bufs) {
+                    *x = re_inner(lam, ket, par);
+                }
+            }
+        }
+        for (g, d) in grads.chunks_mut(p).zip(kets.dots.chunks_exact(n)) {
+            for (&col, x) in kets.cols.iter().zip(d) {
+                g[col] += 2.0 * x;
+            }
         }
     }
 }
@@ -172,31 +295,31 @@ fn sweep_tiled<T: Real>(
             .chain(lams.iter_mut().map(|l| SharedMut(l.as_mut_ptr())))
             .collect();
         // one task's tiles of φ (first) and every λ, and its gradient terms
-        let fresh = || (vec![C::zero(); (m + 1) * amps], vec![0.0; m * p]);
-        let one_tile = |(mut bufs, mut g): (Vec<C<T>>, Vec<f64>), t: usize| {
+        // (and the scratch of `OpTerms::step`)
+        let fresh = || {
+            let bufs = vec![C::zero(); (m + 1) * amps];
+            (bufs, vec![0.0; m * p], Kets::default())
+        };
+        type Task<T> = (Vec<C<T>>, Vec<f64>, Kets<T>);
+        let one_tile = |(mut bufs, mut g, mut kets): Task<T>, t: usize| {
             // SAFETY: tiles are disjoint, and each is gathered and scattered by one task
             for (buf, &ptr) in bufs.chunks_exact_mut(amps).zip(&ptrs) {
                 unsafe { tiling.gather(ptr, t, buf) };
             }
             let (phi_t, lam_t) = bufs.split_at_mut(amps);
+            let mut lam_t: Vec<&mut [C<T>]> = lam_t.chunks_exact_mut(amps).collect();
             for lop in &local {
-                if let Some((gen, c, col)) = &lop.generator {
-                    for (lam, gm) in lam_t.chunks_exact(amps).zip(g.chunks_exact_mut(p)) {
-                        gm[*col] += 2.0 * (c * gen.inner(lam, phi_t, false)).re;
-                    }
-                }
-                lop.undo.apply(phi_t, false);
-                for (lam, gm) in lam_t.chunks_exact_mut(amps).zip(g.chunks_exact_mut(p)) {
-                    for (col, d) in &lop.derivs {
-                        gm[*col] += 2.0 * d.inner(lam, phi_t, false).re;
-                    }
-                    lop.undo.apply(lam, false);
-                }
+                let op = OpTerms {
+                    undo: &lop.undo,
+                    generator: lop.generator.as_ref().map(|(g, c, col)| (g, *c, *col)),
+                    derivs: &lop.derivs,
+                };
+                op.step(phi_t, &mut lam_t, &mut g, p, &mut kets, true, false);
             }
             for (buf, &ptr) in bufs.chunks_exact(amps).zip(&ptrs) {
                 unsafe { tiling.scatter(ptr, t, buf) };
             }
-            (bufs, g)
+            (bufs, g, kets)
         };
         let add = |mut a: Vec<f64>, b: Vec<f64>| {
             a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
@@ -207,7 +330,7 @@ fn sweep_tiled<T: Real>(
                 (0..tiling.count())
                     .into_par_iter()
                     .fold(fresh, one_tile)
-                    .map(|(_, g)| g)
+                    .map(|(_, g, _)| g)
                     .reduce(|| vec![0.0; m * p], add)
             })
         } else {

@@ -9,7 +9,7 @@
 //! Bit positions are index bits (wire w of n is bit n-1-w).
 
 use super::index::set_bits;
-use super::reduce::{for_ranges, sum_ranges, SharedMut};
+use super::reduce::{for_ranges, re_dot, re_inner, sum_ranges, SharedMut};
 use super::CHUNK_AMPS;
 use crate::scalar::{widen, Real, C, C64};
 use crate::with_groups;
@@ -230,16 +230,7 @@ impl<T: Real> Coef<T> for C<T> {
 fn apply_mat1<T: Real, M: Coef<T>>(s: &mut [C<T>], t: u32, m: [M; 4], ctrl: Ctrl, par: bool) {
     let [m0, m1, m2, m3] = m;
     if ctrl.is_none() && t >= MIN_RUN {
-        pairs(s, t, par, |a, b| {
-            if M::simd_runs(&m, a, b) {
-                return;
-            }
-            for (x, y) in a.iter_mut().zip(b.iter_mut()) {
-                let (u, v) = (*x, *y);
-                *x = m0.times(u) + m1.times(v);
-                *y = m2.times(u) + m3.times(v);
-            }
-        })
+        pairs(s, t, par, |a, b| mat1_runs(a, b, &m))
     } else if ctrl.is_none() && s.len() >= 8 && T::available() {
         let mc = m.map(M::complex);
         let low = |c: &mut [C<T>]| {
@@ -258,6 +249,34 @@ fn apply_mat1<T: Real, M: Coef<T>>(s: &mut [C<T>], t: u32, m: [M; 4], ctrl: Ctrl
             p.set(i | o, m2.times(u) + m3.times(v));
         })
     }
+}
+
+/// `(a, b) <- m (a, b)` elementwise on matching runs whose bit t is 0 / 1.
+#[inline(always)]
+fn mat1_runs<T: Real, M: Coef<T>>(a: &mut [C<T>], b: &mut [C<T>], m: &[M; 4]) {
+    if M::simd_runs(m, a, b) {
+        return;
+    }
+    let [m0, m1, m2, m3] = *m;
+    for (x, y) in a.iter_mut().zip(b.iter_mut()) {
+        let (u, v) = (*x, *y);
+        *x = m0.times(u) + m1.times(v);
+        *y = m2.times(u) + m3.times(v);
+    }
+}
+
+/// `(a, b) <- (d0 a, d1 b)` elementwise (d0 == 1 skipped).
+#[inline(always)]
+fn diag1_runs<T: Real>(a: &mut [C<T>], b: &mut [C<T>], [d0, d1]: [C<T>; 2]) {
+    let scale = |x: &mut [C<T>], d: C<T>| {
+        if !T::scale(x, d) {
+            x.iter_mut().for_each(|v| *v *= d);
+        }
+    };
+    if d0 != C::one() {
+        scale(a, d0);
+    }
+    scale(b, d1);
 }
 
 /// `<bra| m |ket>` for the 2x2 matrix `m` on bit `t`, over the control-matching subspace.
@@ -302,6 +321,13 @@ fn real_or_imaginary<T: Real>(m: &[C<T>; 4]) -> Option<(C<T>, [T; 4])> {
 
 /// Slices are worth it only when runs of equal bit `t` are long enough to vectorise.
 const MIN_RUN: u32 = 3;
+
+/// A kernel on matching runs whose bit t is 0 / 1.
+type RunOp<'a, T> = dyn Fn(&mut [C<T>], &mut [C<T>]) + 'a;
+
+/// Amplitudes per chunk in `apply_after_re_inner`: a chunk of every ket and of one λ
+/// (4 KiB each in complex128) stay in L1 while all the λ pass.
+const FUSED_CHUNK: usize = 256;
 
 /// The bit of a single control that must be 1, if that is what `ctrl` is.
 fn single_control(ctrl: Ctrl) -> Option<u32> {
@@ -362,17 +388,7 @@ impl<T: Real> Kernel<T> {
                 let [d0, d1] = *d;
                 let skip0 = d0 == C::one();
                 if ctrl.is_none() && *t >= MIN_RUN {
-                    let scale = |x: &mut [C<T>], d: C<T>| {
-                        if !T::scale(x, d) {
-                            x.iter_mut().for_each(|v| *v *= d);
-                        }
-                    };
-                    pairs(s, *t, par, |a, b| {
-                        if !skip0 {
-                            scale(a, d0);
-                        }
-                        scale(b, d1);
-                    })
+                    pairs(s, *t, par, |a, b| diag1_runs(a, b, *d))
                 } else {
                     let o = 1usize << t;
                     each_group(s, &[*t], *ctrl, par, |p, i| unsafe {
@@ -462,6 +478,75 @@ impl<T: Real> Kernel<T> {
                         }
                     })
                 })
+            }
+        }
+    }
+
+    /// `dots[l * K + k] = Re⟨lams[l]|kets[k]⟩` for the states before the kernel, then
+    /// `lams[l] <- K lams[l]`: the adjoint's gradient terms and undo for every λ. Serial,
+    /// in chunks of FUSED_CHUNK amplitudes (or of run pairs, for a kernel on a higher bit)
+    /// taken for all λ in turn: each ket chunk is read from L1 by every λ, and each λ
+    /// chunk is rewritten while the dots have just brought it into L1. Kernels that mix
+    /// amplitudes further apart (controls or bits above the chunk), and `par`, take the
+    /// dots and then `apply`, λ by λ.
+    pub fn apply_after_re_inner(
+        &self,
+        lams: &mut [&mut [C<T>]],
+        kets: &[Vec<C<T>>],
+        dots: &mut [f64],
+        par: bool,
+    ) {
+        let nk = kets.len();
+        dots.iter_mut().for_each(|x| *x = 0.0);
+        let len = lams.first().map_or(0, |l| l.len());
+        if !par && len >= FUSED_CHUNK && self.support() < FUSED_CHUNK {
+            // every amplitude the kernel mixes lies in one aligned chunk
+            for lo in (0..len).step_by(FUSED_CHUNK) {
+                let r = lo..lo + FUSED_CHUNK;
+                for (lam, d) in lams.iter_mut().zip(dots.chunks_exact_mut(nk)) {
+                    let chunk = &mut lam[r.clone()];
+                    for (x, ket) in d.iter_mut().zip(kets) {
+                        *x += re_dot(chunk, &ket[r.clone()]).f64();
+                    }
+                    self.apply(chunk, false);
+                }
+            }
+            return;
+        }
+        let mut runs = |t: u32, run: &RunOp<'_, T>| {
+            let half = 1usize << t;
+            for base in (0..len).step_by(2 * half) {
+                for lo in (0..half).step_by(FUSED_CHUNK) {
+                    let a = base + lo..base + (lo + FUSED_CHUNK).min(half);
+                    let b = a.start + half..a.end + half;
+                    for (lam, d) in lams.iter_mut().zip(dots.chunks_exact_mut(nk)) {
+                        let (x, y) = lam[a.start..b.end].split_at_mut(half);
+                        let (x, y) = (&mut x[..a.len()], &mut y[..b.len()]);
+                        for (o, ket) in d.iter_mut().zip(kets) {
+                            *o += (re_dot(x, &ket[a.clone()]) + re_dot(y, &ket[b.clone()])).f64();
+                        }
+                        run(x, y);
+                    }
+                }
+            }
+        };
+        match self {
+            Kernel::Mat1 { t, m, ctrl } if !par && ctrl.is_none() && *t >= MIN_RUN => {
+                match real_or_imaginary(m) {
+                    Some((phase, r)) if phase == C::one() => runs(*t, &|a, b| mat1_runs(a, b, &r)),
+                    _ => runs(*t, &|a, b| mat1_runs(a, b, m)),
+                }
+            }
+            Kernel::Diag1 { t, d, ctrl } if !par && ctrl.is_none() && *t >= MIN_RUN => {
+                runs(*t, &|a, b| diag1_runs(a, b, *d))
+            }
+            _ => {
+                for (lam, d) in lams.iter_mut().zip(dots.chunks_exact_mut(nk)) {
+                    for (o, ket) in d.iter_mut().zip(kets) {
+                        *o = re_inner(lam, ket, par);
+                    }
+                    self.apply(lam, par);
+                }
             }
         }
     }
@@ -582,6 +667,22 @@ impl<T: Real> Kernel<T> {
     }
 
     /// Mask of the index bits the kernel reads or writes.
+    /// Whether no control bits restrict the kernel; then `inner(bra, ket)` is
+    /// ⟨bra|apply(ket)⟩ (a controlled kernel's `inner` counts only the amplitudes its
+    /// controls select, where `apply` leaves the others unchanged).
+    pub fn uncontrolled(&self) -> bool {
+        match self {
+            Kernel::Mat1 { ctrl, .. }
+            | Kernel::Diag1 { ctrl, .. }
+            | Kernel::Flip { ctrl, .. }
+            | Kernel::Swap { ctrl, .. } => ctrl.is_none(),
+            Kernel::Identity
+            | Kernel::Mat2 { .. }
+            | Kernel::Parity { .. }
+            | Kernel::MatK { .. } => true,
+        }
+    }
+
     pub fn support(&self) -> usize {
         match self {
             Kernel::Identity => 0,

@@ -48,6 +48,22 @@ pub fn sum_ranges_real<T: Real>(
     sum_ranges::<T>(count, par, |r| C::new(f(r), T::zero())).re
 }
 
+/// Re⟨a|b⟩ = Σ (a.re b.re + a.im b.im) of whole states (chunk sums in f64).
+pub fn re_inner<T: Real>(a: &[C<T>], b: &[C<T>], par: bool) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    sum_ranges_real::<T>(b.len(), par, |r| re_dot(&a[r.clone()], &b[r]))
+}
+
+/// Re⟨a|b⟩ of two runs, in their precision, on the vector path where the CPU has one.
+#[inline(always)]
+pub fn re_dot<T: Real>(a: &[C<T>], b: &[C<T>]) -> T {
+    T::dot_re(a, b).unwrap_or_else(|| {
+        a.iter()
+            .zip(b)
+            .fold(T::zero(), |acc, (x, y)| acc + x.re * y.re + x.im * y.im)
+    })
+}
+
 /// A raw pointer that may cross threads. Callers guarantee that concurrent users
 /// touch disjoint indices (each gate group is owned by exactly one work item).
 #[derive(Clone, Copy)]

@@ -22,6 +22,9 @@ pub trait SimdRuns: Sized + Copy {
     fn mat1_low(s: &mut [C<Self>], t: u32, m: &[C<Self>; 4]) -> bool;
     /// Σ_j conj(a_j) b_j.
     fn dot(a: &[C<Self>], b: &[C<Self>]) -> Option<C<Self>>;
+    /// Re Σ_j conj(a_j) b_j = Σ_j (a.re b.re + a.im b.im): a real dot product of the
+    /// interleaved parts, half the work of `dot`.
+    fn dot_re(a: &[C<Self>], b: &[C<Self>]) -> Option<Self>;
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -300,6 +303,64 @@ mod x86 {
         acc
     }
 
+    /// Generates `dot_re` for f64 / f32: `$w` reals per register, four accumulators to
+    /// hide the FMA latency.
+    macro_rules! dot_re {
+        ($name:ident, $t:ty, $w:expr, $vt:ty, $zero:ident, $load:ident, $store:ident,
+         $add:ident, $fma:ident) => {
+            #[target_feature(enable = "avx2,fma")]
+            pub unsafe fn $name(a: &[C<$t>], b: &[C<$t>]) -> $t {
+                let n = 2 * a.len().min(b.len());
+                let (pa, pb) = (a.as_ptr() as *const $t, b.as_ptr() as *const $t);
+                let mut acc: [$vt; 4] = [$zero(); 4];
+                let mut j = 0;
+                while j + 4 * $w <= n {
+                    for (k, s) in acc.iter_mut().enumerate() {
+                        let o = j + k * $w;
+                        *s = $fma($load(pa.add(o)), $load(pb.add(o)), *s);
+                    }
+                    j += 4 * $w;
+                }
+                while j + $w <= n {
+                    acc[0] = $fma($load(pa.add(j)), $load(pb.add(j)), acc[0]);
+                    j += $w;
+                }
+                let v = $add($add(acc[0], acc[1]), $add(acc[2], acc[3]));
+                let mut lanes = [0.0 as $t; $w];
+                $store(lanes.as_mut_ptr(), v);
+                let mut sum: $t = lanes.iter().sum();
+                while j < n {
+                    sum += *pa.add(j) * *pb.add(j);
+                    j += 1;
+                }
+                sum
+            }
+        };
+    }
+
+    dot_re!(
+        dot_re_f64,
+        f64,
+        4,
+        __m256d,
+        _mm256_setzero_pd,
+        _mm256_loadu_pd,
+        _mm256_storeu_pd,
+        _mm256_add_pd,
+        _mm256_fmadd_pd
+    );
+    dot_re!(
+        dot_re_f32,
+        f32,
+        8,
+        __m256,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_add_ps,
+        _mm256_fmadd_ps
+    );
+
     kernels!(
         mat1_f64,
         mat1_real_f64,
@@ -331,7 +392,7 @@ mod x86 {
 }
 
 macro_rules! dispatch {
-    ($t:ty, $mat1:ident, $mat1_real:ident, $scale:ident, $low:ident, $dot:ident) => {
+    ($t:ty, $mat1:ident, $mat1_real:ident, $scale:ident, $low:ident, $dot:ident, $dot_re:ident) => {
         impl SimdRuns for $t {
             #[inline]
             fn available() -> bool {
@@ -394,6 +455,16 @@ macro_rules! dispatch {
                 let _ = (a, b);
                 None
             }
+            #[inline]
+            fn dot_re(a: &[C<$t>], b: &[C<$t>]) -> Option<$t> {
+                #[cfg(target_arch = "x86_64")]
+                if avx2() {
+                    // SAFETY: as above
+                    return Some(unsafe { x86::$dot_re(a, b) });
+                }
+                let _ = (a, b);
+                None
+            }
         }
     };
 }
@@ -404,7 +475,8 @@ dispatch!(
     mat1_real_f64,
     scale_f64,
     mat1_low_f64,
-    dot_f64
+    dot_f64,
+    dot_re_f64
 );
 dispatch!(
     f32,
@@ -412,7 +484,8 @@ dispatch!(
     mat1_real_f32,
     scale_f32,
     mat1_low_f32,
-    dot_f32
+    dot_f32,
+    dot_re_f32
 );
 
 #[cfg(test)]
@@ -432,7 +505,7 @@ mod tests {
         let m = [(0.6, 0.1), (0.0, -0.8), (0.3, 0.2), (-0.5, 0.4)]
             .map(|(a, b)| C::new(T::of(a), T::of(b)));
         let r = [0.6, -0.8, 0.8, 0.6].map(T::of);
-        for len in [1, 2, 3, 5, 8, 13, 21, 40] {
+        for len in [1, 2, 3, 5, 8, 13, 21, 40, 67] {
             let close = |a: &[C<T>], b: &[C<T>]| {
                 a.iter().zip(b).all(|(p, q)| {
                     (crate::scalar::widen(*p) - crate::scalar::widen(*q)).norm() < tol
@@ -472,6 +545,14 @@ mod tests {
                 assert!(
                     (crate::scalar::widen(d) - crate::scalar::widen(e)).norm() < tol * len as f64
                 );
+            }
+            if let Some(d) = T::dot_re(&x0, &y0) {
+                let e: f64 = x0
+                    .iter()
+                    .zip(&y0)
+                    .map(|(a, b)| (a.conj() * b).re.f64())
+                    .sum();
+                assert!((d.f64() - e).abs() < tol * len as f64);
             }
             let mut x = x0.clone();
             if T::scale(&mut x, m[1]) {

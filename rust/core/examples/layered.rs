@@ -1,6 +1,7 @@
 //! Profile helper: forward of the layered benchmark circuit (4 layers of RX, RY, RZ on every
 //! wire, then a CNOT ring) on one sample, fused and unfused.
-//! `cargo run --release --example layered -p qoxide-core [qubits] [reps]`
+//! `cargo run --release --example layered -p qoxide-core [qubits] [reps]`; JAC=1 times the
+//! adjoint Jacobian of every ⟨Z_i⟩ instead, TILE=k forces the fusion tile to k qubits.
 use qoxide_core::{adjoint, execute, fusion, Gate, Init, Obs, Op, Param, Tape};
 use std::time::Instant;
 

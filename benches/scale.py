@@ -584,10 +584,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else {}
     args.budget = args.budget or defaults.get("budget", 2.0)
-    args.forward_sizes = sizes(args.forward_sizes or defaults.get("forward", "16,20,22,24"))
-    args.gate_sizes = sizes(args.gate_sizes or defaults.get("gates", "22,24"))
-    args.jacobian_sizes = sizes(args.jacobian_sizes or defaults.get("jacobian", "16,20"))
-    args.rss_qubits = args.rss_qubits or defaults.get("rss", 26)
+
+    def pick(given: str | None, key: str, default: str) -> list[int]:
+        """The sizes asked for ("" skips the section), else the default."""
+        return sizes(defaults.get(key, default) if given is None else given)
+
+    args.forward_sizes = pick(args.forward_sizes, "forward", "16,20,22,24")
+    args.gate_sizes = pick(args.gate_sizes, "gates", "22,24")
+    args.jacobian_sizes = pick(args.jacobian_sizes, "jacobian", "16,20")
+    # 0 skips the RSS section
+    args.rss_qubits = defaults.get("rss", 26) if args.rss_qubits is None else args.rss_qubits
     return args
 
 

@@ -1,5 +1,5 @@
 //! Profile helper: forward of the layered benchmark circuit (4 layers of RX, RY, RZ on every
-//! wire, then a CNOT ring) on one sample, fused and unfused.
+//! wire, then a CNOT ring) on one sample, fused and unfused, complex128 and complex64.
 //! `cargo run --release --example layered -p qoxide-core [qubits] [reps]`; JAC=1 times the
 //! adjoint Jacobian of every ⟨Z_i⟩ instead, TILE=k forces the fusion tile to k qubits.
 use qoxide_core::{adjoint, execute, fusion, Gate, Init, Obs, Op, Param, Tape};
@@ -52,15 +52,18 @@ fn main() {
     }
     for on in [false, true] {
         fusion::set_enabled(on);
-        let t = Instant::now();
-        for _ in 0..reps {
-            std::hint::black_box(
-                execute::expval::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap(),
-            );
+        for (prec, f32) in [("c128", false), ("c64", true)] {
+            let t = Instant::now();
+            for _ in 0..reps {
+                let e = if f32 {
+                    execute::expval::<f32>(&tape, &theta, 1, &obs, Init::Zero)
+                } else {
+                    execute::expval::<f64>(&tape, &theta, 1, &obs, Init::Zero)
+                };
+                std::hint::black_box(e.unwrap());
+            }
+            let ms = t.elapsed().as_secs_f64() / reps as f64 * 1e3;
+            println!("forward {prec}, fusion {on}: {ms:.2} ms");
         }
-        println!(
-            "fusion {on}: {:.2} ms",
-            t.elapsed().as_secs_f64() / reps as f64 * 1e3
-        );
     }
 }

@@ -13,6 +13,7 @@ use crate::observable::Obs;
 use crate::pool;
 use crate::scalar::{Real, C, C64};
 use crate::state::index::set_bits;
+use crate::state::parity::parity_sums;
 use crate::state::tile::Tiling;
 use crate::state::{zero_state, Kernel, PAR_MIN_AMPS};
 use crate::tape::{Param, Tape};
@@ -374,15 +375,16 @@ pub(crate) fn run_batch<T: Real, O: Send>(
     Ok(())
 }
 
-/// One real number per (sample, observable): `[B, M]`; `states` full states per task.
-fn per_observable<T: Real>(
+/// One real number per (sample, observable): `[B, M]`, each sample's row from
+/// `measure(state, row, scratch, par)`; `states` full states per task.
+fn per_sample_measure<T: Real>(
     tape: &Tape,
     theta: &[f64],
     batch: usize,
     obs: &[Obs],
     init: Init<T>,
     states: usize,
-    measure: impl Fn(&Obs, &[C<T>], &mut Vec<C<T>>, bool) -> f64 + Sync + Send,
+    measure: impl Fn(&[C<T>], &mut [f64], &mut Vec<C<T>>, bool) + Sync + Send,
 ) -> Result<Vec<f64>> {
     check_obs(tape, obs)?;
     let m = obs.len();
@@ -402,12 +404,7 @@ fn per_observable<T: Real>(
         },
         &mut out,
         m,
-        |_, s, row, par| {
-            let mut scratch = Vec::new();
-            for (o, r) in obs.iter().zip(row.iter_mut()) {
-                *r = measure(o, s, &mut scratch, par);
-            }
-        },
+        |_, s, row, par| measure(s, row, &mut Vec::new(), par),
     )?;
     Ok(out)
 }
@@ -420,8 +417,26 @@ pub fn expval<T: Real>(
     obs: &[Obs],
     init: Init<T>,
 ) -> Result<Vec<f64>> {
-    per_observable(tape, theta, batch, obs, init, 1, |o, s, _, par| {
-        o.op.expval(s, par)
+    // Z strings (⟨Z_i⟩ on every wire, the usual QML readout) share one pass over the state
+    let z_terms: Vec<Option<Vec<(usize, f64)>>> = obs.iter().map(|o| o.op.z_terms()).collect();
+    let mut masks: Vec<usize> = z_terms
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|&(z, _)| z)
+        .collect();
+    masks.sort_unstable();
+    masks.dedup();
+    per_sample_measure(tape, theta, batch, obs, init, 1, |s, row, _, par| {
+        let sums = parity_sums(s, &masks, par);
+        for ((r, o), zt) in row.iter_mut().zip(obs).zip(&z_terms) {
+            *r = match zt {
+                Some(terms) => (terms.iter())
+                    .map(|&(z, c)| c * sums[masks.binary_search(&z).unwrap()])
+                    .sum(),
+                None => o.op.expval(s, par),
+            };
+        }
     })
 }
 
@@ -448,8 +463,10 @@ pub fn var<T: Real>(
     obs: &[Obs],
     init: Init<T>,
 ) -> Result<Vec<f64>> {
-    per_observable(tape, theta, batch, obs, init, 3, |o, s, scratch, par| {
-        o.op.var(s, scratch, par)
+    per_sample_measure(tape, theta, batch, obs, init, 3, |s, row, scratch, par| {
+        for (r, o) in row.iter_mut().zip(obs) {
+            *r = o.op.var(s, scratch, par);
+        }
     })
 }
 

@@ -146,6 +146,26 @@ fn dense_kernel<T: Real>(wires: &[usize], m: &Arc<[C64]>, n: usize) -> Kernel<T>
 }
 
 impl Observable {
+    /// `Σ c_t Z-word(mask_t)` as (mask, c) terms if the observable is a real combination
+    /// of Z strings (diagonal Pauli words), else None.
+    pub fn z_terms(&self) -> Option<Vec<(usize, f64)>> {
+        match self {
+            Observable::Pauli(p) if p.groups.iter().all(|g| g.x == 0) => Some(
+                (p.groups.iter())
+                    .flat_map(|g| g.terms.iter().map(|&(z, c)| (z, c.re)))
+                    .collect(),
+            ),
+            Observable::Sum(terms) => {
+                let mut out = Vec::new();
+                for (c, o) in terms {
+                    out.extend(o.z_terms()?.into_iter().map(|(z, v)| (z, c * v)));
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
     /// ⟨φ|O|φ⟩
     pub fn expval<T: Real>(&self, s: &[C<T>], par: bool) -> f64 {
         let n = s.len().trailing_zeros() as usize;

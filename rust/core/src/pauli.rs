@@ -5,6 +5,7 @@
 //! Terms sharing an x mask are applied in one pass over the state.
 
 use crate::scalar::{cast, Real, C, C64};
+use crate::state::parity::parity_sums;
 use crate::state::reduce::{for_ranges, sum_ranges, SharedMut};
 use crate::state::CHUNK_AMPS;
 use num_traits::Zero;
@@ -121,24 +122,10 @@ fn factor<T: Real>(terms: &[(usize, C<T>)], j: usize) -> C<T> {
 fn group_expval<T: Real>(g: &XGroup, s: &[C<T>], par: bool) -> f64 {
     let x = g.x;
     if x == 0 {
-        // diagonal: Σ_i |φ_i|² Σ_t c_t (-1)^{popcount(i & z_t)}, real coefficients
-        let terms = &g.terms;
-        return sum_ranges::<T>(s.len(), par, |r| {
-            let mut acc = T::zero();
-            for i in r {
-                let mut f = 0.0f64;
-                for &(z, c) in terms {
-                    f += if (i & z).count_ones() & 1 == 1 {
-                        -c.re
-                    } else {
-                        c.re
-                    };
-                }
-                acc += s[i].norm_sqr() * T::of(f);
-            }
-            C::new(acc, T::zero())
-        })
-        .re;
+        // diagonal: Σ_t c_t Σ_i |φ_i|² (-1)^{popcount(i & z_t)}, real coefficients
+        let masks: Vec<usize> = g.terms.iter().map(|&(z, _)| z).collect();
+        let sums = parity_sums(s, &masks, par);
+        return g.terms.iter().zip(&sums).map(|(&(_, c), v)| c.re * v).sum();
     }
     let terms: Vec<(usize, C<T>)> = g.terms.iter().map(|&(z, c)| (z, cast::<T>(c))).collect();
     sum_ranges::<T>(s.len(), par, |r| {

@@ -2,6 +2,7 @@
 
 pub mod index;
 pub mod kernel;
+pub mod parity;
 pub mod reduce;
 pub mod simd;
 pub mod tile;

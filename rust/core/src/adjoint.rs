@@ -14,12 +14,14 @@ use crate::lanes;
 use crate::observable::Obs;
 use crate::pool;
 use crate::scalar::{cast, Real, C, C64};
+use crate::state::kernel::scale_run;
 use crate::state::reduce::{re_inner, SharedMut};
 use crate::state::{Kernel, CHUNK_AMPS};
 use crate::tape::{Param, Tape};
 use crate::value_err;
 use num_traits::{One, Zero};
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// Backward sweep from the final state `phi` with adjoint states `lams` (one per
 /// observable); adds 2 Re⟨λ_m|∂U/∂θ|φ⟩ into `grads[m * P + col]`. `par` parallelises
@@ -36,9 +38,21 @@ fn sweep<T: Real>(
     let Some(first) = tape.ops.iter().position(|op| op.is_parametrised()) else {
         return;
     };
+    let mut lams: Vec<&mut [C<T>]> = lams.iter_mut().map(|l| l.as_mut_slice()).collect();
+    let mut kets = Kets::default();
     for i in (first..tape.ops.len()).rev() {
         // nothing before the first parametrised op has a gradient: its λs need no undo
-        step(prog, i, row, phi, lams, grads, par, i > first);
+        step(
+            prog,
+            i,
+            row,
+            phi,
+            &mut lams,
+            grads,
+            &mut kets,
+            par,
+            i > first,
+        );
     }
 }
 
@@ -50,28 +64,20 @@ fn step<T: Real>(
     i: usize,
     row: &[f64],
     phi: &mut [C<T>],
-    lams: &mut [Vec<C<T>>],
+    lams: &mut [&mut [C<T>]],
     grads: &mut [f64],
+    kets: &mut Kets<T>,
     par: bool,
     undo_lams: bool,
 ) {
     let generator = prog.generators[i].as_ref().map(|(g, c, col)| (g, *c, *col));
     let derivs = derivative_kernels(prog, i, row);
-    let mut lams: Vec<&mut [C<T>]> = lams.iter_mut().map(|l| l.as_mut_slice()).collect();
     let op = OpTerms {
         undo: &prog.undo(i, row),
         generator,
         derivs: &derivs,
     };
-    op.step(
-        phi,
-        &mut lams,
-        grads,
-        prog.tape.n_params,
-        &mut Kets::default(),
-        undo_lams,
-        par,
-    );
+    op.step(phi, lams, grads, prog.tape.n_params, kets, undo_lams, par);
 }
 
 /// From this many λ states on, an op's gradient terms go through shared kets (`Kets`).
@@ -116,15 +122,10 @@ impl<T: Real> Kets<T> {
         k.apply(ket, par);
         if c != C64::one() {
             let c = cast::<T>(c);
-            let scale = |x: &mut [C<T>]| {
-                if !T::scale(x, c) {
-                    x.iter_mut().for_each(|z| *z *= c)
-                }
-            };
             if par {
-                ket.par_chunks_mut(CHUNK_AMPS).for_each(scale)
+                ket.par_chunks_mut(CHUNK_AMPS).for_each(|x| scale_run(x, c))
             } else {
-                scale(ket)
+                scale_run(ket, c)
             }
         }
         self.cols.push(col);
@@ -238,8 +239,18 @@ fn sweep_plan<T: Real>(tape: &Tape, copies: usize) -> Option<Vec<Block>> {
 /// parameters' derivatives need.
 struct LocalOp<T> {
     undo: Kernel<T>,
-    generator: Option<(Kernel<T>, crate::scalar::C64, usize)>,
+    generator: Option<(Kernel<T>, C64, usize)>,
     derivs: Vec<(usize, Kernel<T>)>,
+}
+
+impl<T> LocalOp<T> {
+    fn terms(&self) -> OpTerms<'_, T> {
+        OpTerms {
+            undo: &self.undo,
+            generator: self.generator.as_ref().map(|(g, c, col)| (g, *c, *col)),
+            derivs: &self.derivs,
+        }
+    }
 }
 
 /// The sweep of `sweep`, segment by segment of a fused plan (in reverse): every tile of φ
@@ -263,11 +274,13 @@ fn sweep_tiled<T: Real>(
     }) else {
         return;
     };
+    let mut lams: Vec<&mut [C<T>]> = lams.iter_mut().map(|l| l.as_mut_slice()).collect();
+    let mut kets = Kets::default(); // for the ops too wide for a tile
     for block in blocks[first..].iter().rev() {
         let (ops, tiling) = match block {
             Block::Tiled { ops, tiling } => (ops, tiling),
             Block::Whole(i) => {
-                step(prog, *i, row, phi, lams, grads, par, true);
+                step(prog, *i, row, phi, &mut lams, grads, &mut kets, par, true);
                 continue;
             }
         };
@@ -300,8 +313,8 @@ fn sweep_tiled<T: Real>(
             let bufs = vec![C::zero(); (m + 1) * amps];
             (bufs, vec![0.0; m * p], Kets::default())
         };
-        type Task<T> = (Vec<C<T>>, Vec<f64>, Kets<T>);
-        let one_tile = |(mut bufs, mut g, mut kets): Task<T>, t: usize| {
+        type TileWork<T> = (Vec<C<T>>, Vec<f64>, Kets<T>);
+        let one_tile = |(mut bufs, mut g, mut kets): TileWork<T>, t: usize| {
             // SAFETY: tiles are disjoint, and each is gathered and scattered by one task
             for (buf, &ptr) in bufs.chunks_exact_mut(amps).zip(&ptrs) {
                 unsafe { tiling.gather(ptr, t, buf) };
@@ -309,12 +322,8 @@ fn sweep_tiled<T: Real>(
             let (phi_t, lam_t) = bufs.split_at_mut(amps);
             let mut lam_t: Vec<&mut [C<T>]> = lam_t.chunks_exact_mut(amps).collect();
             for lop in &local {
-                let op = OpTerms {
-                    undo: &lop.undo,
-                    generator: lop.generator.as_ref().map(|(g, c, col)| (g, *c, *col)),
-                    derivs: &lop.derivs,
-                };
-                op.step(phi_t, &mut lam_t, &mut g, p, &mut kets, true, false);
+                lop.terms()
+                    .step(phi_t, &mut lam_t, &mut g, p, &mut kets, true, false);
             }
             for (buf, &ptr) in bufs.chunks_exact(amps).zip(&ptrs) {
                 unsafe { tiling.scatter(ptr, t, buf) };
@@ -452,14 +461,8 @@ pub fn vjp<T: Real>(
         p,
         |b, s, grad, par| {
             let row = tape.row(theta, b);
-            let g = &grad_out[b * m..(b + 1) * m];
-            let mut scratch = Vec::new();
             let mut lam = vec![C::zero(); s.len()];
-            for (o, &gm) in obs.iter().zip(g) {
-                if gm != 0.0 {
-                    o.op.apply_acc(s, &mut lam, gm, &mut scratch, par);
-                }
-            }
+            adjoint_state(obs, &grad_out[b * m..(b + 1) * m], s, &mut lam, par);
             let lams = std::slice::from_mut(&mut lam);
             match &tiled {
                 Some(blocks) => sweep_tiled(&prog, blocks, row, s, lams, grad, par),
@@ -468,6 +471,16 @@ pub fn vjp<T: Real>(
         },
     )?;
     Ok(out)
+}
+
+/// λ += Σ_m g_m O_m|φ⟩: the VJP's adjoint state of one sample (zero cotangents skipped).
+fn adjoint_state<T: Real>(obs: &[Obs], g: &[f64], phi: &[C<T>], lam: &mut [C<T>], par: bool) {
+    let mut scratch = Vec::new();
+    for (o, &gm) in obs.iter().zip(g) {
+        if gm != 0.0 {
+            o.op.apply_acc(phi, lam, gm, &mut scratch, par);
+        }
+    }
 }
 
 /// `vjp` on the lane engine (small register, many samples): every forward pass at once,
@@ -483,21 +496,19 @@ fn vjp_lanes<T: Real>(
 ) {
     let dim = 1usize << prog.tape.n_qubits;
     let m = obs.len();
-    let phi = lanes::final_states(prog, theta, batch, init);
+    let phi = match init {
+        Init::Final(s) => Cow::Borrowed(*s),
+        _ => Cow::Owned(lanes::final_states(prog, theta, batch, init)),
+    };
     let mut lam = vec![C::zero(); batch * dim];
-    let adjoint_state = |(b, l): (usize, &mut [C<T>])| {
-        let mut scratch = Vec::new();
-        let s = &phi[b * dim..(b + 1) * dim];
-        for (o, &gm) in obs.iter().zip(&grad_out[b * m..(b + 1) * m]) {
-            if gm != 0.0 {
-                o.op.apply_acc(s, l, gm, &mut scratch, false);
-            }
-        }
+    let one = |(b, l): (usize, &mut [C<T>])| {
+        let rows = b * dim..(b + 1) * dim;
+        adjoint_state(obs, &grad_out[b * m..(b + 1) * m], &phi[rows], l, false)
     };
     if pool::num_threads() > 1 && (batch * dim * m) > SERIAL_MAX_WORK {
-        pool::install(|| lam.par_chunks_mut(dim).enumerate().for_each(adjoint_state));
+        pool::install(|| lam.par_chunks_mut(dim).enumerate().for_each(one));
     } else {
-        lam.chunks_mut(dim).enumerate().for_each(adjoint_state);
+        lam.chunks_mut(dim).enumerate().for_each(one);
     }
     lanes::vjp_sweep(prog, theta, batch, &phi, &lam, out);
 }

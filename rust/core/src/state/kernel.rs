@@ -265,18 +265,21 @@ fn mat1_runs<T: Real, M: Coef<T>>(a: &mut [C<T>], b: &mut [C<T>], m: &[M; 4]) {
     }
 }
 
+/// `x <- d x` elementwise, on the vector path where the CPU has one.
+#[inline(always)]
+pub(crate) fn scale_run<T: Real>(x: &mut [C<T>], d: C<T>) {
+    if !T::scale(x, d) {
+        x.iter_mut().for_each(|v| *v *= d);
+    }
+}
+
 /// `(a, b) <- (d0 a, d1 b)` elementwise (d0 == 1 skipped).
 #[inline(always)]
 fn diag1_runs<T: Real>(a: &mut [C<T>], b: &mut [C<T>], [d0, d1]: [C<T>; 2]) {
-    let scale = |x: &mut [C<T>], d: C<T>| {
-        if !T::scale(x, d) {
-            x.iter_mut().for_each(|v| *v *= d);
-        }
-    };
     if d0 != C::one() {
-        scale(a, d0);
+        scale_run(a, d0);
     }
-    scale(b, d1);
+    scale_run(b, d1);
 }
 
 /// `<bra| m |ket>` for the 2x2 matrix `m` on bit `t`, over the control-matching subspace.

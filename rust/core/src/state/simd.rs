@@ -224,84 +224,77 @@ mod x86 {
         }
     }
 
-    /// Σ conj(a_j) b_j: lanes accumulate a·b (re·re, im·im) and a·swap(b) (re·im, im·re).
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot_f64(a: &[C<f64>], b: &[C<f64>]) -> C<f64> {
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr() as *const f64, b.as_ptr() as *const f64);
-        let (mut same, mut cross) = (_mm256_setzero_pd(), _mm256_setzero_pd());
-        let (mut same2, mut cross2) = (_mm256_setzero_pd(), _mm256_setzero_pd());
-        let mut j = 0;
-        // two independent accumulator pairs hide the FMA latency
-        while j + 4 <= n {
-            let x = _mm256_loadu_pd(pa.add(2 * j));
-            let y = _mm256_loadu_pd(pb.add(2 * j));
-            let x2 = _mm256_loadu_pd(pa.add(2 * j + 4));
-            let y2 = _mm256_loadu_pd(pb.add(2 * j + 4));
-            same = _mm256_fmadd_pd(x, y, same);
-            cross = _mm256_fmadd_pd(x, swap64(y), cross);
-            same2 = _mm256_fmadd_pd(x2, y2, same2);
-            cross2 = _mm256_fmadd_pd(x2, swap64(y2), cross2);
-            j += 4;
-        }
-        same = _mm256_add_pd(same, same2);
-        cross = _mm256_add_pd(cross, cross2);
-        while j + 2 <= n {
-            let x = _mm256_loadu_pd(pa.add(2 * j));
-            let y = _mm256_loadu_pd(pb.add(2 * j));
-            same = _mm256_fmadd_pd(x, y, same);
-            cross = _mm256_fmadd_pd(x, swap64(y), cross);
-            j += 2;
-        }
-        let (mut s4, mut c4) = ([0.0f64; 4], [0.0f64; 4]);
-        _mm256_storeu_pd(s4.as_mut_ptr(), same);
-        _mm256_storeu_pd(c4.as_mut_ptr(), cross);
-        let mut acc = C::new(s4[0] + s4[1] + s4[2] + s4[3], c4[0] - c4[1] + c4[2] - c4[3]);
-        for k in j..n {
-            acc += a[k].conj() * b[k];
-        }
-        acc
+    /// Generates `dot` for f64 / f32: Σ conj(a_j) b_j, `$w` complex numbers per register.
+    /// Lanes accumulate a·b (re·re, im·im) and a·swap(b) (re·im, im·re); two independent
+    /// accumulator pairs hide the FMA latency.
+    macro_rules! dot {
+        ($name:ident, $t:ty, $w:expr, $zero:ident, $load:ident, $store:ident, $add:ident,
+         $swap:ident, $fma:ident) => {
+            #[target_feature(enable = "avx2,fma")]
+            pub unsafe fn $name(a: &[C<$t>], b: &[C<$t>]) -> C<$t> {
+                let n = a.len().min(b.len());
+                let (pa, pb) = (a.as_ptr() as *const $t, b.as_ptr() as *const $t);
+                let (mut same, mut cross) = ($zero(), $zero());
+                let (mut same2, mut cross2) = ($zero(), $zero());
+                let mut j = 0;
+                while j + 2 * $w <= n {
+                    let x = $load(pa.add(2 * j));
+                    let y = $load(pb.add(2 * j));
+                    let x2 = $load(pa.add(2 * j + 2 * $w));
+                    let y2 = $load(pb.add(2 * j + 2 * $w));
+                    same = $fma(x, y, same);
+                    cross = $fma(x, $swap(y), cross);
+                    same2 = $fma(x2, y2, same2);
+                    cross2 = $fma(x2, $swap(y2), cross2);
+                    j += 2 * $w;
+                }
+                same = $add(same, same2);
+                cross = $add(cross, cross2);
+                while j + $w <= n {
+                    let x = $load(pa.add(2 * j));
+                    let y = $load(pb.add(2 * j));
+                    same = $fma(x, y, same);
+                    cross = $fma(x, $swap(y), cross);
+                    j += $w;
+                }
+                let (mut s, mut c) = ([0.0 as $t; 2 * $w], [0.0 as $t; 2 * $w]);
+                $store(s.as_mut_ptr(), same);
+                $store(c.as_mut_ptr(), cross);
+                // im = Σ re_a·im_b − im_a·re_b: even lanes minus odd lanes of `cross`
+                let re: $t = s.iter().sum();
+                let im: $t =
+                    c.iter().step_by(2).sum::<$t>() - c.iter().skip(1).step_by(2).sum::<$t>();
+                let mut acc = C::new(re, im);
+                for k in j..n {
+                    acc += a[k].conj() * b[k];
+                }
+                acc
+            }
+        };
     }
 
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot_f32(a: &[C<f32>], b: &[C<f32>]) -> C<f32> {
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr() as *const f32, b.as_ptr() as *const f32);
-        let (mut same, mut cross) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let (mut same2, mut cross2) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let mut j = 0;
-        // two independent accumulator pairs hide the FMA latency
-        while j + 8 <= n {
-            let x = _mm256_loadu_ps(pa.add(2 * j));
-            let y = _mm256_loadu_ps(pb.add(2 * j));
-            let x2 = _mm256_loadu_ps(pa.add(2 * j + 8));
-            let y2 = _mm256_loadu_ps(pb.add(2 * j + 8));
-            same = _mm256_fmadd_ps(x, y, same);
-            cross = _mm256_fmadd_ps(x, swap32(y), cross);
-            same2 = _mm256_fmadd_ps(x2, y2, same2);
-            cross2 = _mm256_fmadd_ps(x2, swap32(y2), cross2);
-            j += 8;
-        }
-        same = _mm256_add_ps(same, same2);
-        cross = _mm256_add_ps(cross, cross2);
-        while j + 4 <= n {
-            let x = _mm256_loadu_ps(pa.add(2 * j));
-            let y = _mm256_loadu_ps(pb.add(2 * j));
-            same = _mm256_fmadd_ps(x, y, same);
-            cross = _mm256_fmadd_ps(x, swap32(y), cross);
-            j += 4;
-        }
-        let (mut s8, mut c8) = ([0.0f32; 8], [0.0f32; 8]);
-        _mm256_storeu_ps(s8.as_mut_ptr(), same);
-        _mm256_storeu_ps(c8.as_mut_ptr(), cross);
-        let re: f32 = s8.iter().sum();
-        let im: f32 = c8.iter().step_by(2).sum::<f32>() - c8.iter().skip(1).step_by(2).sum::<f32>();
-        let mut acc = C::new(re, im);
-        for k in j..n {
-            acc += a[k].conj() * b[k];
-        }
-        acc
-    }
+    dot!(
+        dot_f64,
+        f64,
+        2,
+        _mm256_setzero_pd,
+        _mm256_loadu_pd,
+        _mm256_storeu_pd,
+        _mm256_add_pd,
+        swap64,
+        _mm256_fmadd_pd
+    );
+    dot!(
+        dot_f32,
+        f32,
+        4,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_add_ps,
+        swap32,
+        _mm256_fmadd_ps
+    );
 
     /// Generates `dot_re` for f64 / f32: `$w` reals per register, four accumulators to
     /// hide the FMA latency.

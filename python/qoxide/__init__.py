@@ -3,6 +3,9 @@
 from . import _core, hsm, nn, train
 from ._core import (
     GATES,
+    OutOfMemoryError,
+    ShapeError,
+    WireError,
     batch_lanes_enabled,
     fusion_enabled,
     get_num_threads,
@@ -19,6 +22,9 @@ __version__ = _core.__version__
 
 __all__ = [
     "GATES",
+    "OutOfMemoryError",
+    "ShapeError",
+    "WireError",
     "Hermitian",
     "I",
     "Observable",

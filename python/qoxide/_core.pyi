@@ -2,6 +2,7 @@
 float64 runs complex128, float32 runs complex64; real outputs come back in theta's dtype."""
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -10,7 +11,20 @@ MAX_QUBITS: int
 GATES: list[str]
 __version__: str
 
+class WireError(ValueError):
+    """A wire out of range for the register, or repeated."""
+
+class ShapeError(ValueError):
+    """An array of the wrong shape or size (theta, states, cotangents, matrices)."""
+
+class OutOfMemoryError(MemoryError):
+    """The request would not fit in available memory; raised before allocating."""
+
+_Engine = Literal["auto", "per_sample", "lanes", "tiled"] | None
+
 class Tape:
+    """Built op by op with ``add``; frozen (compiled once) by its first run."""
+
     def __init__(self, n_qubits: int, n_params: int) -> None: ...
     def add(
         self,
@@ -28,6 +42,8 @@ class Tape:
     def n_params(self) -> int: ...
     @property
     def n_ops(self) -> int: ...
+    @property
+    def frozen(self) -> bool: ...
 
 class Observable:
     @staticmethod
@@ -36,7 +52,9 @@ class Observable:
     ) -> Observable: ...
     @staticmethod
     def hermitian(
-        n_qubits: int, wires: Sequence[int], matrix: npt.NDArray[np.complex128]
+        n_qubits: int,
+        wires: Sequence[int],
+        matrix: npt.NDArray[np.complex128] | npt.NDArray[np.float64],
     ) -> Observable: ...
     @staticmethod
     def projector(n_qubits: int, wires: Sequence[int], bits: Sequence[int]) -> Observable: ...
@@ -54,33 +72,54 @@ def expval(
     observables: Sequence[Observable],
     init_state: _Init = ...,
     final_states: np.ndarray | None = ...,
+    engine: _Engine = ...,
 ) -> np.ndarray:
     """[B, M] expectation values (from ``final_states`` [B, 2^n] of an earlier ``state`` call
     when given: the forward pass is skipped)."""
 
 def expval_and_state(
-    tape: Tape, theta: _Theta, observables: Sequence[Observable], init_state: _Init = ...
+    tape: Tape,
+    theta: _Theta,
+    observables: Sequence[Observable],
+    init_state: _Init = ...,
+    engine: _Engine = ...,
 ) -> tuple[np.ndarray, np.ndarray]:
     """([B, M] expectation values, [B, 2^n] final states) in one call."""
 
 def var(
-    tape: Tape, theta: _Theta, observables: Sequence[Observable], init_state: _Init = ...
+    tape: Tape,
+    theta: _Theta,
+    observables: Sequence[Observable],
+    init_state: _Init = ...,
+    engine: _Engine = ...,
 ) -> np.ndarray:
     """[B, M] variances."""
 
-def state(tape: Tape, theta: _Theta, init_state: _Init = ...) -> np.ndarray:
+def state(tape: Tape, theta: _Theta, init_state: _Init = ..., engine: _Engine = ...) -> np.ndarray:
     """[B, 2^n] final states."""
 
-def probs(tape: Tape, theta: _Theta, wires: Sequence[int], init_state: _Init = ...) -> np.ndarray:
+def probs(
+    tape: Tape, theta: _Theta, wires: Sequence[int], init_state: _Init = ..., engine: _Engine = ...
+) -> np.ndarray:
     """[B, 2^k] marginal probabilities of ``wires`` (wires[0] the high bit)."""
 
 def sample(
-    tape: Tape, theta: _Theta, wires: Sequence[int], shots: int, seed: int, init_state: _Init = ...
+    tape: Tape,
+    theta: _Theta,
+    wires: Sequence[int],
+    shots: int,
+    seed: int,
+    init_state: _Init = ...,
+    engine: _Engine = ...,
 ) -> npt.NDArray[np.uint8]:
     """[B, shots, k] measured bits."""
 
 def jacobian(
-    tape: Tape, theta: _Theta, observables: Sequence[Observable], init_state: _Init = ...
+    tape: Tape,
+    theta: _Theta,
+    observables: Sequence[Observable],
+    init_state: _Init = ...,
+    engine: _Engine = ...,
 ) -> np.ndarray:
     """[B, M, P] adjoint Jacobian."""
 
@@ -91,11 +130,15 @@ def vjp(
     grad_out: _Theta,
     init_state: _Init = ...,
     final_states: np.ndarray | None = ...,
+    engine: _Engine = ...,
 ) -> np.ndarray:
     """[B, P] = sum_m grad_out[b, m] d<O_m>/dtheta, one backward sweep per sample (from
     ``final_states`` when given: the forward pass is skipped)."""
 
 def get_num_threads() -> int: ...
+def planned_engine(tape: Tape, batch: int, single: bool = ...) -> str:
+    """The engine the planner picks for ``batch`` samples ("per_sample", "lanes", "tiled")."""
+
 def set_num_threads(n: int) -> None: ...
 
 # --- Hilbert Space Models (qoxide.hsm) ---------------------------------------------------

@@ -1,11 +1,14 @@
-//! The batch-lane engine against the per-sample path (`lanes::set_enabled`) on the seed
+//! The batch-lane engine against the per-sample engine (`Options::with_engine`) on the seed
 //! dressed circuit (n qubits, H+RY embedding, depth 6 of CNOTs + RY): forward (final
 //! states) and VJP from given final states, medians of interleaved calls.
 //! `cargo run --release --example lanes -p qoxide-core`
 //! Environment: QUBITS=4,6 BATCHES=16,64 pick the cases, F32=0 skips f32, ROT=1 turns
 //! every RY into a Rot (no generator: per-lane forms), RAYON_NUM_THREADS as usual.
 
-use qoxide_core::{adjoint, execute, lanes, Gate, Init, Obs, Op, Param, Real, Tape};
+use qoxide_core::{
+    adjoint, measure, Engine, Gate, Init, Obs, Op, Options, Param, Program, Real, Tape,
+};
+use std::sync::Arc;
 use std::time::Instant;
 
 fn dressed(n: usize, depth: usize) -> Tape {
@@ -68,14 +71,17 @@ fn bench<T: Real>(n: usize, batch: usize) {
     let theta: Vec<f64> = (0..batch * p).map(|k| (k as f64 * 0.37).sin()).collect();
     let g = vec![1.0; batch * m];
     let reps = (200_000 / batch).clamp(200, 5000);
-    let states = execute::state::<T>(&tape, &theta, batch, Init::Zero).unwrap();
+    let prog = Program::<T>::new(Arc::new(tape));
+    let engine =
+        |on: bool| Options::with_engine(if on { Engine::Lanes } else { Engine::PerSample });
+    let states = measure::state(&prog, &theta, batch, Init::Zero, &engine(true)).unwrap();
     let fwd = |on: bool| {
-        lanes::set_enabled(on);
-        std::hint::black_box(execute::state::<T>(&tape, &theta, batch, Init::Zero).unwrap());
+        let s = measure::state(&prog, &theta, batch, Init::Zero, &engine(on));
+        std::hint::black_box(s.unwrap());
     };
     let vjp = |on: bool| {
-        lanes::set_enabled(on);
-        let v = adjoint::vjp::<T>(&tape, &theta, batch, &obs, &g, Init::Final(&states));
+        let init = Init::Final(&states);
+        let v = adjoint::vjp(&prog, &theta, batch, &obs, &g, init, &engine(on));
         std::hint::black_box(v.unwrap());
     };
     let (mut old_fwd, mut old_vjp) = (|| fwd(false), || vjp(false));

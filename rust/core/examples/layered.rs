@@ -2,7 +2,8 @@
 //! wire, then a CNOT ring) on one sample, fused and unfused, complex128 and complex64.
 //! `cargo run --release --example layered -p qoxide-core [qubits] [reps]`; JAC=1 times the
 //! adjoint Jacobian of every ⟨Z_i⟩ instead, TILE=k forces the fusion tile to k qubits.
-use qoxide_core::{adjoint, execute, fusion, Gate, Init, Obs, Op, Param, Tape};
+use qoxide_core::{adjoint, measure, Engine, Gate, Init, Obs, Op, Options, Param, Program, Tape};
+use std::sync::Arc;
 use std::time::Instant;
 
 fn main() {
@@ -34,15 +35,23 @@ fn main() {
     let all_z: Vec<Obs> = (0..n)
         .map(|i| Obs::pauli(n, &[(1.0, vec![(i, 'Z')])]).unwrap())
         .collect();
-    if let Some(k) = std::env::var("TILE").ok().and_then(|t| t.parse().ok()) {
-        fusion::set_tile_qubits(k);
-    }
+    let tile: Option<u32> = std::env::var("TILE").ok().and_then(|t| t.parse().ok());
+    let opts = |fused: bool| Options {
+        engine: Some(if fused {
+            Engine::Tiled
+        } else {
+            Engine::PerSample
+        }),
+        tile_qubits: tile,
+        ..Options::default()
+    };
+    let tape = Arc::new(tape);
+    let (p64, p32) = (Program::<f64>::new(tape.clone()), Program::<f32>::new(tape));
     if std::env::var("JAC").is_ok() {
         for on in [false, true] {
-            fusion::set_enabled(on);
             let t = Instant::now();
             for _ in 0..reps {
-                let j = adjoint::jacobian::<f64>(&tape, &theta, 1, &all_z, Init::Zero);
+                let j = adjoint::jacobian(&p64, &theta, 1, &all_z, Init::Zero, &opts(on));
                 std::hint::black_box(j.unwrap());
             }
             let ms = t.elapsed().as_secs_f64() / reps as f64 * 1e3;
@@ -51,14 +60,13 @@ fn main() {
         return;
     }
     for on in [false, true] {
-        fusion::set_enabled(on);
         for (prec, f32) in [("c128", false), ("c64", true)] {
             let t = Instant::now();
             for _ in 0..reps {
                 let e = if f32 {
-                    execute::expval::<f32>(&tape, &theta, 1, &obs, Init::Zero)
+                    measure::expval(&p32, &theta, 1, &obs, Init::Zero, &opts(on))
                 } else {
-                    execute::expval::<f64>(&tape, &theta, 1, &obs, Init::Zero)
+                    measure::expval(&p64, &theta, 1, &obs, Init::Zero, &opts(on))
                 };
                 std::hint::black_box(e.unwrap());
             }

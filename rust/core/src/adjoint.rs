@@ -5,20 +5,21 @@
 //! The VJP uses the combined observable Σ_m g_m O_m, so it costs ONE sweep whatever M.
 //! The sweep stops at the first parametrised op: nothing before it has a gradient.
 
-use crate::error::Result;
-use crate::execute::{
-    check_call, check_obs, fused_plan, plan, run_batch, Block, Init, Program, Task, SERIAL_MAX_WORK,
+use crate::engine::{
+    check_call, check_obs, choose, lanes, plan, run_batch, Engine, Init, Options, Task,
+    SERIAL_MAX_WORK,
 };
+use crate::error::Result;
 use crate::fusion;
-use crate::lanes;
 use crate::observable::Obs;
 use crate::pool;
+use crate::program::{fused_plan, Block, Program};
 use crate::scalar::{cast, Real, C, C64};
+use crate::shape_err;
 use crate::state::kernel::scale_run;
 use crate::state::reduce::{re_inner, SharedMut};
 use crate::state::{Kernel, CHUNK_AMPS};
-use crate::tape::{Param, Tape};
-use crate::value_err;
+use crate::tape::Param;
 use num_traits::{One, Zero};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -33,14 +34,18 @@ fn sweep<T: Real>(
     lams: &mut [Vec<C<T>>],
     grads: &mut [f64],
     par: bool,
+    opts: &Options,
 ) {
-    let tape = prog.tape;
+    let tape = prog.tape();
     let Some(first) = tape.ops.iter().position(|op| op.is_parametrised()) else {
         return;
     };
     let mut lams: Vec<&mut [C<T>]> = lams.iter_mut().map(|l| l.as_mut_slice()).collect();
     let mut kets = Kets::default();
     for i in (first..tape.ops.len()).rev() {
+        if opts.cancelled() {
+            return;
+        }
         // nothing before the first parametrised op has a gradient: its λs need no undo
         step(
             prog,
@@ -77,7 +82,7 @@ fn step<T: Real>(
         generator,
         derivs: &derivs,
     };
-    op.step(phi, lams, grads, prog.tape.n_params, kets, undo_lams, par);
+    op.step(phi, lams, grads, prog.tape().n_params, kets, undo_lams, par);
 }
 
 /// From this many λ states on, an op's gradient terms go through shared kets (`Kets`).
@@ -208,13 +213,13 @@ fn derivative_kernels<T: Real>(
     if prog.generators[i].is_some() {
         return Vec::new();
     }
-    let op = &prog.tape.ops[i];
+    let op = &prog.tape().ops[i];
     let angles = op.angles(row);
     op.params
         .iter()
         .enumerate()
         .filter_map(|(k, prm)| match *prm {
-            Param::Col(col) => Some((col, op.derivative::<T>(&angles, k, prog.tape.n_qubits))),
+            Param::Col(col) => Some((col, op.derivative::<T>(&angles, k, prog.tape().n_qubits))),
             Param::Const(_) => None,
         })
         .collect()
@@ -223,16 +228,28 @@ fn derivative_kernels<T: Real>(
 /// Below this many bytes of φ and λ states together, the plain sweep runs from cache anyway.
 const TILED_SWEEP_MIN_BYTES: usize = 4 << 20;
 
-/// The fused plan for a sweep over `copies` states (φ and the λs), if tiling pays.
-fn sweep_plan<T: Real>(tape: &Tape, copies: usize) -> Option<Vec<Block>> {
+/// The fused plan for a sweep over `copies` states (φ and the λs) on the tiled engine, if
+/// tiling pays.
+fn sweep_plan<T: Real>(
+    prog: &Program<T>,
+    engine: Engine,
+    copies: usize,
+    opts: &Options,
+) -> Option<Vec<Block>> {
+    let tape = prog.tape();
     let bytes = std::mem::size_of::<C<T>>();
-    // (a forced tile size is obeyed, so that tests can tile small registers)
-    if !fusion::tile_forced()
-        && (copies << tape.n_qubits).saturating_mul(bytes) < TILED_SWEEP_MIN_BYTES
-    {
+    if engine != Engine::Tiled {
         return None;
     }
-    fused_plan(tape, fusion::tile_qubits(bytes, copies))
+    // a forced tile size is obeyed, so that tests can tile small registers
+    let tile = match opts.tile_qubits.or_else(fusion::forced_tile_qubits) {
+        Some(t) => t,
+        None if (copies << tape.n_qubits).saturating_mul(bytes) < TILED_SWEEP_MIN_BYTES => {
+            return None
+        }
+        None => fusion::default_tile_qubits(bytes, copies),
+    };
+    fused_plan(tape, Some(tile))
 }
 
 /// One op of a tiled segment, localised to the tile: its inverse, and what its
@@ -264,8 +281,9 @@ fn sweep_tiled<T: Real>(
     lams: &mut [Vec<C<T>>],
     grads: &mut [f64],
     par: bool,
+    opts: &Options,
 ) {
-    let tape = prog.tape;
+    let tape = prog.tape();
     let p = tape.n_params;
     // blocks before the first one with a parameter contribute nothing
     let Some(first) = blocks.iter().position(|b| match b {
@@ -277,6 +295,9 @@ fn sweep_tiled<T: Real>(
     let mut lams: Vec<&mut [C<T>]> = lams.iter_mut().map(|l| l.as_mut_slice()).collect();
     let mut kets = Kets::default(); // for the ops too wide for a tile
     for block in blocks[first..].iter().rev() {
+        if opts.cancelled() {
+            return;
+        }
         let (ops, tiling) = match block {
             Block::Tiled { ops, tiling } => (ops, tiling),
             Block::Whole(i) => {
@@ -351,12 +372,14 @@ fn sweep_tiled<T: Real>(
 
 /// ∂⟨O_m⟩/∂θ_p for every sample: `[B, M, P]`.
 pub fn jacobian<T: Real>(
-    tape: &Tape,
+    prog: &Program<T>,
     theta: &[f64],
     batch: usize,
     obs: &[Obs],
     init: Init<T>,
+    opts: &Options,
 ) -> Result<Vec<f64>> {
+    let tape = prog.tape();
     check_obs(tape, obs)?;
     let (m, p) = (obs.len(), tape.n_params);
     crate::memory::ensure_fits(batch as u128 * m as u128 * p as u128 * 8, "the Jacobian")?;
@@ -364,14 +387,14 @@ pub fn jacobian<T: Real>(
     if m * p == 0 {
         return Ok(out);
     }
-    let prog = Program::<T>::new(tape);
+    let engine = choose(prog, batch, opts)?;
     // When samples run one at a time (not batch-parallel), split the observables into one
     // group per thread; each group sweeps with its own copy of φ, so threads never
     // synchronise inside the sweep (per-op synchronisation costs more than the copy).
     let threads = pool::num_threads();
     let pl = plan(batch, tape.n_qubits, tape.ops.len() * (m + 2));
     let work = (m << tape.n_qubits).saturating_mul(tape.ops.len());
-    let tiled = sweep_plan::<T>(tape, m + 1);
+    let tiled = sweep_plan(prog, engine, m + 1, opts);
     let groups =
         if tiled.is_none() && !pl.batch_par && threads > 1 && m >= 2 && work > SERIAL_MAX_WORK {
             threads.min(m)
@@ -379,15 +402,18 @@ pub fn jacobian<T: Real>(
             1
         };
     let per_group = m.div_ceil(groups);
+    let task = Task {
+        states: m + 1 + groups,
+        passes: (m + 1) * tape.ops.len(),
+    };
     run_batch(
-        &prog,
+        prog,
         theta,
         batch,
         &init,
-        Task {
-            states: m + 1 + groups,
-            passes: (m + 1) * tape.ops.len(),
-        },
+        engine,
+        opts,
+        task,
         &mut out,
         m * p,
         |b, s, jac, par| {
@@ -402,15 +428,15 @@ pub fn jacobian<T: Real>(
                 })
                 .collect();
             if let Some(blocks) = &tiled {
-                sweep_tiled(&prog, blocks, row, s, &mut lams, jac, par);
+                sweep_tiled(prog, blocks, row, s, &mut lams, jac, par, opts);
             } else if groups == 1 {
-                sweep(&prog, row, s, &mut lams, jac, par);
+                sweep(prog, row, s, &mut lams, jac, par, opts);
             } else {
                 let phi: &[C<T>] = s;
                 pool::install(|| {
                     lams.par_chunks_mut(per_group)
                         .zip(jac.par_chunks_mut(per_group * p))
-                        .for_each(|(l, g)| sweep(&prog, row, &mut phi.to_vec(), l, g, false))
+                        .for_each(|(l, g)| sweep(prog, row, &mut phi.to_vec(), l, g, false, opts))
                 });
             }
         },
@@ -419,20 +445,22 @@ pub fn jacobian<T: Real>(
 }
 
 /// Σ_m grad_out[b, m] ∂⟨O_m⟩/∂θ_p for every sample: `[B, P]`, in one backward sweep.
+#[allow(clippy::too_many_arguments)]
 pub fn vjp<T: Real>(
-    tape: &Tape,
+    prog: &Program<T>,
     theta: &[f64],
     batch: usize,
     obs: &[Obs],
     grad_out: &[f64],
     init: Init<T>,
+    opts: &Options,
 ) -> Result<Vec<f64>> {
+    let tape = prog.tape();
     check_obs(tape, obs)?;
     let (m, p) = (obs.len(), tape.n_params);
-    if grad_out.len() != batch * m {
-        return value_err!(
-            "grad_out must have shape [{batch}, {m}] = {} values, got {}",
-            batch * m,
+    if Some(grad_out.len()) != batch.checked_mul(m) {
+        return shape_err!(
+            "grad_out must have shape [{batch}, {m}], got {} values",
             grad_out.len()
         );
     }
@@ -441,22 +469,25 @@ pub fn vjp<T: Real>(
     if m * p == 0 {
         return Ok(out);
     }
-    let prog = Program::<T>::new(tape);
-    if lanes::takes(&prog, batch) {
+    let engine = choose(prog, batch, opts)?;
+    if engine == Engine::Lanes {
         check_call(tape, theta, batch, &init)?;
-        vjp_lanes(&prog, theta, batch, obs, grad_out, &init, &mut out);
+        vjp_lanes(prog, theta, batch, obs, grad_out, &init, &mut out, opts)?;
         return Ok(out);
     }
-    let tiled = sweep_plan::<T>(tape, 2);
+    let tiled = sweep_plan(prog, engine, 2, opts);
+    let task = Task {
+        states: 3,
+        passes: 3 * tape.ops.len(),
+    };
     run_batch(
-        &prog,
+        prog,
         theta,
         batch,
         &init,
-        Task {
-            states: 3,
-            passes: 3 * tape.ops.len(),
-        },
+        engine,
+        opts,
+        task,
         &mut out,
         p,
         |b, s, grad, par| {
@@ -465,8 +496,8 @@ pub fn vjp<T: Real>(
             adjoint_state(obs, &grad_out[b * m..(b + 1) * m], s, &mut lam, par);
             let lams = std::slice::from_mut(&mut lam);
             match &tiled {
-                Some(blocks) => sweep_tiled(&prog, blocks, row, s, lams, grad, par),
-                None => sweep(&prog, row, s, lams, grad, par),
+                Some(blocks) => sweep_tiled(prog, blocks, row, s, lams, grad, par, opts),
+                None => sweep(prog, row, s, lams, grad, par, opts),
             }
         },
     )?;
@@ -483,8 +514,10 @@ fn adjoint_state<T: Real>(obs: &[Obs], g: &[f64], phi: &[C<T>], lam: &mut [C<T>]
     }
 }
 
-/// `vjp` on the lane engine (small register, many samples): every forward pass at once,
-/// each sample's λ = Σ_m g_m O_m|φ⟩, then one backward sweep over all samples.
+/// `vjp` on the lane engine (small register, many samples), a chunk of samples at a time
+/// (memory stays bounded): the chunk's forward passes at once, each sample's
+/// λ = Σ_m g_m O_m|φ⟩, then one backward sweep over the chunk.
+#[allow(clippy::too_many_arguments)]
 fn vjp_lanes<T: Real>(
     prog: &Program<T>,
     theta: &[f64],
@@ -493,22 +526,39 @@ fn vjp_lanes<T: Real>(
     grad_out: &[f64],
     init: &Init<T>,
     out: &mut [f64],
-) {
-    let dim = 1usize << prog.tape.n_qubits;
+    opts: &Options,
+) -> Result<()> {
+    let (n, p) = (prog.tape().n_qubits, prog.tape().n_params);
+    let dim = 1usize << n;
     let m = obs.len();
-    let phi = match init {
-        Init::Final(s) => Cow::Borrowed(*s),
-        _ => Cow::Owned(lanes::final_states(prog, theta, batch, init)),
-    };
-    let mut lam = vec![C::zero(); batch * dim];
-    let one = |(b, l): (usize, &mut [C<T>])| {
-        let rows = b * dim..(b + 1) * dim;
-        adjoint_state(obs, &grad_out[b * m..(b + 1) * m], &phi[rows], l, false)
-    };
-    if pool::num_threads() > 1 && (batch * dim * m) > SERIAL_MAX_WORK {
-        pool::install(|| lam.par_chunks_mut(dim).enumerate().for_each(one));
-    } else {
-        lam.chunks_mut(dim).enumerate().for_each(one);
+    let chunk = lanes::chunk_samples::<T>(n);
+    let amp = std::mem::size_of::<C<T>>() as u128;
+    crate::memory::ensure_fits(
+        ((2 * chunk.min(batch)) as u128 * dim as u128) * amp,
+        "the lane engine's states",
+    )?;
+    for start in (0..batch).step_by(chunk) {
+        let nb = chunk.min(batch - start);
+        let th = &theta[start * p..(start + nb) * p];
+        let phi = match init.slice(dim, start, nb) {
+            Init::Final(s) => Cow::Borrowed(s),
+            part => Cow::Owned(lanes::final_states(prog, th, nb, &part, opts)),
+        };
+        opts.check_cancel()?;
+        let g_out = &grad_out[start * m..(start + nb) * m];
+        let mut lam = vec![C::zero(); nb * dim];
+        let one = |(b, l): (usize, &mut [C<T>])| {
+            let rows = b * dim..(b + 1) * dim;
+            adjoint_state(obs, &g_out[b * m..(b + 1) * m], &phi[rows], l, false)
+        };
+        if pool::num_threads() > 1 && (nb * dim * m) > SERIAL_MAX_WORK {
+            pool::install(|| lam.par_chunks_mut(dim).enumerate().for_each(one));
+        } else {
+            lam.chunks_mut(dim).enumerate().for_each(one);
+        }
+        let o = &mut out[start * p..(start + nb) * p];
+        lanes::vjp_sweep(prog, th, nb, &phi, &lam, o, opts);
+        opts.check_cancel()?;
     }
-    lanes::vjp_sweep(prog, theta, batch, &phi, &lam, out);
+    Ok(())
 }

@@ -41,29 +41,32 @@ pub fn set_tile_qubits(k: usize) {
     TILE_QUBITS.store(k, Ordering::Relaxed)
 }
 
-/// Whether the tile size was forced by `set_tile_qubits`.
-pub fn tile_forced() -> bool {
-    TILE_QUBITS.load(Ordering::Relaxed) > 0
+/// The tile size forced by `set_tile_qubits`, if any.
+pub fn forced_tile_qubits() -> Option<u32> {
+    match TILE_QUBITS.load(Ordering::Relaxed) {
+        0 => None,
+        k => Some(k as u32),
+    }
 }
 
 /// Tile size in qubits for states of `amp_bytes`-byte amplitudes, `copies` states per tile
-/// (the adjoint keeps φ and every λ of a tile in cache together, in `ADJOINT_TILE_BYTES`);
-/// None if fusion is off.
-pub fn tile_qubits(amp_bytes: usize, copies: usize) -> Option<u32> {
-    if !enabled() {
-        return None;
-    }
-    let forced = TILE_QUBITS.load(Ordering::Relaxed);
-    if forced > 0 {
-        return Some(forced as u32);
-    }
+/// (the adjoint keeps φ and every λ of a tile in cache together, in `ADJOINT_TILE_BYTES`).
+pub fn default_tile_qubits(amp_bytes: usize, copies: usize) -> u32 {
     let budget = if copies > 1 {
         ADJOINT_TILE_BYTES
     } else {
         TILE_BYTES
     };
     let amps = budget / (amp_bytes * copies.max(1));
-    Some((amps.max(1).ilog2()).max(LOW_BITS + 3))
+    (amps.max(1).ilog2()).max(LOW_BITS + 3)
+}
+
+/// The tile size for the forward pass: forced, or the default; None if fusion is off.
+pub fn tile_qubits(amp_bytes: usize, copies: usize) -> Option<u32> {
+    if !enabled() {
+        return None;
+    }
+    Some(forced_tile_qubits().unwrap_or_else(|| default_tile_qubits(amp_bytes, copies)))
 }
 
 /// A run of ops applied together.

@@ -6,7 +6,7 @@
 //! form cast to the working precision and placed on bit positions. Derivative forms
 //! dU/dθ_k use the same layout, which is what the adjoint method needs.
 
-use crate::scalar::{cast, Real, C64};
+use crate::scalar::{cast, mul2, Real, C64};
 use crate::state::{Ctrl, Kernel};
 use num_complex::Complex;
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_PI_4};
@@ -127,15 +127,6 @@ fn c(re: f64, im: f64) -> C64 {
 
 fn eip(p: f64) -> C64 {
     Complex::from_polar(1.0, p)
-}
-
-fn mul2(a: &[C64; 4], b: &[C64; 4]) -> [C64; 4] {
-    [
-        a[0] * b[0] + a[1] * b[2],
-        a[0] * b[1] + a[1] * b[3],
-        a[2] * b[0] + a[3] * b[2],
-        a[2] * b[1] + a[3] * b[3],
-    ]
 }
 
 fn diag2(d: [C64; 2]) -> [C64; 4] {

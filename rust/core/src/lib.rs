@@ -6,26 +6,34 @@
 //! - states are batched `[B, 2^n]`, each sample contiguous;
 //! - gate angles come per sample as `theta[B, P]`; an op parameter is a column of
 //!   theta or a constant.
+//!
+//! The data path: a `Tape` is compiled once into a `Program` (`program`); each call picks
+//! an `Engine` (`engine::choose`) and runs the measurements (`measure`) or the adjoint
+//! (`adjoint`) through it.
 
 pub mod adjoint;
+pub mod cpu;
+pub mod engine;
 pub mod error;
-pub mod execute;
 pub mod fusion;
 pub mod gates;
 pub mod hsm;
-pub mod lanes;
+pub mod measure;
 pub mod memory;
 pub mod observable;
 pub mod pauli;
 pub mod pool;
+pub mod program;
 pub mod scalar;
+pub mod simple;
 pub mod state;
 pub mod tape;
 
-pub use adjoint::{jacobian, vjp};
+pub use engine::{Engine, Init, Options};
 pub use error::{QoxideError, Result};
-pub use execute::{expval, expval_and_state, probs, sample, state, var, Init};
 pub use gates::Gate;
 pub use observable::{Obs, Observable};
+pub use program::{Compiled, Precision, Program};
 pub use scalar::{Real, C};
+pub use simple::{expval, expval_and_state, jacobian, probs, sample, state, var, vjp};
 pub use tape::{Op, Param, Tape};

@@ -3,13 +3,14 @@
 //! rayon's global pool does not survive `fork()`: the child inherits a registry whose
 //! worker threads do not exist, and the first parallel job hangs forever (torch
 //! DataLoader workers fork). We keep our own pool tagged with the pid that built it and
-//! build a fresh one when the pid changes. The stale pool is leaked on purpose: its
-//! threads belong to the parent, and dropping it in the child would wait on them.
+//! build a fresh one when the pid changes; the parent's pool is leaked in the child on
+//! purpose (its threads belong to the parent; dropping it would wait on them).
+//! A pool replaced by `set_num_threads` in the same process is retired: dropped when the
+//! last call still running on it returns, which ends its threads.
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
-use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 struct Tagged {
     pid: u32,
@@ -17,7 +18,7 @@ struct Tagged {
     pool: ThreadPool,
 }
 
-static POOL: AtomicPtr<Tagged> = AtomicPtr::new(ptr::null_mut());
+static POOL: Mutex<Option<Arc<Tagged>>> = Mutex::new(None);
 /// Requested thread count; 0 means "default" (RAYON_NUM_THREADS or all cores).
 static REQUESTED: AtomicUsize = AtomicUsize::new(0);
 
@@ -48,30 +49,29 @@ fn wanted_threads() -> usize {
 
 /// The pool for this process, built on first use (and again after a fork or a
 /// change of the requested thread count).
-pub fn pool() -> &'static ThreadPool {
+fn pool() -> Arc<Tagged> {
     let pid = std::process::id();
-    loop {
-        let cur = POOL.load(Ordering::Acquire);
-        // SAFETY: pools stored in POOL are leaked boxes and are never freed.
-        if let Some(t) = unsafe { cur.as_ref() } {
-            if t.pid == pid && t.threads == wanted_threads() {
-                return &t.pool;
-            }
-        }
-        let threads = wanted_threads();
-        let pool = ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("qoxide-{i}"))
-            .build()
-            .expect("failed to start the qoxide thread pool");
-        let fresh = Box::into_raw(Box::new(Tagged { pid, threads, pool }));
-        match POOL.compare_exchange(cur, fresh, Ordering::AcqRel, Ordering::Acquire) {
-            // The old pool (another process's, or a resized one) is leaked: see module doc.
-            Ok(_) => return unsafe { &(*fresh).pool },
-            // Another thread won the race: drop ours (its threads live here) and retry.
-            Err(_) => drop(unsafe { Box::from_raw(fresh) }),
+    let threads = wanted_threads();
+    // (held for a pointer swap only; a poisoned lock still holds a valid Option)
+    let mut slot = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(t) = slot.as_ref() {
+        if t.pid == pid && t.threads == threads {
+            return t.clone();
         }
     }
+    let pool = ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("qoxide-{i}"))
+        .build()
+        .expect("failed to start the qoxide thread pool");
+    let fresh = Arc::new(Tagged { pid, threads, pool });
+    if let Some(old) = slot.replace(fresh.clone()) {
+        if old.pid != pid {
+            std::mem::forget(old); // the parent's pool, inherited through fork: see above
+        }
+        // else: dropped here, or by the last call still running on it
+    }
+    fresh
 }
 
 /// Number of threads the pool runs.
@@ -86,5 +86,6 @@ pub fn set_num_threads(n: usize) {
 
 /// Run `f` inside the pool.
 pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    pool().install(f)
+    let p = pool();
+    p.pool.install(f)
 }

@@ -56,3 +56,14 @@ pub fn cast<T: Real>(z: C64) -> C<T> {
 pub fn widen<T: Real>(z: C<T>) -> C64 {
     C64::new(z.re.f64(), z.im.f64())
 }
+
+/// a·b for row-major 2x2 complex matrices.
+#[inline]
+pub fn mul2<T: Real>(a: &[C<T>; 4], b: &[C<T>; 4]) -> [C<T>; 4] {
+    [
+        a[0] * b[0] + a[1] * b[2],
+        a[0] * b[1] + a[1] * b[3],
+        a[2] * b[0] + a[3] * b[2],
+        a[2] * b[1] + a[3] * b[3],
+    ]
+}

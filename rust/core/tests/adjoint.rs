@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use qoxide_core::{adjoint, execute, Gate, Init, Obs, Op, Param, Real, Tape};
+use qoxide_core::{simple, Gate, Init, Obs, Op, Param, Real, Tape};
 
 const H: f64 = 1e-6;
 const FD_TOL: f64 = 1e-6;
@@ -20,8 +20,8 @@ fn fd_jacobian(tape: &Tape, theta: &[f64], batch: usize, obs: &[Obs], init: Init
             tp[b * p + col] += H;
             tm[b * p + col] -= H;
         }
-        let ep = execute::expval::<f64>(tape, &tp, batch, obs, init).unwrap();
-        let em = execute::expval::<f64>(tape, &tm, batch, obs, init).unwrap();
+        let ep = simple::expval::<f64>(tape, &tp, batch, obs, init).unwrap();
+        let em = simple::expval::<f64>(tape, &tm, batch, obs, init).unwrap();
         for b in 0..batch {
             for mi in 0..m {
                 out[(b * m + mi) * p + col] = (ep[b * m + mi] - em[b * m + mi]) / (2.0 * H);
@@ -111,7 +111,7 @@ fn check_circuit_jacobian(seed: u64, n: usize, batch: usize, shared_init: bool) 
     } else {
         Init::Zero
     };
-    let jac = adjoint::jacobian::<f64>(&tape, &theta, batch, &obs, init).unwrap();
+    let jac = simple::jacobian::<f64>(&tape, &theta, batch, &obs, init).unwrap();
     let fd = fd_jacobian(&tape, &theta, batch, &obs, init);
     let ctx = format!("circuit seed {seed}, n {n}, batch {batch}, shared init {shared_init}");
     assert_jac_close(&jac, &fd, batch, m, p, FD_TOL, &ctx);
@@ -128,14 +128,14 @@ fn check_circuit_jacobian(seed: u64, n: usize, batch: usize, shared_init: bool) 
     } else {
         Init::Zero
     };
-    let jac32 = adjoint::jacobian::<f32>(&tape, &theta, batch, &obs, init32).unwrap();
+    let jac32 = simple::jacobian::<f32>(&tape, &theta, batch, &obs, init32).unwrap();
     assert_jac_close(&jac32, &jac, batch, m, p, 1e-4, &format!("{ctx}, f32"));
 
     // vjp = J^T g, with some zero cotangents
     let g: Vec<f64> = (0..batch * m)
         .map(|k| if k % 4 == 3 { 0.0 } else { rng.normal() })
         .collect();
-    let v = adjoint::vjp::<f64>(&tape, &theta, batch, &obs, &g, init).unwrap();
+    let v = simple::vjp::<f64>(&tape, &theta, batch, &obs, &g, init).unwrap();
     assert_eq!(v.len(), batch * p);
     for b in 0..batch {
         for col in 0..p {
@@ -149,7 +149,7 @@ fn check_circuit_jacobian(seed: u64, n: usize, batch: usize, shared_init: bool) 
             );
         }
     }
-    let v32 = adjoint::vjp::<f32>(&tape, &theta, batch, &obs, &g, init32).unwrap();
+    let v32 = simple::vjp::<f32>(&tape, &theta, batch, &obs, &g, init32).unwrap();
     assert_reals_close(&v32, &v, 5e-4, &format!("{ctx}, vjp f32"));
 }
 
@@ -201,7 +201,7 @@ fn each_parametrised_gate_against_finite_differences() {
                 ops.push(op(Gate::Hadamard, &[1], vec![]));
                 let tape = tape_of(n, p, ops);
                 let theta = random_theta(1, p, &mut rng);
-                let jac = adjoint::jacobian::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
+                let jac = simple::jacobian::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
                 let fd = fd_jacobian(&tape, &theta, 1, &obs, Init::Zero);
                 for k in 0..m * p {
                     let diff = (jac[k] - fd[k]).abs();
@@ -283,13 +283,13 @@ fn batch_parallel_path_matches_single_samples() {
     let observables = mixed_observables(n, &mut rng);
     let obs: Vec<Obs> = observables.into_iter().map(|o| o.0).collect();
     let m = obs.len();
-    let jac = adjoint::jacobian::<f64>(&tape, &theta, batch, &obs, Init::Zero).unwrap();
+    let jac = simple::jacobian::<f64>(&tape, &theta, batch, &obs, Init::Zero).unwrap();
     let g: Vec<f64> = (0..batch * m).map(|_| rng.normal()).collect();
-    let v = adjoint::vjp::<f64>(&tape, &theta, batch, &obs, &g, Init::Zero).unwrap();
-    let e = execute::expval::<f64>(&tape, &theta, batch, &obs, Init::Zero).unwrap();
+    let v = simple::vjp::<f64>(&tape, &theta, batch, &obs, &g, Init::Zero).unwrap();
+    let e = simple::expval::<f64>(&tape, &theta, batch, &obs, Init::Zero).unwrap();
     for b in (0..batch).step_by(7) {
         let row = &theta[b * p..(b + 1) * p];
-        let j1 = adjoint::jacobian::<f64>(&tape, row, 1, &obs, Init::Zero).unwrap();
+        let j1 = simple::jacobian::<f64>(&tape, row, 1, &obs, Init::Zero).unwrap();
         assert_reals_close(
             &jac[b * m * p..(b + 1) * m * p],
             &j1,
@@ -297,14 +297,14 @@ fn batch_parallel_path_matches_single_samples() {
             &format!("batched jacobian row {b}"),
         );
         let g1 = &g[b * m..(b + 1) * m];
-        let v1 = adjoint::vjp::<f64>(&tape, row, 1, &obs, g1, Init::Zero).unwrap();
+        let v1 = simple::vjp::<f64>(&tape, row, 1, &obs, g1, Init::Zero).unwrap();
         assert_reals_close(
             &v[b * p..(b + 1) * p],
             &v1,
             1e-12,
             &format!("batched vjp row {b}"),
         );
-        let e1 = execute::expval::<f64>(&tape, row, 1, &obs, Init::Zero).unwrap();
+        let e1 = simple::expval::<f64>(&tape, row, 1, &obs, Init::Zero).unwrap();
         assert_reals_close(
             &e[b * m..(b + 1) * m],
             &e1,
@@ -312,7 +312,7 @@ fn batch_parallel_path_matches_single_samples() {
             &format!("batched expval row {b}"),
         );
         let psi = ref_unitary(&tape, row).matvec(&basis_state(n, 0));
-        let s = execute::state::<f64>(&tape, &theta, batch, Init::Zero).unwrap();
+        let s = simple::state::<f64>(&tape, &theta, batch, Init::Zero).unwrap();
         assert_states_close(&s[b << n..(b + 1) << n], &psi, 1e-12, "batched state");
     }
     // spot-check against finite differences on a few rows
@@ -344,7 +344,7 @@ fn jacobian_with_per_sample_initial_states() {
         .map(|o| o.0)
         .collect();
     let init = Init::PerSample(&states);
-    let jac = adjoint::jacobian::<f64>(&tape, &theta, batch, &obs, init).unwrap();
+    let jac = simple::jacobian::<f64>(&tape, &theta, batch, &obs, init).unwrap();
     let fd = fd_jacobian(&tape, &theta, batch, &obs, init);
     assert_jac_close(&jac, &fd, batch, obs.len(), p, FD_TOL, "per-sample init");
 }
@@ -366,7 +366,7 @@ fn zero_and_empty_gradients() {
         ],
     );
     let theta = [0.7, 1.3, -0.2];
-    let jac = adjoint::jacobian::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
+    let jac = simple::jacobian::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
     // <Z0> = cos(θ0), unaffected by θ1 (unused) and θ2 (RZ commutes with Z)
     assert_reals_close(
         &jac,
@@ -377,17 +377,17 @@ fn zero_and_empty_gradients() {
 
     // no parametrised op at all
     let tape = tape_of(n, 2, vec![op(Gate::RX, &[0], vec![Param::Const(0.5)])]);
-    let jac = adjoint::jacobian::<f64>(&tape, &[0.1, 0.2], 1, &obs, Init::Zero).unwrap();
+    let jac = simple::jacobian::<f64>(&tape, &[0.1, 0.2], 1, &obs, Init::Zero).unwrap();
     assert_eq!(jac, vec![0.0, 0.0]);
 
     // theta of width 0, and no observables
     let tape = tape_of(n, 0, vec![op(Gate::RX, &[0], vec![Param::Const(0.5)])]);
-    let jac = adjoint::jacobian::<f64>(&tape, &[], 2, &obs, Init::Zero).unwrap();
+    let jac = simple::jacobian::<f64>(&tape, &[], 2, &obs, Init::Zero).unwrap();
     assert!(jac.is_empty());
     let tape = tape_of(n, 1, vec![op(Gate::RX, &[0], vec![Param::Col(0)])]);
-    let jac = adjoint::jacobian::<f64>(&tape, &[0.1, 0.2], 2, &[], Init::Zero).unwrap();
+    let jac = simple::jacobian::<f64>(&tape, &[0.1, 0.2], 2, &[], Init::Zero).unwrap();
     assert!(jac.is_empty());
-    let v = adjoint::vjp::<f64>(&tape, &[0.1, 0.2], 2, &[], &[], Init::Zero).unwrap();
+    let v = simple::vjp::<f64>(&tape, &[0.1, 0.2], 2, &[], &[], Init::Zero).unwrap();
     assert_eq!(v, vec![0.0, 0.0]);
 }
 
@@ -408,7 +408,7 @@ fn analytic_gradients() {
     );
     let (a, b) = (0.9f64, -1.4f64);
     let jac =
-        adjoint::jacobian::<f64>(&tape, &[a, b], 1, std::slice::from_ref(&z1), Init::Zero).unwrap();
+        simple::jacobian::<f64>(&tape, &[a, b], 1, std::slice::from_ref(&z1), Init::Zero).unwrap();
     let s2 = (a / 2.0).sin().powi(2);
     let want = [-(a.sin() / 2.0) * (1.0 - b.cos()), -s2 * b.sin()];
     assert_reals_close(&jac, &want, 1e-14, "RX + CRY gradient");
@@ -416,10 +416,10 @@ fn analytic_gradients() {
     let tape = tape_of(n, 1, vec![op(Gate::IsingXX, &[0, 1], vec![Param::Col(0)])]);
     for t in [0.3f64, 2.0, -1.0] {
         let e =
-            execute::expval::<f64>(&tape, &[t], 1, std::slice::from_ref(&z0), Init::Zero).unwrap();
+            simple::expval::<f64>(&tape, &[t], 1, std::slice::from_ref(&z0), Init::Zero).unwrap();
         assert_reals_close(&e, &[t.cos()], 1e-14, "IsingXX expval");
-        let jac = adjoint::jacobian::<f64>(&tape, &[t], 1, std::slice::from_ref(&z0), Init::Zero)
-            .unwrap();
+        let jac =
+            simple::jacobian::<f64>(&tape, &[t], 1, std::slice::from_ref(&z0), Init::Zero).unwrap();
         assert_reals_close(&jac, &[-t.sin()], 1e-14, "IsingXX gradient");
     }
 }
@@ -435,7 +435,7 @@ fn check_precision<T: Real>() {
         .into_iter()
         .map(|o| o.0)
         .collect();
-    let jac = adjoint::jacobian::<T>(&tape, &theta, 2, &obs, Init::Zero).unwrap();
+    let jac = simple::jacobian::<T>(&tape, &theta, 2, &obs, Init::Zero).unwrap();
     let fd = fd_jacobian(&tape, &theta, 2, &obs, Init::Zero);
     let tol = if std::mem::size_of::<T>() == 8 {
         FD_TOL
@@ -464,7 +464,7 @@ fn jacobian_parallel_over_observables() {
         let mut obs = mixed_obs_only(n, &mut rng);
         obs.extend(mixed_obs_only(n, &mut rng));
         let m = obs.len();
-        let jac = adjoint::jacobian::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
+        let jac = simple::jacobian::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
         let fd = fd_jacobian(&tape, &theta, 1, &obs, Init::Zero);
         assert_jac_close(
             &jac,
@@ -477,7 +477,7 @@ fn jacobian_parallel_over_observables() {
         );
         for (mi, o) in obs.iter().enumerate() {
             let one =
-                adjoint::jacobian::<f64>(&tape, &theta, 1, std::slice::from_ref(o), Init::Zero)
+                simple::jacobian::<f64>(&tape, &theta, 1, std::slice::from_ref(o), Init::Zero)
                     .unwrap();
             assert_reals_close(
                 &jac[mi * p..(mi + 1) * p],
@@ -486,7 +486,7 @@ fn jacobian_parallel_over_observables() {
                 &format!("{n} qubits: row {mi} vs single-observable jacobian"),
             );
         }
-        let jac32 = adjoint::jacobian::<f32>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
+        let jac32 = simple::jacobian::<f32>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
         assert_reals_close(&jac32, &jac, 2e-4, &format!("{n} qubits, f32"));
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use qoxide_core::{adjoint, execute, Gate, Init, Obs, Op, Param, QoxideError, Tape};
+use qoxide_core::{simple, Gate, Init, Obs, Op, Param, QoxideError, Tape};
 
 /// Assert a `Value` error whose message contains every one of `needles`.
 #[track_caller]
@@ -276,43 +276,43 @@ fn wrong_theta_width_and_batch() {
     let obs = [z];
     let bad = [0.1, 0.2, 0.3];
     expect_value(
-        execute::state::<f64>(&t, &bad, 1, Init::Zero),
+        simple::state::<f64>(&t, &bad, 1, Init::Zero),
         &["theta", "[batch, 2]", "got 3"],
     );
     expect_value(
-        execute::state::<f64>(&t, &bad, 2, Init::Zero),
+        simple::state::<f64>(&t, &bad, 2, Init::Zero),
         &["theta", "got 3"],
     );
     expect_value(
-        execute::expval::<f64>(&t, &bad, 1, &obs, Init::Zero),
+        simple::expval::<f64>(&t, &bad, 1, &obs, Init::Zero),
         &["theta"],
     );
     expect_value(
-        execute::var::<f32>(&t, &bad, 1, &obs, Init::Zero),
+        simple::var::<f32>(&t, &bad, 1, &obs, Init::Zero),
         &["theta"],
     );
     expect_value(
-        execute::probs::<f64>(&t, &bad, 1, &[0], Init::Zero),
+        simple::probs::<f64>(&t, &bad, 1, &[0], Init::Zero),
         &["theta"],
     );
     expect_value(
-        execute::sample::<f64>(&t, &bad, 1, &[0], 3, 1, Init::Zero),
+        simple::sample::<f64>(&t, &bad, 1, &[0], 3, 1, Init::Zero),
         &["theta"],
     );
     expect_value(
-        adjoint::jacobian::<f64>(&t, &bad, 1, &obs, Init::Zero),
+        simple::jacobian::<f64>(&t, &bad, 1, &obs, Init::Zero),
         &["theta"],
     );
     expect_value(
-        adjoint::vjp::<f64>(&t, &bad, 1, &obs, &[1.0], Init::Zero),
+        simple::vjp::<f64>(&t, &bad, 1, &obs, &[1.0], Init::Zero),
         &["theta"],
     );
     expect_value(
-        execute::state::<f64>(&t, &[], 0, Init::Zero),
+        simple::state::<f64>(&t, &[], 0, Init::Zero),
         &["batch size"],
     );
     expect_value(
-        adjoint::jacobian::<f64>(&t, &[], 0, &obs, Init::Zero),
+        simple::jacobian::<f64>(&t, &[], 0, &obs, Init::Zero),
         &["batch"],
     );
 }
@@ -323,12 +323,12 @@ fn wrong_initial_state_size() {
     let theta = [0.1, 0.2, 0.3, 0.4];
     let s = vec![c(1.0, 0.0); 4];
     expect_value(
-        execute::state::<f64>(&t, &theta, 2, Init::Shared(&s)),
+        simple::state::<f64>(&t, &theta, 2, Init::Shared(&s)),
         &["initial state", "8 amplitudes", "got 4"],
     );
     let s = vec![c(1.0, 0.0); 8];
     expect_value(
-        execute::state::<f64>(&t, &theta, 2, Init::PerSample(&s)),
+        simple::state::<f64>(&t, &theta, 2, Init::PerSample(&s)),
         &["initial states", "[2, 8]", "got 8"],
     );
 }
@@ -342,19 +342,19 @@ fn observable_for_another_register() {
     let obs = [good, bad];
     let needles = ["observable 1", "4 qubits", "circuit has 3"];
     expect_value(
-        execute::expval::<f64>(&t, &theta, 1, &obs, Init::Zero),
+        simple::expval::<f64>(&t, &theta, 1, &obs, Init::Zero),
         &needles,
     );
     expect_value(
-        execute::var::<f64>(&t, &theta, 1, &obs, Init::Zero),
+        simple::var::<f64>(&t, &theta, 1, &obs, Init::Zero),
         &needles,
     );
     expect_value(
-        adjoint::jacobian::<f64>(&t, &theta, 1, &obs, Init::Zero),
+        simple::jacobian::<f64>(&t, &theta, 1, &obs, Init::Zero),
         &needles,
     );
     expect_value(
-        adjoint::vjp::<f64>(&t, &theta, 1, &obs, &[1.0, 1.0], Init::Zero),
+        simple::vjp::<f64>(&t, &theta, 1, &obs, &[1.0, 1.0], Init::Zero),
         &needles,
     );
 }
@@ -364,7 +364,7 @@ fn vjp_cotangent_shape() {
     let t = small_tape();
     let obs = [Obs::pauli(3, &[(1.0, vec![(0, 'Z')])]).unwrap()];
     expect_value(
-        adjoint::vjp::<f64>(&t, &[0.1, 0.2, 0.3, 0.4], 2, &obs, &[1.0], Init::Zero),
+        simple::vjp::<f64>(&t, &[0.1, 0.2, 0.3, 0.4], 2, &obs, &[1.0], Init::Zero),
         &["grad_out", "[2, 1]", "got 1"],
     );
 }
@@ -374,19 +374,19 @@ fn measurement_wires() {
     let t = small_tape();
     let theta = [0.1, 0.2];
     expect_value(
-        execute::probs::<f64>(&t, &theta, 1, &[0, 3], Init::Zero),
+        simple::probs::<f64>(&t, &theta, 1, &[0, 3], Init::Zero),
         &["probs", "wire 3", "out of range"],
     );
     expect_value(
-        execute::probs::<f64>(&t, &theta, 1, &[2, 2], Init::Zero),
+        simple::probs::<f64>(&t, &theta, 1, &[2, 2], Init::Zero),
         &["probs", "wire 2", "repeated"],
     );
     expect_value(
-        execute::sample::<f64>(&t, &theta, 1, &[4], 10, 0, Init::Zero),
+        simple::sample::<f64>(&t, &theta, 1, &[4], 10, 0, Init::Zero),
         &["sample", "wire 4", "out of range"],
     );
     expect_value(
-        execute::sample::<f64>(&t, &theta, 1, &[1, 0, 1], 10, 0, Init::Zero),
+        simple::sample::<f64>(&t, &theta, 1, &[1, 0, 1], 10, 0, Init::Zero),
         &["sample", "wire 1", "repeated"],
     );
 }
@@ -451,11 +451,11 @@ fn observable_construction() {
 #[test]
 fn too_large_register_is_a_memory_error() {
     let t = tape_of(40, 0, vec![op(Gate::Hadamard, &[39], vec![])]);
-    match execute::state::<f64>(&t, &[], 1, Init::Zero) {
+    match simple::state::<f64>(&t, &[], 1, Init::Zero) {
         Err(QoxideError::Memory(msg)) => assert!(msg.contains("GiB") || msg.contains("bytes")),
         other => panic!("expected a Memory error, got {:?}", other.map(|v| v.len())),
     }
-    match execute::probs::<f64>(&t, &[], 1, &[0], Init::Zero) {
+    match simple::probs::<f64>(&t, &[], 1, &[0], Init::Zero) {
         Err(QoxideError::Memory(_)) => {}
         other => panic!("expected a Memory error, got {other:?}"),
     }
@@ -479,30 +479,30 @@ fn nan_angles_give_nan_not_panic() {
         let tape = tape_of(n, np, ops);
         let mut theta = vec![0.3; np];
         theta[0] = f64::NAN;
-        let s = execute::state::<f64>(&tape, &theta, 1, Init::Zero).unwrap();
+        let s = simple::state::<f64>(&tape, &theta, 1, Init::Zero).unwrap();
         assert!(
             s.iter().any(|a| a.re.is_nan() || a.im.is_nan()),
             "{}: no NaN in the state",
             g.name()
         );
-        let s32 = execute::state::<f32>(&tape, &theta, 1, Init::Zero).unwrap();
+        let s32 = simple::state::<f32>(&tape, &theta, 1, Init::Zero).unwrap();
         assert!(
             s32.iter().any(|a| a.re.is_nan() || a.im.is_nan()),
             "{}: no NaN (f32)",
             g.name()
         );
-        let e = execute::expval::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
+        let e = simple::expval::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
         assert!(e[0].is_nan(), "{}: expval {} is not NaN", g.name(), e[0]);
-        let v = execute::var::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
+        let v = simple::var::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
         assert!(v[0].is_nan(), "{}: var {} is not NaN", g.name(), v[0]);
-        let p = execute::probs::<f64>(&tape, &theta, 1, &[0, 1], Init::Zero).unwrap();
+        let p = simple::probs::<f64>(&tape, &theta, 1, &[0, 1], Init::Zero).unwrap();
         assert!(p.iter().any(|x| x.is_nan()), "{}: probs {p:?}", g.name());
-        let j = adjoint::jacobian::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
+        let j = simple::jacobian::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
         assert!(j.iter().any(|x| x.is_nan()), "{}: jacobian {j:?}", g.name());
-        let vj = adjoint::vjp::<f64>(&tape, &theta, 1, &obs, &[1.0], Init::Zero).unwrap();
+        let vj = simple::vjp::<f64>(&tape, &theta, 1, &obs, &[1.0], Init::Zero).unwrap();
         assert!(vj.iter().any(|x| x.is_nan()), "{}: vjp {vj:?}", g.name());
         // sampling from NaN probabilities must not panic; bits stay 0/1
-        let smp = execute::sample::<f64>(&tape, &theta, 1, &[0, 2], 20, 5, Init::Zero).unwrap();
+        let smp = simple::sample::<f64>(&tape, &theta, 1, &[0, 2], 20, 5, Init::Zero).unwrap();
         assert_eq!(smp.len(), 40);
         assert!(smp.iter().all(|&b| b <= 1));
     }
@@ -515,10 +515,10 @@ fn nan_angles_give_nan_not_panic() {
             op(Gate::RY, &[1], vec![Param::Const(f64::NAN)]),
         ],
     );
-    let e = execute::expval::<f64>(&tape, &[0.5, f64::NAN], 2, &obs, Init::Zero).unwrap();
+    let e = simple::expval::<f64>(&tape, &[0.5, f64::NAN], 2, &obs, Init::Zero).unwrap();
     assert!(e[0].is_nan() && e[1].is_nan());
     let tape = tape_of(n, 1, vec![op(Gate::RX, &[0], vec![Param::Col(0)])]);
-    let e = execute::expval::<f64>(&tape, &[0.5, f64::NAN, 1.0], 3, &obs, Init::Zero).unwrap();
+    let e = simple::expval::<f64>(&tape, &[0.5, f64::NAN, 1.0], 3, &obs, Init::Zero).unwrap();
     assert!((e[0] - 0.5f64.cos()).abs() < 1e-14);
     assert!(e[1].is_nan());
     assert!((e[2] - 1.0f64.cos()).abs() < 1e-14);
@@ -528,7 +528,7 @@ fn nan_angles_give_nan_not_panic() {
 #[test]
 fn huge_sample_request_is_a_memory_error() {
     let t = tape_of(2, 0, vec![op(Gate::Hadamard, &[0], vec![])]);
-    match execute::sample::<f64>(&t, &[], 1, &[0], 1usize << 50, 1, Init::Zero) {
+    match simple::sample::<f64>(&t, &[], 1, &[0], 1usize << 50, 1, Init::Zero) {
         Err(QoxideError::Memory(msg)) => assert!(msg.contains("samples"), "{msg}"),
         other => panic!("expected a Memory error, got {:?}", other.map(|v| v.len())),
     }
@@ -540,7 +540,7 @@ fn huge_sample_request_is_a_memory_error() {
 fn overflowing_sample_request_is_an_error() {
     let t = tape_of(2, 0, vec![op(Gate::Hadamard, &[0], vec![])]);
     for (batch, wires, shots) in [(1, vec![0, 1], 1usize << 63), (2, vec![0], 1usize << 63)] {
-        let r = execute::sample::<f64>(&t, &[], batch, &wires, shots, 1, Init::Zero);
+        let r = simple::sample::<f64>(&t, &[], batch, &wires, shots, 1, Init::Zero);
         assert!(
             matches!(r, Err(QoxideError::Memory(_)) | Err(QoxideError::Value(_))),
             "batch {batch} x {shots} shots x {} wires: got {:?}",
@@ -559,7 +559,7 @@ fn huge_batch_is_a_memory_error() {
     let t = tape_of(2, 0, vec![op(Gate::Hadamard, &[0], vec![])]);
     let obs = [Obs::pauli(2, &[(1.0, vec![(0, 'Z')])]).unwrap()];
     let r = std::panic::catch_unwind(|| {
-        execute::expval::<f64>(&t, &[], 1usize << 61, &obs, Init::Zero).map(|v| v.len())
+        simple::expval::<f64>(&t, &[], 1usize << 61, &obs, Init::Zero).map(|v| v.len())
     });
     match r {
         Ok(Err(QoxideError::Memory(_))) => {}
@@ -567,7 +567,7 @@ fn huge_batch_is_a_memory_error() {
         Err(_) => panic!("expval panicked instead of returning a Memory error"),
     }
     let r = std::panic::catch_unwind(|| {
-        execute::var::<f64>(&t, &[], 1usize << 61, &obs, Init::Zero).map(|v| v.len())
+        simple::var::<f64>(&t, &[], 1usize << 61, &obs, Init::Zero).map(|v| v.len())
     });
     assert!(
         matches!(r, Ok(Err(QoxideError::Memory(_)))),

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use qoxide_core::{execute, Gate, Init, Op, Param, Real};
+use qoxide_core::{simple, Gate, Init, Op, Param, Real};
 use std::f64::consts::PI;
 
 /// Register size of the per-gate tests: wire 0 is bit 4, so wires 0 and 1 hit the
@@ -347,7 +347,7 @@ fn init_zero_and_per_sample() {
     let theta = random_theta(batch, p, &mut rng);
 
     // Init::Zero is |0000>
-    let got = execute::state::<f64>(&tape, &theta, batch, Init::Zero).unwrap();
+    let got = simple::state::<f64>(&tape, &theta, batch, Init::Zero).unwrap();
     for b in 0..batch {
         let want = ref_unitary(&tape, &theta[b * p..(b + 1) * p]).matvec(&basis_state(n, 0));
         assert_states_close(&got[b << n..(b + 1) << n], &want, 1e-12, "Init::Zero");
@@ -356,7 +356,7 @@ fn init_zero_and_per_sample() {
     // Init::PerSample: a different state per sample
     let states: Vec<Vec<C64>> = (0..batch).map(|_| random_state(n, &mut rng)).collect();
     let flat: Vec<C64> = states.concat();
-    let got = execute::state::<f64>(&tape, &theta, batch, Init::PerSample(&flat)).unwrap();
+    let got = simple::state::<f64>(&tape, &theta, batch, Init::PerSample(&flat)).unwrap();
     for (b, s) in states.iter().enumerate() {
         let want = ref_unitary(&tape, &theta[b * p..(b + 1) * p]).matvec(s);
         assert_states_close(&got[b << n..(b + 1) << n], &want, 1e-12, "Init::PerSample");
@@ -364,7 +364,7 @@ fn init_zero_and_per_sample() {
 
     // The same in f32
     let flat32 = to_prec::<f32>(&flat);
-    let got = execute::state::<f32>(&tape, &theta, batch, Init::PerSample(&flat32)).unwrap();
+    let got = simple::state::<f32>(&tape, &theta, batch, Init::PerSample(&flat32)).unwrap();
     for (b, s) in states.iter().enumerate() {
         let want = ref_unitary(&tape, &theta[b * p..(b + 1) * p]).matvec(s);
         assert_states_close(
@@ -384,7 +384,7 @@ fn empty_tape_returns_the_initial_state() {
     let got = run_state::<f64>(&tape, &[], 2, &psi);
     assert_eq!(&got[..8], &psi[..]);
     assert_eq!(&got[8..], &psi[..]);
-    let zero = execute::state::<f64>(&tape, &[], 1, Init::Zero).unwrap();
+    let zero = simple::state::<f64>(&tape, &[], 1, Init::Zero).unwrap();
     assert_eq!(zero, basis_state(3, 0));
 }
 
@@ -648,7 +648,7 @@ fn check_wide_gates<T: Real>(n: usize, seed: u64) {
         );
         let want = apply_local(&op_matrix(&o, &[]), &o.wires, &psi);
         let tape = tape_of(n, 0, vec![o.clone()]);
-        let got = execute::state::<T>(&tape, &[], 1, Init::Shared(&psi_t)).unwrap();
+        let got = simple::state::<T>(&tape, &[], 1, Init::Shared(&psi_t)).unwrap();
         assert_states_close(&widen(&got), &want, tol, &ctx);
         let k = o.kernel::<T>(&op_angles(&o, &[]), n);
         let mut par = psi_t.clone();

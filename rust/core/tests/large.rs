@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use qoxide_core::{adjoint, execute, Gate, Init, Obs, Op, Param, Real, Tape};
+use qoxide_core::{simple, Gate, Init, Obs, Op, Param, Real, Tape};
 
 /// Ops covering every kernel kind at high, middle and low bit positions of a
 /// 16-qubit register (wire w is bit 15 - w). Wires 0..=3 take the "block larger than
@@ -85,7 +85,7 @@ fn large_ops(n: usize, rng: &mut Rng) -> Vec<Op> {
         .collect()
 }
 
-/// Each op alone on a random 16-qubit state: execute::state (batch 1, amplitude-parallel
+/// Each op alone on a random 16-qubit state: simple::state (batch 1, amplitude-parallel
 /// plan) and the kernel applied serially and in parallel, against index arithmetic.
 fn check_large_gates<T: Real>() {
     let n = 16;
@@ -108,7 +108,7 @@ fn check_large_gates<T: Real>() {
         );
         let want = apply_local(&op_matrix(&o, &[]), &o.wires, &psi);
         let tape = tape_of(n, 0, vec![o.clone()]);
-        let got = execute::state::<T>(&tape, &[], 1, Init::Shared(&psi_t)).unwrap();
+        let got = simple::state::<T>(&tape, &[], 1, Init::Shared(&psi_t)).unwrap();
         assert_states_close(&widen(&got), &want, tol, &ctx);
 
         // the kernel itself, serial and parallel: identical results
@@ -258,18 +258,18 @@ fn large_register_measurements() {
         want_e.push(e.re);
         want_v.push(sq - e.re * e.re);
     }
-    let e = execute::expval::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
+    let e = simple::expval::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
     assert_reals_close(&e, &want_e, 1e-10, "15-qubit expval f64");
-    let v = execute::var::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
+    let v = simple::var::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
     assert_reals_close(&v, &want_v, 1e-10, "15-qubit var f64");
-    let e = execute::expval::<f32>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
+    let e = simple::expval::<f32>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
     assert_reals_close(&e, &want_e, 1e-4, "15-qubit expval f32");
-    let v = execute::var::<f32>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
+    let v = simple::var::<f32>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
     assert_reals_close(&v, &want_v, 1e-4, "15-qubit var f32");
 
     for wires in [vec![0], vec![n - 1, 0, 6], (0..n).rev().collect::<Vec<_>>()] {
         let want = ref_probs(&psi, &wires);
-        let got = execute::probs::<f64>(&tape, &theta, 1, &wires, Init::Zero).unwrap();
+        let got = simple::probs::<f64>(&tape, &theta, 1, &wires, Init::Zero).unwrap();
         assert_reals_close(&got, &want, 1e-12, &format!("15-qubit probs {wires:?}"));
     }
 }
@@ -286,15 +286,15 @@ fn large_register_adjoint() {
     let observables = large_observables(n, &mut rng);
     let obs: Vec<Obs> = observables.into_iter().map(|o| o.0).collect();
     let m = obs.len();
-    let jac = adjoint::jacobian::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
+    let jac = simple::jacobian::<f64>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
     let h = 1e-6;
     for col in 0..p {
         let mut tp = theta.clone();
         tp[col] += h;
         let mut tm = theta.clone();
         tm[col] -= h;
-        let ep = execute::expval::<f64>(&tape, &tp, 1, &obs, Init::Zero).unwrap();
-        let em = execute::expval::<f64>(&tape, &tm, 1, &obs, Init::Zero).unwrap();
+        let ep = simple::expval::<f64>(&tape, &tp, 1, &obs, Init::Zero).unwrap();
+        let em = simple::expval::<f64>(&tape, &tm, 1, &obs, Init::Zero).unwrap();
         for mi in 0..m {
             let fd = (ep[mi] - em[mi]) / (2.0 * h);
             let got = jac[mi * p + col];
@@ -305,12 +305,12 @@ fn large_register_adjoint() {
         }
     }
     let g: Vec<f64> = (0..m).map(|_| rng.normal()).collect();
-    let v = adjoint::vjp::<f64>(&tape, &theta, 1, &obs, &g, Init::Zero).unwrap();
+    let v = simple::vjp::<f64>(&tape, &theta, 1, &obs, &g, Init::Zero).unwrap();
     for col in 0..p {
         let want: f64 = (0..m).map(|mi| g[mi] * jac[mi * p + col]).sum();
         assert!((v[col] - want).abs() < 1e-10, "15-qubit vjp col {col}");
     }
-    let jac32 = adjoint::jacobian::<f32>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
+    let jac32 = simple::jacobian::<f32>(&tape, &theta, 1, &obs, Init::Zero).unwrap();
     assert_reals_close(&jac32, &jac, 2e-4, "15-qubit jacobian f32 vs f64");
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use qoxide_core::{execute, Gate, Init, Obs, Param, Real, Tape};
+use qoxide_core::{simple, Gate, Init, Obs, Param, Real, Tape};
 
 /// A tape that does nothing: measurements then see the initial states directly.
 fn empty(n: usize) -> Tape {
@@ -22,8 +22,8 @@ fn check_obs<T: Real>(n: usize, observables: &[(Obs, Mat)], seed: u64, what: &st
     let flat = to_prec::<T>(&states.concat());
     let obs: Vec<Obs> = observables.iter().map(|o| o.0.clone()).collect();
     let tape = empty(n);
-    let e = execute::expval::<T>(&tape, &[], batch, &obs, Init::PerSample(&flat)).unwrap();
-    let v = execute::var::<T>(&tape, &[], batch, &obs, Init::PerSample(&flat)).unwrap();
+    let e = simple::expval::<T>(&tape, &[], batch, &obs, Init::PerSample(&flat)).unwrap();
+    let v = simple::var::<T>(&tape, &[], batch, &obs, Init::PerSample(&flat)).unwrap();
     assert_eq!(e.len(), batch * obs.len());
     assert_eq!(v.len(), batch * obs.len());
     let m = obs.len();
@@ -236,8 +236,8 @@ fn expval_and_var_after_a_circuit() {
     let theta = random_theta(batch, p, &mut rng);
     let psi0 = random_state(n, &mut rng);
     let psi0_t = to_prec::<f64>(&psi0);
-    let e = execute::expval::<f64>(&tape, &theta, batch, &obs, Init::Shared(&psi0_t)).unwrap();
-    let v = execute::var::<f64>(&tape, &theta, batch, &obs, Init::Shared(&psi0_t)).unwrap();
+    let e = simple::expval::<f64>(&tape, &theta, batch, &obs, Init::Shared(&psi0_t)).unwrap();
+    let v = simple::var::<f64>(&tape, &theta, batch, &obs, Init::Shared(&psi0_t)).unwrap();
     let m = obs.len();
     for b in 0..batch {
         let psi = ref_unitary(&tape, &theta[b * p..(b + 1) * p]).matvec(&psi0);
@@ -251,7 +251,7 @@ fn expval_and_var_after_a_circuit() {
         }
     }
     // no observables: empty result
-    let none = execute::expval::<f64>(&tape, &theta, batch, &[], Init::Zero).unwrap();
+    let none = simple::expval::<f64>(&tape, &theta, batch, &[], Init::Zero).unwrap();
     assert!(none.is_empty());
 }
 
@@ -266,8 +266,8 @@ fn eigenstates_have_zero_variance() {
         Obs::projector(n, &[1], &[1]).unwrap(),
         Obs::pauli(n, &[(1.0, vec![(2, 'X')])]).unwrap(),
     ];
-    let e = execute::expval::<f64>(&tape, &[], 1, &obs, Init::Zero).unwrap();
-    let v = execute::var::<f64>(&tape, &[], 1, &obs, Init::Zero).unwrap();
+    let e = simple::expval::<f64>(&tape, &[], 1, &obs, Init::Zero).unwrap();
+    let v = simple::var::<f64>(&tape, &[], 1, &obs, Init::Zero).unwrap();
     assert_reals_close(&e, &[-1.0, -1.0, 1.0, 0.0], 1e-15, "eigen expval");
     assert_reals_close(&v, &[0.0, 0.0, 0.0, 1.0], 1e-15, "eigen var");
 }
@@ -302,7 +302,7 @@ fn check_probs<T: Real>(seed: u64) {
         vec![2, 4, 0, 3, 1],
     ];
     for wires in orders {
-        let got = execute::probs::<T>(&tape, &[], batch, &wires, Init::PerSample(&flat)).unwrap();
+        let got = simple::probs::<T>(&tape, &[], batch, &wires, Init::PerSample(&flat)).unwrap();
         let k = wires.len();
         assert_eq!(got.len(), batch << k);
         for (b, psi) in states.iter().enumerate() {
@@ -337,16 +337,16 @@ fn probs_marginals_f32() {
 fn probs_bit_order() {
     // |q0 q1 q2> = |1 0 0> after X on wire 0
     let tape = tape_of(3, 0, vec![op(Gate::PauliX, &[0], vec![])]);
-    let p = execute::probs::<f64>(&tape, &[], 1, &[0, 2], Init::Zero).unwrap();
+    let p = simple::probs::<f64>(&tape, &[], 1, &[0, 2], Init::Zero).unwrap();
     assert_eq!(p, vec![0.0, 0.0, 1.0, 0.0]);
-    let p = execute::probs::<f64>(&tape, &[], 1, &[2, 0], Init::Zero).unwrap();
+    let p = simple::probs::<f64>(&tape, &[], 1, &[2, 0], Init::Zero).unwrap();
     assert_eq!(p, vec![0.0, 1.0, 0.0, 0.0]);
-    let p = execute::probs::<f64>(&tape, &[], 1, &[], Init::Zero).unwrap();
+    let p = simple::probs::<f64>(&tape, &[], 1, &[], Init::Zero).unwrap();
     assert_eq!(p, vec![1.0]);
     // theta-dependent: RY(t) on wire 1 gives P(1) = sin^2(t/2)
     let tape = tape_of(3, 1, vec![op(Gate::RY, &[1], vec![Param::Col(0)])]);
     let theta = [0.3, 1.1, 2.5];
-    let p = execute::probs::<f64>(&tape, &theta, 3, &[1], Init::Zero).unwrap();
+    let p = simple::probs::<f64>(&tape, &theta, 3, &[1], Init::Zero).unwrap();
     for (b, t) in theta.iter().enumerate() {
         let p1 = (t / 2.0f64).sin().powi(2);
         assert_reals_close(&p[2 * b..2 * b + 2], &[1.0 - p1, p1], 1e-15, "RY probs");
@@ -368,8 +368,7 @@ fn sample_is_reproducible_and_seeded() {
     let shots = 500;
     let batch = 3;
     let run = |seed: u64| {
-        execute::sample::<f64>(&tape, &[], batch, &wires, shots, seed, Init::Shared(&psi_t))
-            .unwrap()
+        simple::sample::<f64>(&tape, &[], batch, &wires, shots, seed, Init::Shared(&psi_t)).unwrap()
     };
     let a = run(42);
     assert_eq!(a.len(), batch * shots * wires.len());
@@ -382,14 +381,13 @@ fn sample_is_reproducible_and_seeded() {
     assert_ne!(&a[per..2 * per], &a[2 * per..]);
     // f32 states give the same outcomes' statistics; just check shape and bits
     let psi32 = to_prec::<f32>(&psi);
-    let s32 =
-        execute::sample::<f32>(&tape, &[], 1, &wires, shots, 7, Init::Shared(&psi32)).unwrap();
+    let s32 = simple::sample::<f32>(&tape, &[], 1, &wires, shots, 7, Init::Shared(&psi32)).unwrap();
     assert_eq!(s32.len(), shots * wires.len());
     assert!(s32.iter().all(|&x| x <= 1));
     // empty requests
-    let none = execute::sample::<f64>(&tape, &[], 2, &wires, 0, 1, Init::Zero).unwrap();
+    let none = simple::sample::<f64>(&tape, &[], 2, &wires, 0, 1, Init::Zero).unwrap();
     assert!(none.is_empty());
-    let none = execute::sample::<f64>(&tape, &[], 2, &[], 10, 1, Init::Zero).unwrap();
+    let none = simple::sample::<f64>(&tape, &[], 2, &[], 10, 1, Init::Zero).unwrap();
     assert!(none.is_empty());
 }
 
@@ -412,7 +410,7 @@ fn check_sample_frequencies<T: Real>(seed: u64) {
     let shots = 100_000;
     let batch = 2;
     let s =
-        execute::sample::<T>(&tape, &[], batch, &wires, shots, seed, Init::Shared(&psi_t)).unwrap();
+        simple::sample::<T>(&tape, &[], batch, &wires, shots, seed, Init::Shared(&psi_t)).unwrap();
     let p = ref_probs(&psi, &wires);
     let k = wires.len();
     for b in 0..batch {
@@ -461,7 +459,7 @@ fn sample_of_a_basis_state() {
             op(Gate::PauliX, &[1], vec![]),
         ],
     );
-    let s = execute::sample::<f64>(&tape, &[], 2, &[2, 0, 1], 50, 3, Init::Zero).unwrap();
+    let s = simple::sample::<f64>(&tape, &[], 2, &[2, 0, 1], 50, 3, Init::Zero).unwrap();
     for shot in s.chunks_exact(3) {
         assert_eq!(shot, &[0, 1, 1]);
     }
@@ -486,12 +484,12 @@ fn wide_hermitian_observables() {
         let e: f64 = psi.iter().zip(&hpsi).map(|(a, b)| (a.conj() * b).re).sum();
         let v = hpsi.iter().map(|x| x.norm_sqr()).sum::<f64>() - e * e;
         let psi_t = to_prec::<f64>(&psi);
-        let ge = execute::expval::<f64>(&tape, &[], 1, &obs, Init::Shared(&psi_t)).unwrap();
-        let gv = execute::var::<f64>(&tape, &[], 1, &obs, Init::Shared(&psi_t)).unwrap();
+        let ge = simple::expval::<f64>(&tape, &[], 1, &obs, Init::Shared(&psi_t)).unwrap();
+        let gv = simple::var::<f64>(&tape, &[], 1, &obs, Init::Shared(&psi_t)).unwrap();
         assert_reals_close(&ge, &[e], 1e-11, &format!("Hermitian on {wires:?}: expval"));
         assert_reals_close(&gv, &[v], 1e-10, &format!("Hermitian on {wires:?}: var"));
         let psi32 = to_prec::<f32>(&psi);
-        let ge = execute::expval::<f32>(&tape, &[], 1, &obs, Init::Shared(&psi32)).unwrap();
+        let ge = simple::expval::<f32>(&tape, &[], 1, &obs, Init::Shared(&psi32)).unwrap();
         assert_reals_close(
             &ge,
             &[e],

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use qoxide_core::execute::{plan, Plan};
-use qoxide_core::{adjoint, execute, pool, Gate, Init, Obs, Tape};
+use qoxide_core::engine::{plan, Plan};
+use qoxide_core::{pool, simple, Gate, Init, Obs, Tape};
 
 struct Results {
     state: Vec<C64>,
@@ -22,13 +22,13 @@ fn run_all(tape: &Tape, theta: &[f64], batch: usize, obs: &[Obs], g: &[f64]) -> 
     let n = tape.n_qubits;
     let wires = [n - 1, 0, 2];
     Results {
-        state: widen(&execute::state::<f64>(tape, theta, batch, Init::Zero).unwrap()),
-        expval: execute::expval::<f64>(tape, theta, batch, obs, Init::Zero).unwrap(),
-        var: execute::var::<f64>(tape, theta, batch, obs, Init::Zero).unwrap(),
-        probs: execute::probs::<f64>(tape, theta, batch, &wires, Init::Zero).unwrap(),
-        jac: adjoint::jacobian::<f64>(tape, theta, batch, obs, Init::Zero).unwrap(),
-        vjp: adjoint::vjp::<f64>(tape, theta, batch, obs, g, Init::Zero).unwrap(),
-        sample: execute::sample::<f64>(tape, theta, batch, &wires, 200, 11, Init::Zero).unwrap(),
+        state: widen(&simple::state::<f64>(tape, theta, batch, Init::Zero).unwrap()),
+        expval: simple::expval::<f64>(tape, theta, batch, obs, Init::Zero).unwrap(),
+        var: simple::var::<f64>(tape, theta, batch, obs, Init::Zero).unwrap(),
+        probs: simple::probs::<f64>(tape, theta, batch, &wires, Init::Zero).unwrap(),
+        jac: simple::jacobian::<f64>(tape, theta, batch, obs, Init::Zero).unwrap(),
+        vjp: simple::vjp::<f64>(tape, theta, batch, obs, g, Init::Zero).unwrap(),
+        sample: simple::sample::<f64>(tape, theta, batch, &wires, 200, 11, Init::Zero).unwrap(),
     }
 }
 

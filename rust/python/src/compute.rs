@@ -1,158 +1,15 @@
-//! Compute entry points. theta's dtype picks the precision: float64 runs complex128,
-//! float32 runs complex64; real outputs come back in theta's dtype.
+//! Compute entry points: parse once (`Call`), run through `errors::run` (GIL released,
+//! Ctrl-C polled), convert the outputs. theta's dtype picks the precision: float64 runs
+//! complex128, float32 runs complex64; real outputs come back in theta's dtype.
 
-use crate::errors::detached;
+use crate::call::{reals_2d, wires_of, Call, Start};
+use crate::errors::run;
 use crate::observable::PyObservable;
-use crate::tape::PyTape;
-use num_complex::Complex;
-use numpy::{
-    Element, PyArray1, PyArrayMethods, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods,
-};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use crate::tape::{count_of, PyTape};
+use numpy::{PyArray1, PyArrayMethods};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use qoxide_core::{adjoint, execute, fusion, lanes, pool, Init, Obs, Real};
-use std::borrow::Cow;
-
-/// Angles theta[B, P] as f64, remembering the caller's precision.
-struct Theta<'a> {
-    data: Cow<'a, [f64]>,
-    batch: usize,
-    single: bool,
-}
-
-fn theta_of<'py>(obj: &Bound<'py, PyAny>) -> PyResult<(Theta<'static>, bool)> {
-    let shape_err = |shape: &[usize]| {
-        PyValueError::new_err(format!(
-            "theta must be a 2-D array [batch, n_params], got shape {shape:?}"
-        ))
-    };
-    if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f64>>() {
-        let batch = a.shape()[0];
-        let data = a.as_array().iter().copied().collect::<Vec<_>>();
-        return Ok((
-            Theta {
-                data: Cow::Owned(data),
-                batch,
-                single: false,
-            },
-            false,
-        ));
-    }
-    if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, f32>>() {
-        let batch = a.shape()[0];
-        let data = a.as_array().iter().map(|&x| x as f64).collect::<Vec<_>>();
-        return Ok((
-            Theta {
-                data: Cow::Owned(data),
-                batch,
-                single: true,
-            },
-            true,
-        ));
-    }
-    if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'py, f64>>() {
-        return Err(shape_err(a.shape()));
-    }
-    if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'py, f32>>() {
-        return Err(shape_err(a.shape()));
-    }
-    Err(PyTypeError::new_err(
-        "theta must be a numpy array of dtype float64 or float32",
-    ))
-}
-
-/// Wire lists from Python ints: a negative wire is a ValueError, not an OverflowError.
-pub fn wires_of(what: &str, wires: Vec<i64>) -> PyResult<Vec<usize>> {
-    wires
-        .iter()
-        .map(|&w| {
-            usize::try_from(w).map_err(|_| {
-                PyValueError::new_err(format!(
-                    "{what}: wires must be non-negative, got {w} in {wires:?}"
-                ))
-            })
-        })
-        .collect()
-}
-
-/// Where each sample starts, owned: |0..0>, given states, or final states to reuse.
-enum Start<T> {
-    Zero,
-    Shared(Vec<Complex<T>>),
-    PerSample(Vec<Complex<T>>),
-    Final(Vec<Complex<T>>),
-}
-
-impl<T> Start<T> {
-    fn as_init(&self) -> Init<'_, T> {
-        match self {
-            Start::Zero => Init::Zero,
-            Start::Shared(v) => Init::Shared(v),
-            Start::PerSample(v) => Init::PerSample(v),
-            Start::Final(v) => Init::Final(v),
-        }
-    }
-}
-
-/// A complex array in the run's precision, 1-D or 2-D.
-fn states_of<'py, T: Real + Element>(
-    obj: &Bound<'py, PyAny>,
-    what: &str,
-) -> PyResult<(Vec<Complex<T>>, usize)>
-where
-    Complex<T>: Element,
-{
-    let a = obj
-        .extract::<PyReadonlyArrayDyn<'py, Complex<T>>>()
-        .map_err(|_| {
-            PyTypeError::new_err(format!(
-                "{what} must be a numpy array of dtype {} (matching theta's precision)",
-                if std::mem::size_of::<T>() == 8 {
-                    "complex128"
-                } else {
-                    "complex64"
-                }
-            ))
-        })?;
-    let ndim = a.ndim();
-    if !(1..=2).contains(&ndim) {
-        return Err(PyValueError::new_err(format!(
-            "{what} must be 1-D or 2-D, got {ndim}-D"
-        )));
-    }
-    Ok((a.as_array().iter().copied().collect(), ndim))
-}
-
-/// `init_state` (one state [2^n] or one per sample [B, 2^n]) or `final_states` (the output
-/// of `state` for the same tape and theta, which skips the forward pass); not both.
-fn start_of<'py, T: Real + Element>(
-    init_state: Option<&Bound<'py, PyAny>>,
-    final_states: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Start<T>>
-where
-    Complex<T>: Element,
-{
-    match (init_state, final_states) {
-        (Some(_), Some(_)) => Err(PyValueError::new_err(
-            "pass init_state or final_states, not both",
-        )),
-        (None, None) => Ok(Start::Zero),
-        (Some(i), None) => Ok(match states_of::<T>(i, "init_state")? {
-            (v, 1) => Start::Shared(v),
-            (v, _) => Start::PerSample(v),
-        }),
-        (None, Some(f)) => match states_of::<T>(f, "final_states")? {
-            (v, 2) => Ok(Start::Final(v)),
-            _ => Err(PyValueError::new_err(
-                "final_states must be 2-D [batch, 2^n]",
-            )),
-        },
-    }
-}
-
-fn observables(obs: &[PyRef<'_, PyObservable>]) -> Vec<Obs> {
-    obs.iter().map(|o| o.inner.clone()).collect()
-}
+use qoxide_core::{adjoint, fusion, measure, pool};
 
 /// A real output [shape] in f64 or f32.
 fn real_out(py: Python<'_>, v: Vec<f64>, shape: &[usize], single: bool) -> PyResult<Py<PyAny>> {
@@ -170,7 +27,7 @@ fn real_out(py: Python<'_>, v: Vec<f64>, shape: &[usize], single: bool) -> PyRes
     }
 }
 
-/// Run `$body` with `T` bound to the precision of theta.
+/// Run `$body` with `T` bound to the call's precision.
 macro_rules! by_precision {
     ($single:expr, $T:ident => $body:expr) => {
         if $single {
@@ -185,190 +42,212 @@ macro_rules! by_precision {
 
 /// ⟨O_m⟩ per sample: [B, M].
 #[pyfunction]
-#[pyo3(signature = (tape, theta, observables, init_state=None, final_states=None))]
-fn expval(
-    py: Python<'_>,
-    tape: PyRef<'_, PyTape>,
-    theta: &Bound<'_, PyAny>,
-    observables: Vec<PyRef<'_, PyObservable>>,
-    init_state: Option<&Bound<'_, PyAny>>,
-    final_states: Option<&Bound<'_, PyAny>>,
+#[pyo3(signature = (tape, theta, observables, init_state=None, final_states=None, engine=None))]
+fn expval<'py>(
+    py: Python<'py>,
+    tape: PyRef<'py, PyTape>,
+    theta: &Bound<'py, PyAny>,
+    observables: Vec<PyRef<'py, PyObservable>>,
+    init_state: Option<&Bound<'py, PyAny>>,
+    final_states: Option<&Bound<'py, PyAny>>,
+    engine: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
-    let (th, single) = theta_of(theta)?;
-    let obs = self::observables(&observables);
-    let t = tape.read();
-    let v = by_precision!(single, T => {
-        let start = start_of::<T>(init_state, final_states)?;
-        detached(py, || execute::expval::<T>(&t, &th.data, th.batch, &obs, start.as_init()))?
+    let c = Call::parse(&tape, theta, &observables, engine)?;
+    let (b, th, obs) = (c.theta.batch, c.theta.data(), &c.obs[..]);
+    let v = by_precision!(c.theta.single, T => {
+        let start = Start::<T>::parse(init_state, final_states)?;
+        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
+        run(py, c.work(1), c.opts.clone(), |o| {
+            measure::expval(prog, th, b, obs, init, o)
+        })?
     });
-    real_out(py, v, &[th.batch, obs.len()], th.single)
+    real_out(py, v, &[b, c.obs.len()], c.theta.single)
 }
 
 /// (⟨O_m⟩ [B, M], final states [B, 2^n]) in one call.
 #[pyfunction]
-#[pyo3(signature = (tape, theta, observables, init_state=None))]
-fn expval_and_state(
-    py: Python<'_>,
-    tape: PyRef<'_, PyTape>,
-    theta: &Bound<'_, PyAny>,
-    observables: Vec<PyRef<'_, PyObservable>>,
-    init_state: Option<&Bound<'_, PyAny>>,
+#[pyo3(signature = (tape, theta, observables, init_state=None, engine=None))]
+fn expval_and_state<'py>(
+    py: Python<'py>,
+    tape: PyRef<'py, PyTape>,
+    theta: &Bound<'py, PyAny>,
+    observables: Vec<PyRef<'py, PyObservable>>,
+    init_state: Option<&Bound<'py, PyAny>>,
+    engine: Option<&str>,
 ) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-    let (th, single) = theta_of(theta)?;
-    let obs = self::observables(&observables);
-    let t = tape.read();
-    let shape = [th.batch, 1usize << t.n_qubits];
-    by_precision!(single, T => {
-        let start = start_of::<T>(init_state, None)?;
-        let (v, s) = detached(py, || {
-            execute::expval_and_state::<T>(&t, &th.data, th.batch, &obs, start.as_init())
+    let c = Call::parse(&tape, theta, &observables, engine)?;
+    let (b, th, obs) = (c.theta.batch, c.theta.data(), &c.obs[..]);
+    let shape = [b, 1usize << c.n_qubits()];
+    by_precision!(c.theta.single, T => {
+        let start = Start::<T>::parse(init_state, None)?;
+        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
+        let (v, s) = run(py, c.work(1), c.opts.clone(), |o| {
+            measure::expval_and_state(prog, th, b, obs, init, o)
         })?;
         let states = PyArray1::from_vec(py, s).reshape(shape)?.into_any().unbind();
-        Ok((real_out(py, v, &[th.batch, obs.len()], th.single)?, states))
+        Ok((real_out(py, v, &[b, c.obs.len()], c.theta.single)?, states))
     })
 }
 
 /// Var(O_m) per sample: [B, M].
 #[pyfunction]
-#[pyo3(signature = (tape, theta, observables, init_state=None))]
-fn var(
-    py: Python<'_>,
-    tape: PyRef<'_, PyTape>,
-    theta: &Bound<'_, PyAny>,
-    observables: Vec<PyRef<'_, PyObservable>>,
-    init_state: Option<&Bound<'_, PyAny>>,
+#[pyo3(signature = (tape, theta, observables, init_state=None, engine=None))]
+fn var<'py>(
+    py: Python<'py>,
+    tape: PyRef<'py, PyTape>,
+    theta: &Bound<'py, PyAny>,
+    observables: Vec<PyRef<'py, PyObservable>>,
+    init_state: Option<&Bound<'py, PyAny>>,
+    engine: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
-    let (th, single) = theta_of(theta)?;
-    let obs = self::observables(&observables);
-    let t = tape.read();
-    let v = by_precision!(single, T => {
-        let start = start_of::<T>(init_state, None)?;
-        detached(py, || execute::var::<T>(&t, &th.data, th.batch, &obs, start.as_init()))?
+    let c = Call::parse(&tape, theta, &observables, engine)?;
+    let (b, th, obs) = (c.theta.batch, c.theta.data(), &c.obs[..]);
+    let v = by_precision!(c.theta.single, T => {
+        let start = Start::<T>::parse(init_state, None)?;
+        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
+        run(py, c.work(2), c.opts.clone(), |o| {
+            measure::var(prog, th, b, obs, init, o)
+        })?
     });
-    real_out(py, v, &[th.batch, obs.len()], th.single)
+    real_out(py, v, &[b, c.obs.len()], c.theta.single)
 }
 
 /// Final states: [B, 2^n] complex.
 #[pyfunction]
-#[pyo3(signature = (tape, theta, init_state=None))]
-fn state(
-    py: Python<'_>,
-    tape: PyRef<'_, PyTape>,
-    theta: &Bound<'_, PyAny>,
-    init_state: Option<&Bound<'_, PyAny>>,
+#[pyo3(signature = (tape, theta, init_state=None, engine=None))]
+fn state<'py>(
+    py: Python<'py>,
+    tape: PyRef<'py, PyTape>,
+    theta: &Bound<'py, PyAny>,
+    init_state: Option<&Bound<'py, PyAny>>,
+    engine: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
-    let (th, single) = theta_of(theta)?;
-    let t = tape.read();
-    let shape = [th.batch, 1usize << t.n_qubits];
-    by_precision!(single, T => {
-        let start = start_of::<T>(init_state, None)?;
-        let v = detached(py, || execute::state::<T>(&t, &th.data, th.batch, start.as_init()))?;
+    let c = Call::parse(&tape, theta, &[], engine)?;
+    let (b, th) = (c.theta.batch, c.theta.data());
+    let shape = [b, 1usize << c.n_qubits()];
+    by_precision!(c.theta.single, T => {
+        let start = Start::<T>::parse(init_state, None)?;
+        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
+        let v = run(py, c.work(1), c.opts.clone(), |o| {
+            measure::state(prog, th, b, init, o)
+        })?;
         Ok(PyArray1::from_vec(py, v).reshape(shape)?.into_any().unbind())
     })
 }
 
 /// Marginal probabilities of `wires`: [B, 2^k].
 #[pyfunction]
-#[pyo3(signature = (tape, theta, wires, init_state=None))]
-fn probs(
-    py: Python<'_>,
-    tape: PyRef<'_, PyTape>,
-    theta: &Bound<'_, PyAny>,
+#[pyo3(signature = (tape, theta, wires, init_state=None, engine=None))]
+fn probs<'py>(
+    py: Python<'py>,
+    tape: PyRef<'py, PyTape>,
+    theta: &Bound<'py, PyAny>,
     wires: Vec<i64>,
-    init_state: Option<&Bound<'_, PyAny>>,
+    init_state: Option<&Bound<'py, PyAny>>,
+    engine: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
     let wires = wires_of("probs", wires)?;
-    let (th, single) = theta_of(theta)?;
-    let t = tape.read();
-    let v = by_precision!(single, T => {
-        let start = start_of::<T>(init_state, None)?;
-        detached(py, || execute::probs::<T>(&t, &th.data, th.batch, &wires, start.as_init()))?
+    let c = Call::parse(&tape, theta, &[], engine)?;
+    let (b, th) = (c.theta.batch, c.theta.data());
+    let v = by_precision!(c.theta.single, T => {
+        let start = Start::<T>::parse(init_state, None)?;
+        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
+        run(py, c.work(1), c.opts.clone(), |o| {
+            measure::probs(prog, th, b, &wires, init, o)
+        })?
     });
-    real_out(py, v, &[th.batch, 1usize << wires.len()], th.single)
+    real_out(py, v, &[b, 1usize << wires.len()], c.theta.single)
 }
 
 /// Measurement outcomes: [B, shots, k] uint8, reproducible for a seed.
 #[pyfunction]
-#[pyo3(signature = (tape, theta, wires, shots, seed, init_state=None))]
-fn sample(
-    py: Python<'_>,
-    tape: PyRef<'_, PyTape>,
-    theta: &Bound<'_, PyAny>,
+#[pyo3(signature = (tape, theta, wires, shots, seed, init_state=None, engine=None))]
+#[allow(clippy::too_many_arguments)] // mirrors the Python signature
+fn sample<'py>(
+    py: Python<'py>,
+    tape: PyRef<'py, PyTape>,
+    theta: &Bound<'py, PyAny>,
     wires: Vec<i64>,
-    shots: usize,
-    seed: u64,
-    init_state: Option<&Bound<'_, PyAny>>,
+    shots: &Bound<'py, PyAny>,
+    seed: &Bound<'py, PyAny>,
+    init_state: Option<&Bound<'py, PyAny>>,
+    engine: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
     let wires = wires_of("sample", wires)?;
-    let (th, single) = theta_of(theta)?;
-    let t = tape.read();
-    let v = by_precision!(single, T => {
-        let start = start_of::<T>(init_state, None)?;
-        detached(py, || execute::sample::<T>(&t, &th.data, th.batch, &wires, shots, seed, start.as_init()))?
+    let shots = count_of("shots", shots)?;
+    let seed: u64 = seed
+        .extract::<i128>()
+        .ok()
+        .and_then(|s| u64::try_from(s).ok())
+        .ok_or_else(|| {
+            PyValueError::new_err(format!("seed must be an integer in [0, 2**64), got {seed}"))
+        })?;
+    let c = Call::parse(&tape, theta, &[], engine)?;
+    let (b, th) = (c.theta.batch, c.theta.data());
+    let v = by_precision!(c.theta.single, T => {
+        let start = Start::<T>::parse(init_state, None)?;
+        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
+        run(py, c.work(1), c.opts.clone(), |o| {
+            measure::sample(prog, th, b, &wires, shots, seed, init, o)
+        })?
     });
     Ok(PyArray1::from_vec(py, v)
-        .reshape([th.batch, shots, wires.len()])?
+        .reshape([b, shots, wires.len()])?
         .into_any()
         .unbind())
 }
 
 /// Adjoint Jacobian ∂⟨O_m⟩/∂θ_p: [B, M, P].
 #[pyfunction]
-#[pyo3(signature = (tape, theta, observables, init_state=None))]
-fn jacobian(
-    py: Python<'_>,
-    tape: PyRef<'_, PyTape>,
-    theta: &Bound<'_, PyAny>,
-    observables: Vec<PyRef<'_, PyObservable>>,
-    init_state: Option<&Bound<'_, PyAny>>,
+#[pyo3(signature = (tape, theta, observables, init_state=None, engine=None))]
+fn jacobian<'py>(
+    py: Python<'py>,
+    tape: PyRef<'py, PyTape>,
+    theta: &Bound<'py, PyAny>,
+    observables: Vec<PyRef<'py, PyObservable>>,
+    init_state: Option<&Bound<'py, PyAny>>,
+    engine: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
-    let (th, single) = theta_of(theta)?;
-    let obs = self::observables(&observables);
-    let t = tape.read();
-    let p = t.n_params;
-    let v = by_precision!(single, T => {
-        let start = start_of::<T>(init_state, None)?;
-        detached(py, || adjoint::jacobian::<T>(&t, &th.data, th.batch, &obs, start.as_init()))?
+    let c = Call::parse(&tape, theta, &observables, engine)?;
+    let (b, th, obs) = (c.theta.batch, c.theta.data(), &c.obs[..]);
+    let p = c.compiled.tape().n_params;
+    let v = by_precision!(c.theta.single, T => {
+        let start = Start::<T>::parse(init_state, None)?;
+        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
+        run(py, c.work(2 + c.obs.len()), c.opts.clone(), |o| {
+            adjoint::jacobian(prog, th, b, obs, init, o)
+        })?
     });
-    real_out(py, v, &[th.batch, obs.len(), p], th.single)
+    real_out(py, v, &[b, c.obs.len(), p], c.theta.single)
 }
 
 /// Adjoint VJP Σ_m g[b,m] ∂⟨O_m⟩/∂θ_p in one backward sweep: [B, P].
 #[pyfunction]
-#[pyo3(signature = (tape, theta, observables, grad_out, init_state=None, final_states=None))]
+#[pyo3(signature = (tape, theta, observables, grad_out, init_state=None, final_states=None, engine=None))]
 #[allow(clippy::too_many_arguments)] // mirrors the Python signature
-fn vjp(
-    py: Python<'_>,
-    tape: PyRef<'_, PyTape>,
-    theta: &Bound<'_, PyAny>,
-    observables: Vec<PyRef<'_, PyObservable>>,
-    grad_out: &Bound<'_, PyAny>,
-    init_state: Option<&Bound<'_, PyAny>>,
-    final_states: Option<&Bound<'_, PyAny>>,
+fn vjp<'py>(
+    py: Python<'py>,
+    tape: PyRef<'py, PyTape>,
+    theta: &Bound<'py, PyAny>,
+    observables: Vec<PyRef<'py, PyObservable>>,
+    grad_out: &Bound<'py, PyAny>,
+    init_state: Option<&Bound<'py, PyAny>>,
+    final_states: Option<&Bound<'py, PyAny>>,
+    engine: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
-    let (th, single) = theta_of(theta)?;
-    let (g, _) = theta_of(grad_out).map_err(|e| {
-        let msg = format!("{}", e.value(py)).replace("theta", "grad_out");
-        if e.is_instance_of::<PyTypeError>(py) {
-            PyTypeError::new_err(msg)
-        } else {
-            PyValueError::new_err(msg)
-        }
-    })?;
-    let obs = self::observables(&observables);
-    let t = tape.read();
-    let p = t.n_params;
-    if g.batch != th.batch {
-        return Err(PyValueError::new_err(format!(
-            "grad_out has {} rows but theta has {}",
-            g.batch, th.batch
-        )));
-    }
-    let v = by_precision!(single, T => {
-        let start = start_of::<T>(init_state, final_states)?;
-        detached(py, || adjoint::vjp::<T>(&t, &th.data, th.batch, &obs, &g.data, start.as_init()))?
+    let c = Call::parse(&tape, theta, &observables, engine)?;
+    let g = reals_2d(grad_out, "grad_out", Some(c.obs.len()))?;
+    c.check_rows("grad_out", &g)?;
+    let (b, th, gd, obs) = (c.theta.batch, c.theta.data(), g.data(), &c.obs[..]);
+    let p = c.compiled.tape().n_params;
+    let v = by_precision!(c.theta.single, T => {
+        let start = Start::<T>::parse(init_state, final_states)?;
+        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
+        run(py, c.work(3), c.opts.clone(), |o| {
+            adjoint::vjp(prog, th, b, obs, gd, init, o)
+        })?
     });
-    real_out(py, v, &[th.batch, p], th.single)
+    real_out(py, v, &[b, p], c.theta.single)
 }
 
 /// Threads used by the compute pool (RAYON_NUM_THREADS or all cores by default).
@@ -379,14 +258,13 @@ fn get_num_threads() -> usize {
 
 /// Set the compute pool's thread count; 0 restores the default.
 #[pyfunction]
-fn set_num_threads(n: i64) -> PyResult<()> {
-    let n = usize::try_from(n)
-        .map_err(|_| PyValueError::new_err(format!("number of threads must be >= 0, got {n}")))?;
-    pool::set_num_threads(n);
+fn set_num_threads(n: &Bound<'_, PyAny>) -> PyResult<()> {
+    pool::set_num_threads(count_of("number of threads", n)?);
     Ok(())
 }
 
-/// Turn gate fusion on or off; `tile_qubits` > 0 forces the tile size (0: automatic).
+/// Turn gate fusion on or off by default; `tile_qubits` > 0 forces the tile size (0:
+/// automatic). A call's `engine=` overrides the default.
 #[pyfunction]
 #[pyo3(signature = (enabled, tile_qubits = 0))]
 fn set_fusion(enabled: bool, tile_qubits: i64) -> PyResult<()> {
@@ -404,22 +282,35 @@ fn set_fusion(enabled: bool, tile_qubits: i64) -> PyResult<()> {
     Ok(())
 }
 
-/// Whether gate fusion is on.
+/// Whether gate fusion is on by default.
 #[pyfunction]
 fn fusion_enabled() -> bool {
     fusion::enabled()
 }
 
-/// Turn the batch-lane engine (small registers, batch >= 4: all samples at once) on or off.
+/// Turn the batch-lane engine (small registers, batch >= 4) on or off by default. A call's
+/// `engine=` overrides the default.
 #[pyfunction]
 fn set_batch_lanes(enabled: bool) {
-    lanes::set_enabled(enabled)
+    qoxide_core::engine::lanes::set_enabled(enabled)
 }
 
-/// Whether the batch-lane engine is on.
+/// Whether the batch-lane engine is on by default.
 #[pyfunction]
 fn batch_lanes_enabled() -> bool {
-    lanes::enabled()
+    qoxide_core::engine::lanes::enabled()
+}
+
+/// The engine the planner picks for `batch` samples of `tape` at this precision.
+#[pyfunction]
+#[pyo3(signature = (tape, batch, single=false))]
+fn planned_engine(tape: PyRef<'_, PyTape>, batch: usize, single: bool) -> PyResult<&'static str> {
+    let c = tape.compiled();
+    let opts = qoxide_core::Options::default();
+    let e = by_precision!(single, T => {
+        qoxide_core::engine::choose(c.program::<T>(), batch, &opts)
+    });
+    e.map(|e| e.name()).map_err(crate::errors::to_py)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -437,5 +328,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(vjp, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(planned_engine, m)?)?;
     Ok(())
 }

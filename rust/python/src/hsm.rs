@@ -27,9 +27,10 @@ fn array<'py, T: Element + Copy>(
         )));
     }
     let shape = a.shape().to_vec();
-    let data = match a.as_slice() {
-        Ok(s) => s.to_vec(),
-        Err(_) => a.as_array().iter().copied().collect(),
+    // (`as_slice` also accepts Fortran order, whose memory order is not the logical one)
+    let data = match a.is_c_contiguous() {
+        true => a.as_slice().expect("C-contiguous").to_vec(),
+        false => a.as_array().iter().copied().collect(),
     };
     Ok((data, shape))
 }
@@ -413,8 +414,12 @@ fn hsm_dense_ground(
 
 /// Number of Pauli strings with at most `max_weight` non-identity factors on `n_qubits`.
 #[pyfunction]
-fn pauli_string_count(n_qubits: usize, max_weight: usize) -> u128 {
-    hsm::strings::count(n_qubits, max_weight)
+fn pauli_string_count(n_qubits: usize, max_weight: usize) -> PyResult<u128> {
+    hsm::strings::count(n_qubits, max_weight).ok_or_else(|| {
+        pyo3::exceptions::PyOverflowError::new_err(format!(
+            "more than 2**128 Pauli strings of weight <= {max_weight} on {n_qubits} qubits"
+        ))
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

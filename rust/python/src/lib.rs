@@ -1,6 +1,7 @@
 //! `qoxide._core`: thin PyO3 bindings over qoxide-core. Conversion and dispatch only:
 //! no simulation logic lives here.
 
+mod call;
 mod compute;
 mod errors;
 mod hsm;
@@ -14,6 +15,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tape::PyTape>()?;
     m.add_class::<observable::PyObservable>()?;
     compute::register(m)?;
+    errors::register(m)?;
     hsm::register(m)?;
     m.add("MAX_QUBITS", qoxide_core::memory::MAX_QUBITS)?;
     m.add(

@@ -23,7 +23,7 @@ impl PyObservable {
                 let (w, p): (Vec<i64>, Vec<char>) = f.into_iter().unzip();
                 Ok((
                     c,
-                    crate::compute::wires_of("Pauli observable", w)?
+                    crate::call::wires_of("Pauli observable", w)?
                         .into_iter()
                         .zip(p)
                         .collect(),
@@ -35,15 +35,24 @@ impl PyObservable {
         })
     }
 
-    /// A Hermitian matrix on `wires` (wires[0] is the high bit of the matrix index).
+    /// A Hermitian matrix on `wires` (wires[0] is the high bit of the matrix index);
+    /// complex128, or real float64.
     #[staticmethod]
-    fn hermitian(
-        n_qubits: usize,
-        wires: Vec<i64>,
-        matrix: PyReadonlyArray2<'_, Complex64>,
-    ) -> PyResult<Self> {
-        let wires = crate::compute::wires_of("Hermitian", wires)?;
-        let m: Vec<Complex64> = matrix.as_array().iter().copied().collect();
+    fn hermitian(n_qubits: usize, wires: Vec<i64>, matrix: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let wires = crate::call::wires_of("Hermitian", wires)?;
+        let m: Vec<Complex64> = if let Ok(a) = matrix.extract::<PyReadonlyArray2<'_, Complex64>>() {
+            a.as_array().iter().copied().collect()
+        } else if let Ok(a) = matrix.extract::<PyReadonlyArray2<'_, f64>>() {
+            a.as_array()
+                .iter()
+                .map(|&x| Complex64::new(x, 0.0))
+                .collect()
+        } else {
+            return Err(crate::errors::type_err(format!(
+                "Hermitian matrix must be a 2-D numpy array of dtype complex128 or float64, got {}",
+                matrix.repr()?
+            )));
+        };
         crate::errors::guarded(|| {
             Ok(PyObservable {
                 inner: Obs::hermitian(n_qubits, wires, m).map_err(to_py)?,
@@ -51,10 +60,21 @@ impl PyObservable {
         })
     }
 
-    /// Projector onto basis state `bits` of `wires`.
+    /// Projector onto basis state `bits` (each 0 or 1) of `wires`.
     #[staticmethod]
-    fn projector(n_qubits: usize, wires: Vec<i64>, bits: Vec<u8>) -> PyResult<Self> {
-        let wires = crate::compute::wires_of("Projector", wires)?;
+    fn projector(n_qubits: usize, wires: Vec<i64>, bits: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let wires = crate::call::wires_of("Projector", wires)?;
+        let bad = || {
+            pyo3::exceptions::PyValueError::new_err(format!(
+                "Projector bits must be a sequence of 0s and 1s, one per wire, got {}",
+                bits.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+        };
+        let bits: Vec<i64> = bits.extract().map_err(|_| bad())?;
+        if bits.iter().any(|&b| b != 0 && b != 1) {
+            return Err(bad());
+        }
+        let bits: Vec<u8> = bits.into_iter().map(|b| b as u8).collect();
         Ok(PyObservable {
             inner: Obs::projector(n_qubits, &wires, &bits).map_err(to_py)?,
         })

@@ -6,8 +6,8 @@
 //! (H − E₀ + ε) χ = P⊥ r, χ ⊥ ψ₀, reuses the factorisation: O(d²) per right-hand side
 //! instead of the O(d³) a full eigendecomposition costs.
 
+use crate::cpu::multiversion;
 use crate::error::Result;
-use crate::hsm::sums::multiversion;
 use crate::scalar::C64;
 use crate::value_err;
 use num_traits::Zero;
@@ -281,11 +281,15 @@ fn tnorm(diag: &[f64], off: &[f64]) -> f64 {
     (d + 2.0 * e).max(f64::MIN_POSITIVE)
 }
 
-/// Eigenvector of the tridiagonal for eigenvalue `lambda` by inverse iteration.
+/// Eigenvector of the tridiagonal for eigenvalue `lambda` by inverse iteration, on the
+/// matrix scaled to unit norm (so that a zero or 1e-300-sized matrix gives a finite unit
+/// vector: its nearly singular pivots stay ~ε, not denormal).
 pub fn eigenvector(diag: &[f64], off: &[f64], lambda: f64) -> Vec<f64> {
     let n = diag.len();
     let norm = tnorm(diag, off);
-    let lu = TriLu::new(diag, off, lambda, f64::EPSILON * norm);
+    let diag: Vec<f64> = diag.iter().map(|x| x / norm).collect();
+    let off: Vec<f64> = off.iter().map(|x| x / norm).collect();
+    let lu = TriLu::new(&diag, &off, lambda / norm, f64::EPSILON);
     // a start vector with no special structure (a constant vector can be orthogonal to s₀)
     let mut s: Vec<f64> = (0..n)
         .map(|i| 1.0 + 0.5 * ((i as f64 + 1.0) * 0.618_033_988_749_895).fract())
@@ -316,6 +320,12 @@ impl DenseGround {
         if a.iter().any(|z| !z.re.is_finite() || !z.im.is_finite()) {
             return value_err!("Hamiltonian has non-finite entries");
         }
+        let (scale, asym) = hermiticity(a, d);
+        if asym > HERMITIAN_RTOL * scale.max(f64::MIN_POSITIVE) {
+            return value_err!(
+                "Hamiltonian is not Hermitian: max |H - H^†| = {asym:.3e} (max |H| = {scale:.3e})"
+            );
+        }
         let tri = Tridiag::new(a, d);
         let e0 = lowest_eigenvalue(&tri.diag, &tri.off);
         let s0 = eigenvector(&tri.diag, &tri.off, e0);
@@ -342,6 +352,23 @@ impl DenseGround {
         self.tri.apply_q(&mut y);
         y
     }
+}
+
+/// Relative tolerance of the Hermiticity check (rounding of H built as A + A^† is ~1e-16).
+const HERMITIAN_RTOL: f64 = 1e-10;
+
+/// (max |a_ij|, max |a_ij − conj(a_ji)|) of a row-major d×d matrix.
+fn hermiticity(a: &[C64], d: usize) -> (f64, f64) {
+    let (mut scale, mut asym) = (0.0f64, 0.0f64);
+    for i in 0..d {
+        for j in 0..d {
+            scale = scale.max(a[i * d + j].norm());
+            if j >= i {
+                asym = asym.max((a[i * d + j] - a[j * d + i].conj()).norm());
+            }
+        }
+    }
+    (scale, asym)
 }
 
 /// y −= s (sᵀ y) for a real unit vector s.

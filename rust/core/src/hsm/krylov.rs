@@ -13,8 +13,8 @@
 //! unfinished samples in one block product (which reads shared operator data once for the
 //! whole block) and finished samples leave the block.
 
+use crate::cpu::multiversion;
 use crate::hsm::dense::{eigenvector, lowest_eigenvalue};
-use crate::hsm::sums::multiversion;
 use crate::scalar::C64;
 use num_traits::Zero;
 

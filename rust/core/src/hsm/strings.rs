@@ -11,17 +11,22 @@ use std::collections::HashMap;
 /// Most qubits an HSM may use: tables and states are dense in 2^n.
 pub const MAX_HSM_QUBITS: usize = 24;
 
-/// Σ_{j ≤ w} C(n, j) 3^j: how many strings `enumerate(n, w)` returns.
-pub fn count(n: usize, w: usize) -> u128 {
+/// Σ_{j ≤ w} C(n, j) 3^j: how many strings `enumerate(n, w)` returns; None when it does
+/// not fit in 128 bits (n ≥ 64 with large w: 4^64 = 2^128).
+pub fn count(n: usize, w: usize) -> Option<u128> {
     let mut total = 0u128;
     let mut binom = 1u128; // C(n, j)
     let mut pow3 = 1u128;
     for j in 0..=w.min(n) {
-        total += binom * pow3;
-        binom = binom * (n - j) as u128 / (j + 1) as u128;
-        pow3 *= 3;
+        total = total.checked_add(binom.checked_mul(pow3)?)?;
+        if j == w.min(n) {
+            break;
+        }
+        // C(n, j+1) = C(n, j) (n - j) / (j + 1), exact in this order
+        binom = binom.checked_mul((n - j) as u128)? / (j + 1) as u128;
+        pow3 = pow3.checked_mul(3)?;
     }
-    total
+    Some(total)
 }
 
 /// All strings on `n` qubits with at most `w` non-identity factors: by weight, then by the
@@ -33,7 +38,7 @@ pub fn enumerate(n: usize, w: usize) -> Result<Vec<PauliWord>> {
     if w > n {
         return value_err!("Pauli weight {w} must be <= qubits_count {n}");
     }
-    let total = count(n, w);
+    let total = count(n, w).unwrap_or(u128::MAX);
     if total > (1u128 << 24) {
         return value_err!(
             "{total} Pauli strings of weight <= {w} on {n} qubits: too many (at most 2^24)"

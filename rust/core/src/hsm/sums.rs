@@ -58,46 +58,7 @@ fn parity_sign(v: usize) -> f64 {
     }
 }
 
-/// Whether the CPU runs AVX2 + FMA code (std caches the detection).
-#[inline]
-pub(crate) fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// `fn $name(args)` compiled twice, portable and with AVX2 + FMA enabled, the latter chosen
-/// at run time when the CPU has them (the builds target baseline x86-64; the hot loops run
-/// ~1.5x faster with FMA and 256-bit registers).
-macro_rules! multiversion {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block) => {
-        $(#[$meta])*
-        #[inline]
-        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
-            #[inline(always)]
-            fn body($($arg: $ty),*) $(-> $ret)? $body
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn fast($($arg: $ty),*) $(-> $ret)? {
-                body($($arg),*)
-            }
-            #[cfg(target_arch = "x86_64")]
-            if $crate::hsm::sums::has_avx2_fma() {
-                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                return unsafe { fast($($arg),*) };
-            }
-            body($($arg),*)
-        }
-    };
-}
-pub(crate) use multiversion;
-
-multiversion! {
+crate::cpu::multiversion! {
 /// out[i] += f[i ^ x] v[i ^ x]: one x group with its table f.
 fn group_apply_acc(x: usize, f: &[C64], v: &[C64], out: &mut [C64]) {
     let d = out.len();
@@ -125,7 +86,7 @@ fn group_apply_acc(x: usize, f: &[C64], v: &[C64], out: &mut [C64]) {
 }
 }
 
-multiversion! {
+crate::cpu::multiversion! {
 /// w[j] += conj(u[j ^ x]) v[j], in aligned blocks that XOR maps to aligned blocks.
 fn xor_products_acc(x: usize, u: &[C64], v: &[C64], w: &mut [C64]) {
     let d = w.len();

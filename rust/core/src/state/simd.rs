@@ -5,7 +5,7 @@
 //! Every entry returns false when it has no fast path, and the caller runs its generic
 //! loop (other CPUs, other architectures).
 
-use crate::scalar::C;
+use num_complex::Complex as C;
 
 /// Runs of complex amplitudes for which a vector path may exist.
 pub trait SimdRuns: Sized + Copy {
@@ -28,14 +28,11 @@ pub trait SimdRuns: Sized + Copy {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn avx2() -> bool {
-    // std caches the CPUID answer: one relaxed load per call
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-}
+use crate::cpu::has_avx2_fma as avx2;
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use crate::scalar::C;
+    use num_complex::Complex as C;
     use std::arch::x86_64::*;
 
     /// Complex `z` as the two vectors that multiply a register of interleaved

@@ -851,8 +851,8 @@ pub fn parametrised_gates() -> Vec<Gate> {
 pub fn run_state<T: Real>(tape: &Tape, theta: &[f64], batch: usize, init: &[C64]) -> Vec<C64> {
     let init_t = to_prec::<T>(init);
     let out =
-        qoxide_core::execute::state::<T>(tape, theta, batch, qoxide_core::Init::Shared(&init_t))
-            .expect("execute::state");
+        qoxide_core::simple::state::<T>(tape, theta, batch, qoxide_core::Init::Shared(&init_t))
+            .expect("simple::state");
     widen(&out)
 }
 

@@ -16,9 +16,10 @@ mod kernels;
 mod tests;
 mod trig;
 
-use crate::execute::{Init, Program};
+use super::{Init, Options};
 use crate::gates::{self, Form};
 use crate::pool;
+use crate::program::Program;
 use crate::scalar::{cast, widen, Real, C, C64};
 use crate::state::index::set_bits;
 use crate::state::{Ctrl, Kernel};
@@ -32,15 +33,6 @@ use trig::Rotation;
 /// VJP: 8 lanes 110 µs, 16 lanes 91-96 µs, 32 lanes 96 µs; a partly filled block costs
 /// as much as a full one, which favours small blocks at small batch.
 const LANES: usize = 16;
-
-/// Largest register the engine takes: on the dressed circuit at batch 16-64 the lanes
-/// are 2.9x faster than the per-sample path at 6 qubits, 1.8x at 8 and 1.3-1.8x at 10,
-/// where a block's φ and λ (f64) take 512 KiB, half the L2 of the Zen 4 measured on.
-const MAX_QUBITS: usize = 10;
-
-/// Smallest batch the engine takes: a block of 16 lanes costs the same with 2 live ones,
-/// 0.8x the per-sample path's speed at batch 2, 1.4x at 4, 2.3x at 8.
-const MIN_BATCH: usize = 4;
 
 /// Above this many amplitude-state updates (batch · 2^n · ops · states swept) a call runs
 /// its blocks in parallel. Waking the pool costs tens of microseconds on small VMs, and
@@ -62,21 +54,18 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// Whether calls on this tape at this batch take the lane engine: switched on, and
-/// `eligible`.
-pub(crate) fn takes<T: Real>(prog: &Program<T>, batch: usize) -> bool {
-    enabled() && eligible(prog, batch)
+/// Whether the lane engine implements kernel `k` (everything but dense matrices on 3+
+/// wires).
+pub(crate) fn implements<T: Real>(k: &Kernel<T>) -> bool {
+    Shape::of(k, |_| ()).is_some()
 }
 
-/// Whether the lane engine handles this tape at this batch: small register, batch big
-/// enough, and no dense matrix on 3+ wires (QubitUnitary; parametrised gates never are).
-pub(crate) fn eligible<T: Real>(prog: &Program<T>, batch: usize) -> bool {
-    let tape = prog.tape;
-    tape.n_qubits <= MAX_QUBITS
-        && batch >= MIN_BATCH
-        && (0..tape.ops.len()).all(|i| {
-            tape.ops[i].is_parametrised() || Shape::of(&prog.kernel(i, &[]), |_| ()).is_some()
-        })
+/// Samples per chunk of a streamed call: about 8 MiB of states, at least one block per
+/// thread, a whole number of blocks.
+pub(crate) fn chunk_samples<T: Real>(n_qubits: usize) -> usize {
+    let state = std::mem::size_of::<C<T>>() << n_qubits;
+    let blocks = ((8usize << 20) / (state * LANES)).max(pool::num_threads());
+    blocks * LANES
 }
 
 /// Final states `[B, 2^n]` (sample-major, as `execute::state`) for `init`.
@@ -85,14 +74,18 @@ pub(crate) fn final_states<T: Real>(
     theta: &[f64],
     batch: usize,
     init: &Init<T>,
+    opts: &Options,
 ) -> Vec<C<T>> {
-    let dim = 1usize << prog.tape.n_qubits;
+    let dim = 1usize << prog.tape().n_qubits;
     if let Init::Final(s) = init {
         return s.to_vec();
     }
     let plan = Plan::<T, LANES>::new(prog, theta, false);
     let mut out = vec![C::new(T::zero(), T::zero()); batch * dim];
     for_blocks(&plan, batch, 1, &mut out, dim, |base, o| {
+        if opts.cancelled() {
+            return;
+        }
         let nl = o.len() / dim;
         let mut s = match init {
             Init::Zero => {
@@ -103,7 +96,7 @@ pub(crate) fn final_states<T: Real>(
             Init::Shared(s0) => s0.iter().map(|&a| Z::splat(a)).collect(),
             Init::PerSample(all) | Init::Final(all) => load(all, dim, base, nl),
         };
-        if avx2() {
+        if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU has AVX2
             unsafe { forward_avx2(&plan, &mut s, base, nl) }
         } else {
@@ -128,18 +121,22 @@ pub(crate) fn vjp_sweep<T: Real>(
     phi: &[C<T>],
     lam: &[C<T>],
     grads: &mut [f64],
+    opts: &Options,
 ) {
-    let tape = prog.tape;
+    let tape = prog.tape();
     let (dim, p) = (1usize << tape.n_qubits, tape.n_params);
     if p == 0 || !tape.ops.iter().any(Op::is_parametrised) {
         return;
     }
     let plan = Plan::<T, LANES>::new(prog, theta, true);
     for_blocks(&plan, batch, 2, grads, p, |base, g| {
+        if opts.cancelled() {
+            return;
+        }
         // φ then λ in one buffer (see `backward`)
         let mut both = load(phi, dim, base, g.len() / p);
         both.extend(load::<T, LANES>(lam, dim, base, g.len() / p));
-        if avx2() {
+        if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU has AVX2
             unsafe { backward_avx2(&plan, &mut both, base, g) }
         } else {
@@ -149,8 +146,8 @@ pub(crate) fn vjp_sweep<T: Real>(
 }
 
 /// Per-call structure of the ops, shared by all blocks.
-struct Plan<'a, 'p, T, const L: usize> {
-    prog: &'a Program<'p, T>,
+struct Plan<'a, T, const L: usize> {
+    prog: &'a Program<T>,
     theta: &'a [f64],
     ops: Vec<OpPlan>,
     /// coefficients that are the same in every lane (fixed ops, generators), splatted
@@ -171,11 +168,11 @@ struct OpPlan {
     derivatives: Vec<(usize, usize, Shape)>,
 }
 
-impl<'a, 'p, T: Real, const L: usize> Plan<'a, 'p, T, L> {
+impl<'a, T: Real, const L: usize> Plan<'a, T, L> {
     /// Shapes come from sample 0's kernels (a gate's kernel kind does not depend on its
     /// angles). `adjoint`: also the generators and derivative shapes.
-    fn new(prog: &'a Program<'p, T>, theta: &'a [f64], adjoint: bool) -> Self {
-        let tape = prog.tape;
+    fn new(prog: &'a Program<T>, theta: &'a [f64], adjoint: bool) -> Self {
+        let tape = prog.tape();
         let row0 = tape.row(theta, 0);
         let mut pool = Vec::new();
         let mut shape_of = |k: &Kernel<T>, keep: bool| {
@@ -260,7 +257,7 @@ impl<'a, 'p, T: Real, const L: usize> Plan<'a, 'p, T, L> {
         if let Some(f) = p.fixed {
             return &self.pool[f[inverse as usize]..];
         }
-        let (tape, op) = (self.prog.tape, &self.prog.tape.ops[i]);
+        let (tape, op) = (self.prog.tape(), &self.prog.tape().ops[i]);
         if let Some((rot, col)) = p.rotation {
             // padding lanes repeat the last live one
             let mut theta = [0.0; L];
@@ -321,7 +318,7 @@ fn form_coefs(form: &Form, mut f: impl FnMut(usize, C64)) {
 #[inline(always)]
 fn forward<T: Real, const L: usize>(plan: &Plan<T, L>, s: &mut [Z<T, L>], base: usize, nl: usize) {
     // product of the run so far on each wire (valid while `held`)
-    let n = plan.prog.tape.n_qubits;
+    let n = plan.prog.tape().n_qubits;
     let mut run = vec![[Z::zero(); 4]; n];
     let mut held = vec![false; n];
     let mut buf = Vec::new();
@@ -358,7 +355,7 @@ fn backward<T: Real, const L: usize>(
     base: usize,
     g: &mut [f64],
 ) {
-    let tape = plan.prog.tape;
+    let tape = plan.prog.tape();
     let (dim, p) = (1usize << tape.n_qubits, tape.n_params);
     let nl = g.len() / p;
     let add = |g: &mut [f64], col: usize, c: C64, z: &Z<T, L>| {
@@ -429,7 +426,7 @@ fn for_blocks<T: Real, O: Send, const L: usize>(
     width: usize,
     f: impl Fn(usize, &mut [O]) + Sync + Send,
 ) {
-    let tape = plan.prog.tape;
+    let tape = plan.prog.tape();
     let work = (batch << tape.n_qubits).saturating_mul(tape.ops.len() * states);
     let chunk = L * width;
     if pool::num_threads() > 1 && batch > L && work > SERIAL_MAX_WORK {
@@ -448,16 +445,6 @@ fn for_blocks<T: Real, O: Send, const L: usize>(
 // The lane loops are plain Rust that the compiler vectorises for the target's baseline
 // (SSE2 on x86-64); these copies of the two block drivers, with everything they call
 // inlined, are compiled for AVX2 and chosen at run time.
-
-#[cfg(target_arch = "x86_64")]
-fn avx2() -> bool {
-    std::arch::is_x86_feature_detected!("avx2")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn avx2() -> bool {
-    false
-}
 
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
 unsafe fn forward_avx2<T: Real, const L: usize>(

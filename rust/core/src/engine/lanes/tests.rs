@@ -1,19 +1,17 @@
 //! The lane engine against the per-sample path: random circuits over every gate kind.
 
 use super::*;
+use crate::engine::{choose, Engine, LANES_MAX_QUBITS, LANES_MIN_BATCH};
 use crate::observable::Obs;
-use crate::{adjoint, execute, Gate, Tape};
-use std::sync::{Arc, Mutex};
+use crate::{adjoint, measure, Gate, Tape};
+use std::sync::Arc;
 
-/// `f()` with the lane engine switched `on` (the entry points then dispatch to it or run
-/// each sample alone); the lock keeps tests that switch it from interleaving.
-fn with_lanes<R>(on: bool, f: impl FnOnce() -> R) -> R {
-    static SWITCH: Mutex<()> = Mutex::new(());
-    let _held = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
-    set_enabled(on);
-    let r = f();
-    set_enabled(true);
-    r
+fn per_sample_engine() -> Options {
+    Options::with_engine(Engine::PerSample)
+}
+
+fn compile<T: Real>(tape: &Tape) -> Program<T> {
+    Program::new(Arc::new(tape.clone()))
 }
 
 /// xorshift64*: small, deterministic.
@@ -164,8 +162,8 @@ fn flat<T: Real>(s: &[C<T>]) -> Vec<f64> {
     s.iter().flat_map(|z| [z.re.f64(), z.im.f64()]).collect()
 }
 
-/// final_states against execute::state and a VJP from vjp_sweep against adjoint::vjp,
-/// both without lanes; and adjoint::vjp, which dispatches to the lanes, against the same.
+/// final_states against simple::state and a VJP from vjp_sweep against simple::vjp,
+/// both without lanes; and simple::vjp, which dispatches to the lanes, against the same.
 fn check<T: Real>(tape: &Tape, batch: usize, init_kind: usize, tol: f64, rng: &mut Rng) {
     let (n, p) = (tape.n_qubits, tape.n_params);
     let dim = 1 << n;
@@ -182,13 +180,13 @@ fn check<T: Real>(tape: &Tape, batch: usize, init_kind: usize, tol: f64, rng: &m
         n,
         std::any::type_name::<T>()
     );
-    let prog = Program::<T>::new(tape);
-    assert!(eligible(&prog, batch.max(MIN_BATCH)), "{ctx}: not eligible");
+    let prog = compile::<T>(tape);
+    let auto = choose(&prog, batch.max(LANES_MIN_BATCH), &Options::default()).unwrap();
+    assert_eq!(auto, Engine::Lanes, "{ctx}: not eligible");
+    let none = Options::default();
 
-    let phi = final_states(&prog, &theta, batch, &init);
-    let want = with_lanes(false, || {
-        execute::state::<T>(tape, &theta, batch, init).unwrap()
-    });
+    let phi = final_states(&prog, &theta, batch, &init, &none);
+    let want = measure::state(&prog, &theta, batch, init, &per_sample_engine()).unwrap();
     assert_close(&flat(&phi), &flat(&want), tol, &format!("{ctx}: states"));
 
     let obs = random_observables(n, rng);
@@ -203,11 +201,10 @@ fn check<T: Real>(tape: &Tape, batch: usize, init_kind: usize, tol: f64, rng: &m
         }
     }
     let mut grads = vec![0.0; batch * p];
-    vjp_sweep(&prog, &theta, batch, &phi, &lam, &mut grads);
+    vjp_sweep(&prog, &theta, batch, &phi, &lam, &mut grads, &none);
     let vjp = |on| {
-        with_lanes(on, || {
-            adjoint::vjp::<T>(tape, &theta, batch, &obs, &g_out, init)
-        })
+        let opts = Options::with_engine(if on { Engine::Lanes } else { Engine::PerSample });
+        adjoint::vjp(&prog, &theta, batch, &obs, &g_out, init, &opts)
     };
     let want = vjp(false).unwrap();
     assert_close(&grads, &want, tol, &format!("{ctx}: vjp"));
@@ -254,31 +251,46 @@ fn fixed_circuits() {
         tape.push(random_op(g, 3, 2, &mut rng).unwrap()).unwrap();
     }
     let theta = vec![0.3; 2 * LANES];
-    let prog = Program::<f64>::new(&tape);
-    let got = final_states(&prog, &theta, LANES, &Init::Zero);
-    let want = with_lanes(false, || {
-        execute::state::<f64>(&tape, &theta, LANES, Init::Zero)
-    });
-    let want = want.unwrap();
+    let prog = compile::<f64>(&tape);
+    let got = final_states(&prog, &theta, LANES, &Init::Zero, &Options::default());
+    let want = measure::state(&prog, &theta, LANES, Init::Zero, &per_sample_engine()).unwrap();
     assert_close(&flat(&got), &flat(&want), 1e-12, "fixed circuit");
     let mut grads = vec![0.0; 2 * LANES];
-    vjp_sweep(&prog, &theta, LANES, &got, &got, &mut grads);
+    vjp_sweep(
+        &prog,
+        &theta,
+        LANES,
+        &got,
+        &got,
+        &mut grads,
+        &Options::default(),
+    );
     assert!(grads.iter().all(|&g| g == 0.0));
 }
 
 #[test]
 fn eligibility() {
     let mut rng = Rng(3);
-    let tape = random_tape(MAX_QUBITS, 3, &mut rng);
-    assert!(eligible(&Program::<f64>::new(&tape), MIN_BATCH));
-    assert!(!eligible(&Program::<f64>::new(&tape), MIN_BATCH - 1));
-    let tape = random_tape(MAX_QUBITS + 1, 3, &mut rng);
-    assert!(!eligible(&Program::<f64>::new(&tape), 64));
+    let auto = |tape: &Tape, batch| choose(&compile::<f64>(tape), batch, &Options::default());
+    let lanes = |tape: &Tape| {
+        choose(
+            &compile::<f64>(tape),
+            64,
+            &Options::with_engine(Engine::Lanes),
+        )
+    };
+    let tape = random_tape(LANES_MAX_QUBITS, 3, &mut rng);
+    assert_eq!(auto(&tape, LANES_MIN_BATCH), Ok(Engine::Lanes));
+    assert_eq!(auto(&tape, LANES_MIN_BATCH - 1), Ok(Engine::PerSample));
+    let tape = random_tape(LANES_MAX_QUBITS + 1, 3, &mut rng);
+    assert_ne!(auto(&tape, 64), Ok(Engine::Lanes));
+    assert!(lanes(&tape).is_err());
     let mut tape = Tape::new(3, 0).unwrap();
     let mut op = Op::new(Gate::QubitUnitary, vec![0, 1, 2], vec![]);
     op.matrix = Some(unitary(8, &mut rng));
     tape.push(op).unwrap();
-    assert!(!eligible(&Program::<f64>::new(&tape), 64));
+    assert_eq!(auto(&tape, 64), Ok(Engine::PerSample));
+    assert!(lanes(&tape).is_err());
 }
 
 #[test]

@@ -1,0 +1,159 @@
+//! The batch driver every entry point runs through: for each sample, its final state from
+//! the chosen engine, then the caller's per-sample function on it.
+
+use super::{check_call, lanes, plan, Engine, Init, Options};
+use crate::error::{QoxideError, Result};
+use crate::memory::ensure_fits;
+use crate::pool;
+use crate::program::Program;
+use crate::scalar::{Real, C};
+use crate::state::zero_state;
+use rayon::prelude::*;
+
+/// What `run_batch`'s per-sample function does, for the memory check and the choice of
+/// threads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Task {
+    /// full states one task holds at once
+    pub states: usize,
+    /// about how many passes over a full state it makes per sample
+    pub passes: usize,
+}
+
+impl Task {
+    /// reads the final state once
+    pub const MEASURE: Task = Task {
+        states: 1,
+        passes: 1,
+    };
+}
+
+fn initial<T: Real>(init: &Init<T>, n: usize, b: usize) -> Vec<C<T>> {
+    match init {
+        Init::Zero => zero_state(n),
+        Init::Shared(s) => s.to_vec(),
+        Init::PerSample(s) | Init::Final(s) => s[b << n..(b + 1) << n].to_vec(),
+    }
+}
+
+/// For each sample b: build its final state with `engine`, then `f(b, state, out_row,
+/// amp_par)`. The lane engine runs the batch in chunks of `lanes::chunk_samples` samples,
+/// so memory stays bounded whatever the batch size.
+#[allow(clippy::too_many_arguments)] // one driver for every entry point
+pub(crate) fn run_batch<T: Real, O: Send>(
+    prog: &Program<T>,
+    theta: &[f64],
+    batch: usize,
+    init: &Init<T>,
+    engine: Engine,
+    opts: &Options,
+    task: Task,
+    out: &mut [O],
+    width: usize,
+    f: impl Fn(usize, &mut Vec<C<T>>, &mut [O], bool) + Sync + Send,
+) -> Result<()> {
+    let tape = prog.tape();
+    check_call(tape, theta, batch, init)?;
+    if out.len() != batch * width {
+        return Err(QoxideError::Internal(
+            "output buffer of the wrong size".into(),
+        ));
+    }
+    let (n, p) = (tape.n_qubits, tape.n_params);
+    if engine == Engine::Lanes && !init.is_final() {
+        // small register, many samples: forward passes a chunk at a time, then as from finals
+        let chunk = lanes::chunk_samples::<T>(n);
+        let amp = std::mem::size_of::<C<T>>() as u128;
+        ensure_fits(
+            ((chunk.min(batch) as u128) << n) * amp,
+            "the lane engine's states",
+        )?;
+        for start in (0..batch).step_by(chunk) {
+            let nb = chunk.min(batch - start);
+            let th = &theta[start * p..(start + nb) * p];
+            let finals = lanes::final_states(prog, th, nb, &init.slice(1 << n, start, nb), opts);
+            opts.check_cancel()?;
+            let o = &mut out[start * width..(start + nb) * width];
+            let init = Init::Final(&finals);
+            per_sample(prog, th, nb, &init, engine, opts, task, o, width, start, &f)?;
+        }
+        return Ok(());
+    }
+    per_sample(
+        prog, theta, batch, init, engine, opts, task, out, width, 0, &f,
+    )
+}
+
+/// `run_batch` on samples one at a time (or from final states): sample b of this call is
+/// `first + b` of the caller's.
+#[allow(clippy::too_many_arguments)]
+fn per_sample<T: Real, O: Send, F>(
+    prog: &Program<T>,
+    theta: &[f64],
+    batch: usize,
+    init: &Init<T>,
+    engine: Engine,
+    opts: &Options,
+    task: Task,
+    out: &mut [O],
+    width: usize,
+    first: usize,
+    f: &F,
+) -> Result<()>
+where
+    F: Fn(usize, &mut Vec<C<T>>, &mut [O], bool) + Sync + Send,
+{
+    let tape = prog.tape();
+    let n = tape.n_qubits;
+    // full-state passes per sample: the forward's (none from final states), then f's
+    let forward = if init.is_final() { 0 } else { tape.ops.len() };
+    let pl = plan(batch, n, forward + task.passes);
+    let tasks = if pl.batch_par {
+        pool::num_threads().min(batch)
+    } else {
+        1
+    };
+    let bytes = ((tasks * task.states) as u128 * std::mem::size_of::<C<T>>() as u128) << n;
+    ensure_fits(bytes, &format!("simulating {n} qubits"))?;
+    let fused = match engine {
+        Engine::Tiled => prog.fused(opts.tile_qubits),
+        _ => std::borrow::Cow::Owned(None),
+    };
+    let stop = || opts.cancelled();
+    let one = |b: usize, row_out: &mut [O]| {
+        if stop() {
+            return;
+        }
+        let row = tape.row(theta, b);
+        let mut s = initial(init, n, b);
+        if !init.is_final() {
+            match fused.as_ref() {
+                Some(blocks) => prog.forward_fused(blocks, &mut s, row, pl.amp_par, &stop),
+                None => prog.forward(&mut s, row, pl.amp_par, &stop),
+            }
+        }
+        if !stop() {
+            f(first + b, &mut s, row_out, pl.amp_par);
+        }
+    };
+    let width = width.max(1);
+    if pl.batch_par {
+        pool::install(|| {
+            out.par_chunks_mut(width)
+                .enumerate()
+                .for_each(|(b, o)| one(b, o))
+        });
+    } else if pl.amp_par {
+        pool::install(|| {
+            out.chunks_mut(width)
+                .enumerate()
+                .for_each(|(b, o)| one(b, o))
+        });
+    } else {
+        // serial: stay on the caller's thread (a hop into the pool costs more than the work)
+        out.chunks_mut(width)
+            .enumerate()
+            .for_each(|(b, o)| one(b, o));
+    }
+    opts.check_cancel()
+}

@@ -1,0 +1,253 @@
+//! The compiled program: a tape's theta-independent kernels, its generators and its fused
+//! plan, built ONCE per tape (the bindings cache it on their `Tape`) and shared by every
+//! engine and every call.
+
+use crate::fusion;
+use crate::scalar::{mul2, Real, C, C64};
+use crate::state::index::set_bits;
+use crate::state::tile::Tiling;
+use crate::state::Kernel;
+use crate::tape::{Param, Tape};
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
+/// A theta-independent op's kernel and its inverse (built on first use: only the adjoint
+/// needs it).
+type FixedOp<T> = (Kernel<T>, OnceLock<Kernel<T>>);
+
+/// One step of a fused plan.
+#[derive(Clone)]
+pub(crate) enum Block {
+    /// These ops, applied tile by tile.
+    Tiled { ops: Vec<usize>, tiling: Tiling },
+    /// One op too wide for a tile, applied to the whole state.
+    Whole(usize),
+}
+
+/// A tape compiled for precision `T`.
+pub struct Program<T> {
+    tape: Arc<Tape>,
+    fixed: Vec<Option<FixedOp<T>>>,
+    /// Per op: (generator kernel, factor, theta column) for one-parameter generator gates.
+    pub(crate) generators: Vec<Option<(Kernel<T>, C64, usize)>>,
+    /// Fused plan of the forward pass for the default tile (None: the register fits in one
+    /// tile). Built on first use.
+    fused: OnceLock<Option<Vec<Block>>>,
+    /// Every op has a kernel the batch-lane engine implements (no dense matrix on 3+ wires).
+    pub(crate) lane_kernels: bool,
+}
+
+impl<T: Real> Program<T> {
+    pub fn new(tape: Arc<Tape>) -> Self {
+        let n = tape.n_qubits;
+        let fixed: Vec<Option<FixedOp<T>>> = (tape.ops.iter())
+            .map(|op| {
+                (!op.is_parametrised()).then(|| (op.kernel(&op.angles(&[]), n), OnceLock::new()))
+            })
+            .collect();
+        let generators = (tape.ops.iter())
+            .map(|op| match op.params.as_slice() {
+                [Param::Col(col)] => op.generator(n).map(|(k, c)| (k, c, *col)),
+                _ => None,
+            })
+            .collect();
+        // parametrised gates never carry a dense 3+-wire matrix
+        let lane_kernels = fixed
+            .iter()
+            .flatten()
+            .all(|(k, _)| crate::engine::lanes::implements(k));
+        Program {
+            tape,
+            fixed,
+            generators,
+            fused: OnceLock::new(),
+            lane_kernels,
+        }
+    }
+
+    pub fn tape(&self) -> &Tape {
+        &self.tape
+    }
+
+    /// The shared tape this program was compiled from.
+    pub fn tape_arc(&self) -> &Arc<Tape> {
+        &self.tape
+    }
+
+    /// Kernel of op `i` for the theta row `row`.
+    #[inline]
+    pub fn kernel(&self, i: usize, row: &[f64]) -> Cow<'_, Kernel<T>> {
+        match &self.fixed[i] {
+            Some((k, _)) => Cow::Borrowed(k),
+            None => {
+                let op = &self.tape.ops[i];
+                Cow::Owned(op.kernel(&op.angles(row), self.tape.n_qubits))
+            }
+        }
+    }
+
+    /// Kernel of the inverse of op `i`.
+    #[inline]
+    pub fn undo(&self, i: usize, row: &[f64]) -> Cow<'_, Kernel<T>> {
+        match &self.fixed[i] {
+            Some((k, inv)) => Cow::Borrowed(inv.get_or_init(|| k.dagger())),
+            None => {
+                let op = &self.tape.ops[i];
+                Cow::Owned(op.kernel::<T>(&op.angles(row), self.tape.n_qubits).dagger())
+            }
+        }
+    }
+
+    /// The forward pass's fused plan for tiles of `tile` bits (None: the forced or default
+    /// size); None inside when the register fits in one tile. The default plan is cached.
+    pub(crate) fn fused(&self, tile: Option<u32>) -> Cow<'_, Option<Vec<Block>>> {
+        let default = fusion::default_tile_qubits(std::mem::size_of::<C<T>>(), 1);
+        match tile.or_else(fusion::forced_tile_qubits) {
+            Some(t) if t != default => Cow::Owned(fused_plan(&self.tape, Some(t))),
+            _ => Cow::Borrowed(
+                self.fused
+                    .get_or_init(|| fused_plan(&self.tape, Some(default))),
+            ),
+        }
+    }
+
+    /// Run all ops on `s` op by op, same-wire runs of single-qubit gates merged. Stops early
+    /// (leaving `s` partly evolved) when `stop()` says so.
+    pub(crate) fn forward(&self, s: &mut [C<T>], row: &[f64], par: bool, stop: &dyn Fn() -> bool) {
+        let ks = (0..self.tape.ops.len()).map(|i| self.kernel(i, row));
+        merge_single_qubit_runs(self.tape.n_qubits, ks, |k| {
+            if !stop() {
+                k.apply(s, par)
+            }
+        })
+    }
+
+    /// Run all ops on `s`, one pass over memory per block of a fused plan.
+    pub(crate) fn forward_fused(
+        &self,
+        blocks: &[Block],
+        s: &mut [C<T>],
+        row: &[f64],
+        par: bool,
+        stop: &dyn Fn() -> bool,
+    ) {
+        for block in blocks {
+            if stop() {
+                return;
+            }
+            match block {
+                Block::Whole(i) => self.kernel(*i, row).apply(s, par),
+                Block::Tiled { ops, tiling } => {
+                    let local = ops
+                        .iter()
+                        .map(|&i| Cow::Owned(tiling.localise(&self.kernel(i, row))));
+                    let mut ks = Vec::with_capacity(ops.len());
+                    merge_single_qubit_runs(tiling.n_bits(), local, |k| ks.push(k.clone()));
+                    tiling.apply(s, &ks, par);
+                }
+            }
+        }
+    }
+}
+
+/// The fused plan of `tape` for tiles of `tile` bits; None when the register fits in one.
+pub(crate) fn fused_plan(tape: &Tape, tile: Option<u32>) -> Option<Vec<Block>> {
+    let n = tape.n_qubits as u32;
+    let tile = tile.filter(|&t| t < n)?;
+    let supports: Vec<usize> = (tape.ops.iter())
+        .map(|op| op.support(tape.n_qubits))
+        .collect();
+    let blocks = fusion::plan(&supports, n, tile)
+        .into_iter()
+        .map(|seg| match seg.bits.is_empty() {
+            true => Block::Whole(seg.ops[0]),
+            false => Block::Tiled {
+                tiling: Tiling::new(n, &seg.bits),
+                ops: seg.ops,
+            },
+        })
+        .collect();
+    Some(blocks)
+}
+
+/// Emit `kernels` in order, except that runs of single-qubit gates on the same bit are
+/// multiplied into one 2x2 matrix first (gates on other bits commute with them), so a
+/// RX-RY-RZ layer costs one sweep per wire instead of three.
+fn merge_single_qubit_runs<'k, T: Real>(
+    n_bits: usize,
+    kernels: impl Iterator<Item = Cow<'k, Kernel<T>>>,
+    mut emit: impl FnMut(&Kernel<T>),
+) {
+    fn flush<T: Real>(
+        pending: &mut [Option<[C<T>; 4]>],
+        mask: usize,
+        emit: &mut impl FnMut(&Kernel<T>),
+    ) {
+        for b in set_bits(mask) {
+            if let Some(m) = pending[b as usize].take() {
+                emit(&Kernel::single_qubit(b, m));
+            }
+        }
+    }
+    let mut pending: Vec<Option<[C<T>; 4]>> = vec![None; n_bits];
+    for k in kernels {
+        if let Some((t, m)) = k.as_single_qubit() {
+            let slot = &mut pending[t as usize];
+            *slot = Some(match slot {
+                Some(p) => mul2(&m, p),
+                None => m,
+            });
+        } else {
+            flush(&mut pending, k.support(), &mut emit);
+            emit(&k);
+        }
+    }
+    flush(
+        &mut pending,
+        usize::MAX >> (usize::BITS as usize - n_bits),
+        &mut emit,
+    );
+}
+
+/// A tape compiled for both precisions, each on first use: what the bindings keep per tape.
+pub struct Compiled {
+    tape: Arc<Tape>,
+    f64: OnceLock<Program<f64>>,
+    f32: OnceLock<Program<f32>>,
+}
+
+impl Compiled {
+    pub fn new(tape: Tape) -> Self {
+        Compiled {
+            tape: Arc::new(tape),
+            f64: OnceLock::new(),
+            f32: OnceLock::new(),
+        }
+    }
+
+    pub fn tape(&self) -> &Tape {
+        &self.tape
+    }
+
+    /// The program in precision `T` (compiled on first use).
+    pub fn program<T: Precision>(&self) -> &Program<T> {
+        T::slot(self).get_or_init(|| Program::new(self.tape.clone()))
+    }
+}
+
+/// The precisions a `Compiled` holds a program for.
+pub trait Precision: Real {
+    fn slot(c: &Compiled) -> &OnceLock<Program<Self>>;
+}
+
+impl Precision for f64 {
+    fn slot(c: &Compiled) -> &OnceLock<Program<f64>> {
+        &c.f64
+    }
+}
+
+impl Precision for f32 {
+    fn slot(c: &Compiled) -> &OnceLock<Program<f32>> {
+        &c.f32
+    }
+}

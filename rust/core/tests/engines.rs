@@ -1,0 +1,171 @@
+//! Every engine against the per-sample engine, through the public entry points: the lane
+//! engine on small registers, the tiled engine with tiles forced small so that 9-11 qubit
+//! circuits split into many segments. States, expvals, Jacobians and VJPs, random circuits
+//! of every gate, both precisions. Engines are chosen per call (no process-wide switch).
+mod common;
+use common::*;
+use qoxide_core::{adjoint, measure, Engine, Gate, Init, Obs, Options, Program, Real, Tape};
+use std::sync::Arc;
+
+fn random_tape(n: usize, p: usize, ops: usize, rng: &mut Rng) -> Tape {
+    let ops = (0..ops)
+        .map(|_| random_op(Gate::ALL[rng.below(Gate::ALL.len())], n, p, rng))
+        .collect();
+    tape_of(n, p, ops)
+}
+
+struct Outputs {
+    states: Vec<C64>,
+    expval: Vec<f64>,
+    jac: Vec<f64>,
+    vjp: Vec<f64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run<T: Real>(
+    prog: &Program<T>,
+    theta: &[f64],
+    batch: usize,
+    psi: &[qoxide_core::C<T>],
+    obs: &[Obs],
+    g: &[f64],
+    opts: &Options,
+) -> Outputs {
+    let init = Init::Shared(psi);
+    let widen =
+        |v: Vec<qoxide_core::C<T>>| v.iter().map(|z| C64::new(z.re.f64(), z.im.f64())).collect();
+    Outputs {
+        states: widen(measure::state(prog, theta, batch, init, opts).unwrap()),
+        expval: measure::expval(prog, theta, batch, obs, init, opts).unwrap(),
+        jac: adjoint::jacobian(prog, theta, batch, obs, init, opts).unwrap(),
+        vjp: adjoint::vjp(prog, theta, batch, obs, g, init, opts).unwrap(),
+    }
+}
+
+fn compare<T: Real>(got: &Outputs, want: &Outputs, tol: f64, ctx: &str) {
+    assert_states_close(&got.states, &want.states, tol, ctx);
+    assert_reals_close(&got.expval, &want.expval, tol, ctx);
+    assert_reals_close(&got.jac, &want.jac, tol, ctx);
+    assert_reals_close(&got.vjp, &want.vjp, tol, ctx);
+}
+
+fn cast_state<T: Real>(psi: &[C64]) -> Vec<qoxide_core::C<T>> {
+    psi.iter()
+        .map(|z| qoxide_core::C::new(T::of(z.re), T::of(z.im)))
+        .collect()
+}
+
+/// Tiled (tiles of 6-8 qubits) equals per-sample on 9-11 qubits.
+fn tiled_case<T: Real>(seed: u64, tol: f64) {
+    let mut rng = Rng::new(1000 + seed);
+    let n = 9 + (seed as usize % 3);
+    let (p, batch) = (5, 1 + seed as usize % 3);
+    let tape = random_tape(n, p, 60, &mut rng);
+    let theta = random_theta(batch, p, &mut rng);
+    let psi = cast_state::<T>(&random_state(n, &mut rng));
+    let obs = mixed_obs_only(n, &mut rng);
+    let g: Vec<f64> = (0..batch * obs.len()).map(|_| rng.normal()).collect();
+    let prog = Program::<T>::new(Arc::new(tape));
+    let plain = run(
+        &prog,
+        &theta,
+        batch,
+        &psi,
+        &obs,
+        &g,
+        &Options::with_engine(Engine::PerSample),
+    );
+    for tile in [6, 7, 8] {
+        let opts = Options {
+            engine: Some(Engine::Tiled),
+            tile_qubits: Some(tile),
+            ..Options::default()
+        };
+        let fused = run(&prog, &theta, batch, &psi, &obs, &g, &opts);
+        let ctx = format!(
+            "seed {seed}, {n} qubits, tile {tile}, {}",
+            std::any::type_name::<T>()
+        );
+        compare::<T>(&fused, &plain, tol, &ctx);
+    }
+}
+
+#[test]
+fn tiled_equals_per_sample() {
+    for seed in 0..10u64 {
+        tiled_case::<f64>(seed, 1e-12);
+    }
+    for seed in 0..4u64 {
+        tiled_case::<f32>(seed, 2e-4);
+    }
+}
+
+/// Lanes equals per-sample on 1-8 qubits, uneven batches (partial blocks, several
+/// chunks' worth of blocks).
+fn lanes_case<T: Real>(seed: u64, tol: f64) {
+    let mut rng = Rng::new(2000 + seed);
+    let n = 1 + (seed as usize % 8);
+    let p = 4;
+    let batch = [1, 4, 17, 40][seed as usize % 4];
+    let tape = random_tape(n, p, 30, &mut rng);
+    let prog = Program::<T>::new(Arc::new(tape));
+    let lanes = Options::with_engine(Engine::Lanes);
+    if qoxide_core::engine::choose(&prog, batch, &lanes).is_err() {
+        return; // a 3+-wire QubitUnitary: the lane engine refuses it (tested in-crate)
+    }
+    let theta = random_theta(batch, p, &mut rng);
+    let psi = cast_state::<T>(&random_state(n, &mut rng));
+    let obs = mixed_obs_only(n, &mut rng);
+    let g: Vec<f64> = (0..batch * obs.len()).map(|_| rng.normal()).collect();
+    let plain = run(
+        &prog,
+        &theta,
+        batch,
+        &psi,
+        &obs,
+        &g,
+        &Options::with_engine(Engine::PerSample),
+    );
+    let got = run(&prog, &theta, batch, &psi, &obs, &g, &lanes);
+    let ctx = format!(
+        "seed {seed}, {n} qubits, batch {batch}, {}",
+        std::any::type_name::<T>()
+    );
+    compare::<T>(&got, &plain, tol, &ctx);
+}
+
+#[test]
+fn lanes_equal_per_sample() {
+    for seed in 0..24u64 {
+        lanes_case::<f64>(seed, 1e-12);
+    }
+    for seed in 0..8u64 {
+        lanes_case::<f32>(seed, 2e-4);
+    }
+}
+
+/// The lane engine streams a large batch in chunks: the result equals the per-sample
+/// engine's across chunk boundaries.
+#[test]
+fn lanes_stream_large_batches_in_chunks() {
+    let mut rng = Rng::new(77);
+    let (n, p) = (8, 3);
+    let tape = random_tape(n, p, 12, &mut rng);
+    let prog = Program::<f32>::new(Arc::new(tape));
+    let lanes = Options::with_engine(Engine::Lanes);
+    if qoxide_core::engine::choose(&prog, 4, &lanes).is_err() {
+        return;
+    }
+    let chunk = (8usize << 20) / ((8usize << n) * 16) * 16; // lanes::chunk_samples for c64
+    let batch = chunk.max(16 * qoxide_core::pool::num_threads()) * 2 + 5;
+    let theta = random_theta(batch, p, &mut rng);
+    let obs = mixed_obs_only(n, &mut rng);
+    let per = Options::with_engine(Engine::PerSample);
+    let want = measure::expval(&prog, &theta, batch, &obs, Init::Zero, &per).unwrap();
+    let got = measure::expval(&prog, &theta, batch, &obs, Init::Zero, &lanes).unwrap();
+    assert_reals_close(&got, &want, 2e-4, "streamed expval");
+    let g: Vec<f64> = (0..batch * obs.len()).map(|_| rng.normal()).collect();
+    let want = adjoint::vjp(&prog, &theta, batch, &obs, &g, Init::Zero, &per).unwrap();
+    let got = adjoint::vjp(&prog, &theta, batch, &obs, &g, Init::Zero, &lanes).unwrap();
+    assert_reals_close(&got, &want, 2e-3, "streamed vjp");
+}

@@ -1,0 +1,272 @@
+//! Arguments of the compute entry points, parsed once into one typed call: the compiled
+//! tape, theta (borrowed when it is a C-contiguous float64 array), the observables, the
+//! initial or final states (borrowed when contiguous) and the engine options. Every
+//! message names the argument, what was given and what is accepted.
+
+use crate::errors::{shape, type_err};
+use crate::observable::PyObservable;
+use crate::tape::PyTape;
+use num_complex::Complex;
+use numpy::{Element, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use qoxide_core::{Compiled, Engine, Init, Obs, Options, Real};
+use std::sync::Arc;
+
+/// Wire lists from Python ints: a negative wire is a ValueError, not an OverflowError.
+pub fn wires_of(what: &str, wires: Vec<i64>) -> PyResult<Vec<usize>> {
+    wires
+        .iter()
+        .map(|&w| {
+            usize::try_from(w).map_err(|_| {
+                crate::errors::WireError::new_err(format!(
+                    "{what}: wires must be non-negative, got {w} in {wires:?}"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `arr` with native byte order (numpy arrays from files or other machines may be
+/// big-endian; the kernels read native numbers).
+fn native<'py>(arr: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    match arr.getattr("dtype") {
+        Ok(dt) if !dt.getattr("isnative")?.extract::<bool>()? => {
+            arr.call_method1("astype", (dt.call_method1("newbyteorder", ("=",))?,))
+        }
+        _ => Ok(arr.clone()),
+    }
+}
+
+fn dtype_name(obj: &Bound<'_, PyAny>) -> String {
+    match obj.getattr("dtype") {
+        Ok(d) => format!("an array of dtype {d}"),
+        Err(_) => format!(
+            "a {}",
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ),
+    }
+}
+
+enum Data<'py, E: Element> {
+    Borrowed(PyReadonlyArrayDyn<'py, E>),
+    Owned(Vec<E>),
+}
+
+impl<E: Element> Data<'_, E> {
+    fn slice(&self) -> &[E] {
+        match self {
+            Data::Borrowed(a) => a.as_slice().expect("checked contiguous"),
+            Data::Owned(v) => v,
+        }
+    }
+}
+
+/// Angles theta[B, P] as f64, remembering the caller's precision.
+pub struct Theta<'py> {
+    data: Data<'py, f64>,
+    pub batch: usize,
+    /// float32 in: complex64 run, float32 out
+    pub single: bool,
+}
+
+impl Theta<'_> {
+    pub fn data(&self) -> &[f64] {
+        self.data.slice()
+    }
+}
+
+/// A 2-D float64/float32 array `what` of `width` columns (None: any).
+pub fn reals_2d<'py>(
+    obj: &Bound<'py, PyAny>,
+    what: &str,
+    width: Option<usize>,
+) -> PyResult<Theta<'py>> {
+    let obj = native(obj)?;
+    let (data, shp, single) = if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'py, f64>>() {
+        let shp = a.shape().to_vec();
+        let data = if a.is_c_contiguous() {
+            Data::Borrowed(a)
+        } else {
+            Data::Owned(a.as_array().iter().copied().collect())
+        };
+        (data, shp, false)
+    } else if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'py, f32>>() {
+        let v = a.as_array().iter().map(|&x| x as f64).collect();
+        (Data::Owned(v), a.shape().to_vec(), true)
+    } else {
+        return Err(type_err(format!(
+            "{what} must be a numpy array of dtype float64 or float32, got {}",
+            dtype_name(&obj)
+        )));
+    };
+    let want = width.map_or("[batch, n]".to_string(), |w| format!("[batch, {w}]"));
+    if shp.len() != 2 || width.is_some_and(|w| w != shp[1]) {
+        return Err(shape(format!(
+            "{what} must have shape {want}, got shape {shp:?}"
+        )));
+    }
+    Ok(Theta {
+        data,
+        batch: shp[0],
+        single,
+    })
+}
+
+/// Where each sample starts: |0..0>, given states (shared or per sample), or the final
+/// states of an earlier call on the same tape and theta.
+pub struct Start<'py, T: Real>
+where
+    Complex<T>: Element,
+{
+    data: Option<Data<'py, Complex<T>>>,
+    kind: StartKind,
+}
+
+#[derive(Clone, Copy)]
+enum StartKind {
+    Zero,
+    Shared,
+    PerSample,
+    Final,
+}
+
+impl<'py, T: Real + Element> Start<'py, T>
+where
+    Complex<T>: Element,
+{
+    pub fn as_init(&self) -> Init<'_, T> {
+        let s = || self.data.as_ref().map_or(&[][..], |d| d.slice());
+        match self.kind {
+            StartKind::Zero => Init::Zero,
+            StartKind::Shared => Init::Shared(s()),
+            StartKind::PerSample => Init::PerSample(s()),
+            StartKind::Final => Init::Final(s()),
+        }
+    }
+
+    /// `init_state` (one state [2^n] or one per sample [B, 2^n]) or `final_states` (the
+    /// output of `state` for the same tape and theta, which skips the forward pass).
+    pub fn parse(
+        init_state: Option<&Bound<'py, PyAny>>,
+        final_states: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Self> {
+        let (obj, what) = match (init_state, final_states) {
+            (Some(_), Some(_)) => {
+                return Err(PyValueError::new_err(
+                    "pass init_state or final_states, not both",
+                ))
+            }
+            (None, None) => {
+                return Ok(Start {
+                    data: None,
+                    kind: StartKind::Zero,
+                })
+            }
+            (Some(i), None) => (i, "init_state"),
+            (None, Some(f)) => (f, "final_states"),
+        };
+        let cdtype = if std::mem::size_of::<T>() == 8 {
+            "complex128"
+        } else {
+            "complex64"
+        };
+        let a = native(obj)?
+            .extract::<PyReadonlyArrayDyn<'py, Complex<T>>>()
+            .map_err(|_| {
+                type_err(format!(
+                    "{what} must be a numpy array of dtype {cdtype} (matching theta's precision), \
+                     got {}",
+                    dtype_name(obj)
+                ))
+            })?;
+        let kind = match (what, a.ndim()) {
+            ("init_state", 1) => StartKind::Shared,
+            ("init_state", 2) => StartKind::PerSample,
+            ("final_states", 2) => StartKind::Final,
+            _ => {
+                return Err(shape(format!(
+                    "{what} must be {}, got shape {:?}",
+                    if what == "init_state" {
+                        "1-D [2^n] or 2-D [batch, 2^n]"
+                    } else {
+                        "2-D [batch, 2^n]"
+                    },
+                    a.shape()
+                )))
+            }
+        };
+        let data = if a.is_c_contiguous() {
+            Data::Borrowed(a)
+        } else {
+            Data::Owned(a.as_array().iter().copied().collect())
+        };
+        Ok(Start {
+            data: Some(data),
+            kind,
+        })
+    }
+}
+
+/// One compute call's arguments.
+pub struct Call<'py> {
+    pub compiled: Arc<Compiled>,
+    pub theta: Theta<'py>,
+    pub obs: Vec<Obs>,
+    pub opts: Options,
+}
+
+impl<'py> Call<'py> {
+    pub fn parse(
+        tape: &PyTape,
+        theta: &Bound<'py, PyAny>,
+        observables: &[PyRef<'py, PyObservable>],
+        engine: Option<&str>,
+    ) -> PyResult<Self> {
+        let compiled = tape.compiled();
+        let theta = reals_2d(theta, "theta", Some(compiled.tape().n_params))?;
+        let engine = match engine {
+            None | Some("auto") => None,
+            Some(name) => Some(Engine::from_name(name).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "engine must be 'auto', {}; got {name:?}",
+                    Engine::ALL.map(|e| format!("{:?}", e.name())).join(", ")
+                ))
+            })?),
+        };
+        Ok(Call {
+            compiled,
+            theta,
+            obs: observables.iter().map(|o| o.inner.clone()).collect(),
+            opts: Options {
+                engine,
+                ..Options::default()
+            },
+        })
+    }
+
+    pub fn n_qubits(&self) -> usize {
+        self.compiled.tape().n_qubits
+    }
+
+    /// Amplitude updates the call makes, about (for the Ctrl-C watch): `passes` sweeps of
+    /// the circuit over every sample's state.
+    pub fn work(&self, passes: usize) -> u128 {
+        let t = self.compiled.tape();
+        ((self.theta.batch as u128) << t.n_qubits) * (t.ops.len() as u128 + 1) * passes as u128
+    }
+
+    /// Check `name`'s array has `[batch, m]` shape.
+    pub fn check_rows(&self, what: &str, got: &Theta<'_>) -> PyResult<()> {
+        if got.batch != self.theta.batch {
+            return Err(shape(format!(
+                "{what} has {} rows but theta has {}",
+                got.batch, self.theta.batch
+            )));
+        }
+        Ok(())
+    }
+}

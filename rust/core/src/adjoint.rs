@@ -5,10 +5,7 @@
 //! The VJP uses the combined observable Σ_m g_m O_m, so it costs ONE sweep whatever M.
 //! The sweep stops at the first parametrised op: nothing before it has a gradient.
 
-use crate::engine::{
-    check_call, check_obs, choose, lanes, plan, run_batch, Engine, Init, Options, Task,
-    SERIAL_MAX_WORK,
-};
+use crate::engine::{check_obs, lanes, plan, Batch, Engine, Init, Options, Task, SERIAL_MAX_WORK};
 use crate::error::Result;
 use crate::fusion;
 use crate::observable::Obs;
@@ -387,7 +384,8 @@ pub fn jacobian<T: Real>(
     if m * p == 0 {
         return Ok(out);
     }
-    let engine = choose(prog, batch, opts)?;
+    let run = Batch::new(prog, theta, batch, init, opts)?;
+    let engine = run.engine;
     // When samples run one at a time (not batch-parallel), split the observables into one
     // group per thread; each group sweeps with its own copy of φ, so threads never
     // synchronise inside the sweep (per-op synchronisation costs more than the copy).
@@ -406,41 +404,30 @@ pub fn jacobian<T: Real>(
         states: m + 1 + groups,
         passes: (m + 1) * tape.ops.len(),
     };
-    run_batch(
-        prog,
-        theta,
-        batch,
-        &init,
-        engine,
-        opts,
-        task,
-        &mut out,
-        m * p,
-        |b, s, jac, par| {
-            let row = tape.row(theta, b);
-            let mut scratch = Vec::new();
-            let mut lams: Vec<Vec<C<T>>> = obs
-                .iter()
-                .map(|o| {
-                    let mut lam = vec![C::zero(); s.len()];
-                    o.op.apply_acc(s, &mut lam, 1.0, &mut scratch, par);
-                    lam
-                })
-                .collect();
-            if let Some(blocks) = &tiled {
-                sweep_tiled(prog, blocks, row, s, &mut lams, jac, par, opts);
-            } else if groups == 1 {
-                sweep(prog, row, s, &mut lams, jac, par, opts);
-            } else {
-                let phi: &[C<T>] = s;
-                pool::install(|| {
-                    lams.par_chunks_mut(per_group)
-                        .zip(jac.par_chunks_mut(per_group * p))
-                        .for_each(|(l, g)| sweep(prog, row, &mut phi.to_vec(), l, g, false, opts))
-                });
-            }
-        },
-    )?;
+    run.run(task, &mut out, m * p, |b, s, jac, par| {
+        let row = tape.row(theta, b);
+        let mut scratch = Vec::new();
+        let mut lams: Vec<Vec<C<T>>> = obs
+            .iter()
+            .map(|o| {
+                let mut lam = vec![C::zero(); s.len()];
+                o.op.apply_acc(s, &mut lam, 1.0, &mut scratch, par);
+                lam
+            })
+            .collect();
+        if let Some(blocks) = &tiled {
+            sweep_tiled(prog, blocks, row, s, &mut lams, jac, par, opts);
+        } else if groups == 1 {
+            sweep(prog, row, s, &mut lams, jac, par, opts);
+        } else {
+            let phi: &[C<T>] = s;
+            pool::install(|| {
+                lams.par_chunks_mut(per_group)
+                    .zip(jac.par_chunks_mut(per_group * p))
+                    .for_each(|(l, g)| sweep(prog, row, &mut phi.to_vec(), l, g, false, opts))
+            });
+        }
+    })?;
     Ok(out)
 }
 
@@ -469,38 +456,26 @@ pub fn vjp<T: Real>(
     if m * p == 0 {
         return Ok(out);
     }
-    let engine = choose(prog, batch, opts)?;
-    if engine == Engine::Lanes {
-        check_call(tape, theta, batch, &init)?;
-        vjp_lanes(prog, theta, batch, obs, grad_out, &init, &mut out, opts)?;
+    let run = Batch::new(prog, theta, batch, init, opts)?;
+    if run.engine == Engine::Lanes {
+        vjp_lanes(&run, obs, grad_out, &mut out)?;
         return Ok(out);
     }
-    let tiled = sweep_plan(prog, engine, 2, opts);
+    let tiled = sweep_plan(prog, run.engine, 2, opts);
     let task = Task {
         states: 3,
         passes: 3 * tape.ops.len(),
     };
-    run_batch(
-        prog,
-        theta,
-        batch,
-        &init,
-        engine,
-        opts,
-        task,
-        &mut out,
-        p,
-        |b, s, grad, par| {
-            let row = tape.row(theta, b);
-            let mut lam = vec![C::zero(); s.len()];
-            adjoint_state(obs, &grad_out[b * m..(b + 1) * m], s, &mut lam, par);
-            let lams = std::slice::from_mut(&mut lam);
-            match &tiled {
-                Some(blocks) => sweep_tiled(prog, blocks, row, s, lams, grad, par, opts),
-                None => sweep(prog, row, s, lams, grad, par, opts),
-            }
-        },
-    )?;
+    run.run(task, &mut out, p, |b, s, grad, par| {
+        let row = tape.row(theta, b);
+        let mut lam = vec![C::zero(); s.len()];
+        adjoint_state(obs, &grad_out[b * m..(b + 1) * m], s, &mut lam, par);
+        let lams = std::slice::from_mut(&mut lam);
+        match &tiled {
+            Some(blocks) => sweep_tiled(prog, blocks, row, s, lams, grad, par, opts),
+            None => sweep(prog, row, s, lams, grad, par, opts),
+        }
+    })?;
     Ok(out)
 }
 
@@ -517,17 +492,13 @@ fn adjoint_state<T: Real>(obs: &[Obs], g: &[f64], phi: &[C<T>], lam: &mut [C<T>]
 /// `vjp` on the lane engine (small register, many samples), a chunk of samples at a time
 /// (memory stays bounded): the chunk's forward passes at once, each sample's
 /// λ = Σ_m g_m O_m|φ⟩, then one backward sweep over the chunk.
-#[allow(clippy::too_many_arguments)]
 fn vjp_lanes<T: Real>(
-    prog: &Program<T>,
-    theta: &[f64],
-    batch: usize,
+    run: &Batch<T>,
     obs: &[Obs],
     grad_out: &[f64],
-    init: &Init<T>,
     out: &mut [f64],
-    opts: &Options,
 ) -> Result<()> {
+    let (prog, theta, batch, init, opts) = (run.prog, run.theta, run.batch, &run.init, run.opts);
     let (n, p) = (prog.tape().n_qubits, prog.tape().n_params);
     let dim = 1usize << n;
     let m = obs.len();

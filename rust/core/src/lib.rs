@@ -24,6 +24,7 @@ pub mod observable;
 pub mod pauli;
 pub mod pool;
 pub mod program;
+pub mod rng;
 pub mod scalar;
 pub mod simple;
 pub mod state;

@@ -1,11 +1,12 @@
 //! Measurements of the final states: expectation values, variances, states,
 //! probabilities and samples, batched `[B, ...]`, each through the engine the planner picks.
 
-use crate::engine::{check_obs, choose, run_batch, Init, Options, Task};
+use crate::engine::{check_obs, Batch, Init, Options, Task};
 use crate::error::Result;
 use crate::memory::ensure_fits;
 use crate::observable::Obs;
 use crate::program::Program;
+use crate::rng::SplitMix64;
 use crate::scalar::{Real, C};
 use crate::state::parity::parity_sums;
 
@@ -33,19 +34,9 @@ fn per_sample_measure<T: Real>(
         states,
         passes: states * m,
     };
-    let engine = choose(prog, batch, opts)?;
-    run_batch(
-        prog,
-        theta,
-        batch,
-        &init,
-        engine,
-        opts,
-        task,
-        &mut out,
-        m,
-        |_, s, row, par| measure(s, row, &mut Vec::new(), par),
-    )?;
+    Batch::new(prog, theta, batch, init, opts)?.run(task, &mut out, m, |_, s, row, par| {
+        measure(s, row, &mut Vec::new(), par)
+    })?;
     Ok(out)
 }
 
@@ -136,14 +127,7 @@ pub fn state<T: Real>(
         "the output states",
     )?;
     let mut out = vec![C::new(T::zero(), T::zero()); batch * dim];
-    let engine = choose(prog, batch, opts)?;
-    run_batch(
-        prog,
-        theta,
-        batch,
-        &init,
-        engine,
-        opts,
+    Batch::new(prog, theta, batch, init, opts)?.run(
         Task::MEASURE,
         &mut out,
         dim,
@@ -166,14 +150,7 @@ pub fn probs<T: Real>(
     let k = wires.len();
     ensure_fits(((batch as u128) << k) * 8, "the probabilities")?;
     let mut out = vec![0.0; batch << k];
-    let engine = choose(prog, batch, opts)?;
-    run_batch(
-        prog,
-        theta,
-        batch,
-        &init,
-        engine,
-        opts,
+    Batch::new(prog, theta, batch, init, opts)?.run(
         Task::MEASURE,
         &mut out,
         1 << k,
@@ -213,56 +190,25 @@ pub fn sample<T: Real>(
     let k = wires.len();
     ensure_fits(batch as u128 * shots as u128 * k as u128, "the samples")?;
     let mut out = vec![0u8; batch * shots * k];
-    let engine = choose(prog, batch, opts)?;
-    run_batch(
-        prog,
-        theta,
-        batch,
-        &init,
-        engine,
-        opts,
-        Task::MEASURE,
-        &mut out,
-        shots * k,
-        |b, s, row, _| {
-            let mut p = vec![0.0; 1 << k];
-            marginal(s, tape.n_qubits, wires, &mut p);
-            let mut cdf = Vec::with_capacity(p.len());
-            let mut acc = 0.0;
-            for x in &p {
-                acc += x;
-                cdf.push(acc);
+    let run = Batch::new(prog, theta, batch, init, opts)?;
+    run.run(Task::MEASURE, &mut out, shots * k, |b, s, row, _| {
+        let mut p = vec![0.0; 1 << k];
+        marginal(s, tape.n_qubits, wires, &mut p);
+        let mut cdf = Vec::with_capacity(p.len());
+        let mut acc = 0.0;
+        for x in &p {
+            acc += x;
+            cdf.push(acc);
+        }
+        let total = acc;
+        let mut rng = SplitMix64::new(seed ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        for shot in row.chunks_mut(k.max(1)).take(shots) {
+            let u = rng.uniform() * total;
+            let o = cdf.partition_point(|&c| c <= u).min(p.len() - 1);
+            for (j, bit) in shot.iter_mut().enumerate() {
+                *bit = ((o >> (k - 1 - j)) & 1) as u8;
             }
-            let total = acc;
-            let mut rng = SplitMix64::new(seed ^ (b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            for shot in row.chunks_mut(k.max(1)).take(shots) {
-                let u = rng.uniform() * total;
-                let o = cdf.partition_point(|&c| c <= u).min(p.len() - 1);
-                for (j, bit) in shot.iter_mut().enumerate() {
-                    *bit = ((o >> (k - 1 - j)) & 1) as u8;
-                }
-            }
-        },
-    )?;
+        }
+    })?;
     Ok(out)
-}
-
-/// Small, fast, reproducible generator (Steele, Lea & Flood's SplitMix64).
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
 }

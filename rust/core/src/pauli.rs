@@ -47,6 +47,25 @@ impl PauliWord {
     }
 }
 
+/// Words grouped by x mask, groups in order of first appearance: for each group its x mask
+/// and the (position in `words`, word) of its members, in order. Terms that share an x
+/// mask act in one pass over a state; observables (`PauliSum`) and the HSM string lists
+/// (`hsm::Grouping`) both group this way.
+pub fn group_by_x(
+    words: impl IntoIterator<Item = PauliWord>,
+) -> Vec<(usize, Vec<(usize, PauliWord)>)> {
+    let mut at: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<(usize, Vec<(usize, PauliWord)>)> = Vec::new();
+    for (index, w) in words.into_iter().enumerate() {
+        let g = *at.entry(w.x).or_insert_with(|| {
+            groups.push((w.x, Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push((index, w));
+    }
+    groups
+}
+
 /// Terms c_t P_t that share one x mask: (z mask, c_t · i^{ny_t}).
 #[derive(Clone, Debug, PartialEq)]
 pub struct XGroup {
@@ -62,20 +81,21 @@ pub struct PauliSum {
 
 impl PauliSum {
     pub fn new(terms: &[(f64, PauliWord)]) -> PauliSum {
-        let mut groups: Vec<XGroup> = Vec::new();
-        for &(c, w) in terms {
-            let coeff = w.phase() * c;
-            match groups.iter_mut().find(|g| g.x == w.x) {
-                Some(g) => match g.terms.iter_mut().find(|(z, _)| *z == w.z) {
-                    Some(t) => t.1 += coeff,
-                    None => g.terms.push((w.z, coeff)),
-                },
-                None => groups.push(XGroup {
-                    x: w.x,
-                    terms: vec![(w.z, coeff)],
-                }),
-            }
-        }
+        let groups = group_by_x(terms.iter().map(|&(_, w)| w))
+            .into_iter()
+            .map(|(x, members)| {
+                let mut zs: Vec<(usize, C64)> = Vec::with_capacity(members.len());
+                for (index, w) in members {
+                    let coeff = w.phase() * terms[index].0;
+                    // a repeated word adds up
+                    match zs.iter_mut().find(|(z, _)| *z == w.z) {
+                        Some(t) => t.1 += coeff,
+                        None => zs.push((w.z, coeff)),
+                    }
+                }
+                XGroup { x, terms: zs }
+            })
+            .collect();
         PauliSum { groups }
     }
 

@@ -33,8 +33,9 @@ pub struct Program<T> {
     /// Fused plan of the forward pass for the default tile (None: the register fits in one
     /// tile). Built on first use.
     fused: OnceLock<Option<Vec<Block>>>,
-    /// Every op has a kernel the batch-lane engine implements (no dense matrix on 3+ wires).
-    pub(crate) lane_kernels: bool,
+    /// Whether every op has a kernel the batch-lane engine implements (no dense matrix on
+    /// 3+ wires): decided by the engine on first use.
+    pub(crate) lane_kernels: OnceLock<bool>,
 }
 
 impl<T: Real> Program<T> {
@@ -51,17 +52,12 @@ impl<T: Real> Program<T> {
                 _ => None,
             })
             .collect();
-        // parametrised gates never carry a dense 3+-wire matrix
-        let lane_kernels = fixed
-            .iter()
-            .flatten()
-            .all(|(k, _)| crate::engine::lanes::implements(k));
         Program {
             tape,
             fixed,
             generators,
             fused: OnceLock::new(),
-            lane_kernels,
+            lane_kernels: OnceLock::new(),
         }
     }
 
@@ -72,6 +68,11 @@ impl<T: Real> Program<T> {
     /// The shared tape this program was compiled from.
     pub fn tape_arc(&self) -> &Arc<Tape> {
         &self.tape
+    }
+
+    /// The kernels of the theta-independent ops.
+    pub(crate) fn fixed_kernels(&self) -> impl Iterator<Item = &Kernel<T>> {
+        self.fixed.iter().flatten().map(|(k, _)| k)
     }
 
     /// Kernel of op `i` for the theta row `row`.

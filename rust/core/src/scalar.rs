@@ -6,10 +6,32 @@ use std::fmt::Debug;
 use std::iter::Sum;
 
 pub type C<T> = Complex<T>;
+
+/// Runs of complex amplitudes for which a vector path may exist (implemented for f32 and
+/// f64 in `state::simd`, with AVX2 paths).
+pub trait SimdRuns: Sized + Copy {
+    /// Whether this CPU has the vector paths (then every entry below takes them).
+    fn available() -> bool;
+    /// `(x, y) <- (m0 x + m1 y, m2 x + m3 y)` elementwise, complex `m`.
+    fn mat1(x: &mut [Complex<Self>], y: &mut [Complex<Self>], m: &[Complex<Self>; 4]) -> bool;
+    /// The same with a real matrix.
+    fn mat1_real(x: &mut [Complex<Self>], y: &mut [Complex<Self>], m: &[Self; 4]) -> bool;
+    /// `x <- d x` elementwise.
+    fn scale(x: &mut [Complex<Self>], d: Complex<Self>) -> bool;
+    /// The 2x2 matrix `m` on a low bit `t` < 3 of `s` (length a multiple of 8), where runs
+    /// are too short for `mat1`: lanes of one register hold both halves of a pair.
+    fn mat1_low(s: &mut [Complex<Self>], t: u32, m: &[Complex<Self>; 4]) -> bool;
+    /// Σ_j conj(a_j) b_j.
+    fn dot(a: &[Complex<Self>], b: &[Complex<Self>]) -> Option<Complex<Self>>;
+    /// Re Σ_j conj(a_j) b_j = Σ_j (a.re b.re + a.im b.im): a real dot product of the
+    /// interleaved parts, half the work of `dot`.
+    fn dot_re(a: &[Complex<Self>], b: &[Complex<Self>]) -> Option<Self>;
+}
+
 pub type C64 = Complex<f64>;
 
 pub trait Real:
-    crate::state::simd::SimdRuns
+    SimdRuns
     + Float
     + FromPrimitive
     + ToPrimitive

@@ -307,7 +307,7 @@ fn unitarity_error(m: &[C64], dim: usize) -> f64 {
         }
         return worst;
     }
-    let mut rng = crate::measure::SplitMix64::new(0x5EED_0F_u64 ^ dim as u64);
+    let mut rng = crate::rng::SplitMix64::new(0x5EED_0F_u64 ^ dim as u64);
     let (mut w, mut u) = (vec![C64::new(0.0, 0.0); dim], vec![C64::new(0.0, 0.0); dim]);
     for _ in 0..UNITARY_PROBES {
         let v: Vec<C64> = (0..dim)

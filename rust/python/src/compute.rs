@@ -40,6 +40,21 @@ macro_rules! by_precision {
     };
 }
 
+/// In the call's precision `T`: parse the start states, run `$body` (with `$prog` the
+/// compiled program, `$init` the start, `$o` the options) through `run` for `$passes`
+/// sweeps of work, then `$out` with `$v` bound to its result.
+macro_rules! compute {
+    ($py:expr, $c:expr, $init_state:expr, $finals:expr, $passes:expr,
+     |$prog:ident, $init:ident, $o:ident| $body:expr, |$v:ident| $out:expr) => {
+        by_precision!($c.theta.single, T => {
+            let start = Start::<T>::parse($init_state, $finals)?;
+            let ($prog, $init) = ($c.compiled.program::<T>(), start.as_init());
+            let $v = run($py, $c.work($passes), $c.opts.clone(), |$o| $body)?;
+            $out
+        })
+    };
+}
+
 /// ⟨O_m⟩ per sample: [B, M].
 #[pyfunction]
 #[pyo3(signature = (tape, theta, observables, init_state=None, final_states=None, engine=None))]
@@ -54,14 +69,15 @@ fn expval<'py>(
 ) -> PyResult<Py<PyAny>> {
     let c = Call::parse(&tape, theta, &observables, engine)?;
     let (b, th, obs) = (c.theta.batch, c.theta.data(), &c.obs[..]);
-    let v = by_precision!(c.theta.single, T => {
-        let start = Start::<T>::parse(init_state, final_states)?;
-        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
-        run(py, c.work(1), c.opts.clone(), |o| {
-            measure::expval(prog, th, b, obs, init, o)
-        })?
-    });
-    real_out(py, v, &[b, c.obs.len()], c.theta.single)
+    compute!(
+        py,
+        c,
+        init_state,
+        final_states,
+        1,
+        |prog, init, o| measure::expval(prog, th, b, obs, init, o),
+        |v| real_out(py, v, &[b, obs.len()], c.theta.single)
+    )
 }
 
 /// (⟨O_m⟩ [B, M], final states [B, 2^n]) in one call.
@@ -78,15 +94,21 @@ fn expval_and_state<'py>(
     let c = Call::parse(&tape, theta, &observables, engine)?;
     let (b, th, obs) = (c.theta.batch, c.theta.data(), &c.obs[..]);
     let shape = [b, 1usize << c.n_qubits()];
-    by_precision!(c.theta.single, T => {
-        let start = Start::<T>::parse(init_state, None)?;
-        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
-        let (v, s) = run(py, c.work(1), c.opts.clone(), |o| {
-            measure::expval_and_state(prog, th, b, obs, init, o)
-        })?;
-        let states = PyArray1::from_vec(py, s).reshape(shape)?.into_any().unbind();
-        Ok((real_out(py, v, &[b, c.obs.len()], c.theta.single)?, states))
-    })
+    compute!(
+        py,
+        c,
+        init_state,
+        None,
+        1,
+        |prog, init, o| measure::expval_and_state(prog, th, b, obs, init, o),
+        |vs| {
+            let states = PyArray1::from_vec(py, vs.1)
+                .reshape(shape)?
+                .into_any()
+                .unbind();
+            Ok((real_out(py, vs.0, &[b, obs.len()], c.theta.single)?, states))
+        }
+    )
 }
 
 /// Var(O_m) per sample: [B, M].
@@ -102,14 +124,15 @@ fn var<'py>(
 ) -> PyResult<Py<PyAny>> {
     let c = Call::parse(&tape, theta, &observables, engine)?;
     let (b, th, obs) = (c.theta.batch, c.theta.data(), &c.obs[..]);
-    let v = by_precision!(c.theta.single, T => {
-        let start = Start::<T>::parse(init_state, None)?;
-        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
-        run(py, c.work(2), c.opts.clone(), |o| {
-            measure::var(prog, th, b, obs, init, o)
-        })?
-    });
-    real_out(py, v, &[b, c.obs.len()], c.theta.single)
+    compute!(
+        py,
+        c,
+        init_state,
+        None,
+        2,
+        |prog, init, o| measure::var(prog, th, b, obs, init, o),
+        |v| real_out(py, v, &[b, obs.len()], c.theta.single)
+    )
 }
 
 /// Final states: [B, 2^n] complex.
@@ -125,14 +148,18 @@ fn state<'py>(
     let c = Call::parse(&tape, theta, &[], engine)?;
     let (b, th) = (c.theta.batch, c.theta.data());
     let shape = [b, 1usize << c.n_qubits()];
-    by_precision!(c.theta.single, T => {
-        let start = Start::<T>::parse(init_state, None)?;
-        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
-        let v = run(py, c.work(1), c.opts.clone(), |o| {
-            measure::state(prog, th, b, init, o)
-        })?;
-        Ok(PyArray1::from_vec(py, v).reshape(shape)?.into_any().unbind())
-    })
+    compute!(
+        py,
+        c,
+        init_state,
+        None,
+        1,
+        |prog, init, o| measure::state(prog, th, b, init, o),
+        |v| Ok(PyArray1::from_vec(py, v)
+            .reshape(shape)?
+            .into_any()
+            .unbind())
+    )
 }
 
 /// Marginal probabilities of `wires`: [B, 2^k].
@@ -149,14 +176,15 @@ fn probs<'py>(
     let wires = wires_of("probs", wires)?;
     let c = Call::parse(&tape, theta, &[], engine)?;
     let (b, th) = (c.theta.batch, c.theta.data());
-    let v = by_precision!(c.theta.single, T => {
-        let start = Start::<T>::parse(init_state, None)?;
-        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
-        run(py, c.work(1), c.opts.clone(), |o| {
-            measure::probs(prog, th, b, &wires, init, o)
-        })?
-    });
-    real_out(py, v, &[b, 1usize << wires.len()], c.theta.single)
+    compute!(
+        py,
+        c,
+        init_state,
+        None,
+        1,
+        |prog, init, o| measure::probs(prog, th, b, &wires, init, o),
+        |v| real_out(py, v, &[b, 1usize << wires.len()], c.theta.single)
+    )
 }
 
 /// Measurement outcomes: [B, shots, k] uint8, reproducible for a seed.
@@ -184,17 +212,19 @@ fn sample<'py>(
         })?;
     let c = Call::parse(&tape, theta, &[], engine)?;
     let (b, th) = (c.theta.batch, c.theta.data());
-    let v = by_precision!(c.theta.single, T => {
-        let start = Start::<T>::parse(init_state, None)?;
-        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
-        run(py, c.work(1), c.opts.clone(), |o| {
-            measure::sample(prog, th, b, &wires, shots, seed, init, o)
-        })?
-    });
-    Ok(PyArray1::from_vec(py, v)
-        .reshape([b, shots, wires.len()])?
-        .into_any()
-        .unbind())
+    let k = wires.len();
+    compute!(
+        py,
+        c,
+        init_state,
+        None,
+        1,
+        |prog, init, o| measure::sample(prog, th, b, &wires, shots, seed, init, o),
+        |v| Ok(PyArray1::from_vec(py, v)
+            .reshape([b, shots, k])?
+            .into_any()
+            .unbind())
+    )
 }
 
 /// Adjoint Jacobian ∂⟨O_m⟩/∂θ_p: [B, M, P].
@@ -211,14 +241,15 @@ fn jacobian<'py>(
     let c = Call::parse(&tape, theta, &observables, engine)?;
     let (b, th, obs) = (c.theta.batch, c.theta.data(), &c.obs[..]);
     let p = c.compiled.tape().n_params;
-    let v = by_precision!(c.theta.single, T => {
-        let start = Start::<T>::parse(init_state, None)?;
-        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
-        run(py, c.work(2 + c.obs.len()), c.opts.clone(), |o| {
-            adjoint::jacobian(prog, th, b, obs, init, o)
-        })?
-    });
-    real_out(py, v, &[b, c.obs.len(), p], c.theta.single)
+    compute!(
+        py,
+        c,
+        init_state,
+        None,
+        2 + obs.len(),
+        |prog, init, o| adjoint::jacobian(prog, th, b, obs, init, o),
+        |v| real_out(py, v, &[b, obs.len(), p], c.theta.single)
+    )
 }
 
 /// Adjoint VJP Σ_m g[b,m] ∂⟨O_m⟩/∂θ_p in one backward sweep: [B, P].
@@ -240,14 +271,15 @@ fn vjp<'py>(
     c.check_rows("grad_out", &g)?;
     let (b, th, gd, obs) = (c.theta.batch, c.theta.data(), g.data(), &c.obs[..]);
     let p = c.compiled.tape().n_params;
-    let v = by_precision!(c.theta.single, T => {
-        let start = Start::<T>::parse(init_state, final_states)?;
-        let (prog, init) = (c.compiled.program::<T>(), start.as_init());
-        run(py, c.work(3), c.opts.clone(), |o| {
-            adjoint::vjp(prog, th, b, obs, gd, init, o)
-        })?
-    });
-    real_out(py, v, &[b, p], c.theta.single)
+    compute!(
+        py,
+        c,
+        init_state,
+        final_states,
+        3,
+        |prog, init, o| adjoint::vjp(prog, th, b, obs, gd, init, o),
+        |v| real_out(py, v, &[b, p], c.theta.single)
+    )
 }
 
 /// Threads used by the compute pool (RAYON_NUM_THREADS or all cores by default).

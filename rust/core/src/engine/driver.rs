@@ -36,11 +36,57 @@ fn initial<T: Real>(init: &Init<T>, n: usize, b: usize) -> Vec<C<T>> {
     }
 }
 
-/// For each sample b: build its final state with `engine`, then `f(b, state, out_row,
-/// amp_par)`. The lane engine runs the batch in chunks of `lanes::chunk_samples` samples,
-/// so memory stays bounded whatever the batch size.
-#[allow(clippy::too_many_arguments)] // one driver for every entry point
-pub(crate) fn run_batch<T: Real, O: Send>(
+/// One call's samples: the program, theta, initial states, options and the engine the
+/// planner chose for them (checked on construction).
+pub(crate) struct Batch<'a, T> {
+    pub prog: &'a Program<T>,
+    pub theta: &'a [f64],
+    pub batch: usize,
+    pub init: Init<'a, T>,
+    pub opts: &'a Options,
+    pub engine: Engine,
+}
+
+impl<'a, T: Real> Batch<'a, T> {
+    pub fn new(
+        prog: &'a Program<T>,
+        theta: &'a [f64],
+        batch: usize,
+        init: Init<'a, T>,
+        opts: &'a Options,
+    ) -> Result<Self> {
+        check_call(prog.tape(), theta, batch, &init)?;
+        let engine = super::choose(prog, batch, opts)?;
+        Ok(Batch {
+            prog,
+            theta,
+            batch,
+            init,
+            opts,
+            engine,
+        })
+    }
+
+    /// For each sample b: its final state from the engine, then `f(b, state, out_row,
+    /// amp_par)` with `out_row` its `width` outputs.
+    pub fn run<O: Send>(
+        &self,
+        task: Task,
+        out: &mut [O],
+        width: usize,
+        f: impl Fn(usize, &mut Vec<C<T>>, &mut [O], bool) + Sync + Send,
+    ) -> Result<()> {
+        let b = self;
+        run_batch(
+            b.prog, b.theta, b.batch, &b.init, b.engine, b.opts, task, out, width, f,
+        )
+    }
+}
+
+/// `Batch::run`. The lane engine runs the batch in chunks of `lanes::chunk_samples`
+/// samples, so memory stays bounded whatever the batch size.
+#[allow(clippy::too_many_arguments)] // the driver behind `Batch::run`
+fn run_batch<T: Real, O: Send>(
     prog: &Program<T>,
     theta: &[f64],
     batch: usize,

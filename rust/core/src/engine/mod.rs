@@ -14,7 +14,7 @@ mod driver;
 pub mod lanes;
 mod threads;
 
-pub(crate) use driver::{run_batch, Task};
+pub(crate) use driver::{Batch, Task};
 pub use threads::{plan, Plan, SERIAL_MAX_WORK};
 
 use crate::error::{QoxideError, Result};
@@ -130,14 +130,17 @@ pub const LANES_MIN_BATCH: usize = 4;
 /// `PerSample` (one tile is the whole state).
 pub fn choose<T: Real>(prog: &Program<T>, batch: usize, opts: &Options) -> Result<Engine> {
     let tape = prog.tape();
-    let lanes_ok = prog.lane_kernels && tape.n_qubits <= LANES_MAX_QUBITS;
+    // parametrised gates never carry a dense 3+-wire matrix: the fixed kernels decide
+    let lane_kernels =
+        *(prog.lane_kernels).get_or_init(|| prog.fixed_kernels().all(lanes::implements));
+    let lanes_ok = lane_kernels && tape.n_qubits <= LANES_MAX_QUBITS;
     let tiled = || prog.fused(opts.tile_qubits).as_ref().is_some();
     match opts.engine {
         Some(Engine::Lanes) if !lanes_ok => Err(QoxideError::Value(format!(
             "engine 'lanes' runs registers of at most {LANES_MAX_QUBITS} qubits without dense \
              matrices on 3+ wires; this tape has {} qubits{}",
             tape.n_qubits,
-            if prog.lane_kernels {
+            if lane_kernels {
                 ""
             } else {
                 " and a 3+-wire QubitUnitary"

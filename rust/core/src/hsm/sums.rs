@@ -11,11 +11,10 @@ use crate::error::Result;
 use crate::hsm::map_batch;
 use crate::hsm::strings::{check_distinct, MAX_HSM_QUBITS};
 use crate::memory::ensure_fits;
-use crate::pauli::PauliWord;
+use crate::pauli::{group_by_x, PauliWord};
 use crate::scalar::C64;
 use crate::value_err;
 use num_traits::Zero;
-use std::collections::HashMap;
 
 /// A member of an x group: its position in the string list, z mask and phase i^{ny}.
 #[derive(Clone, Debug)]
@@ -37,16 +36,6 @@ pub struct Grouping {
     pub n_qubits: usize,
     pub words: Vec<PauliWord>,
     groups: Vec<Group>,
-}
-
-/// i^k
-fn i_pow(k: u32) -> C64 {
-    match k % 4 {
-        0 => C64::new(1.0, 0.0),
-        1 => C64::new(0.0, 1.0),
-        2 => C64::new(-1.0, 0.0),
-        _ => C64::new(0.0, -1.0),
-    }
 }
 
 #[inline(always)]
@@ -147,22 +136,19 @@ impl Grouping {
             );
         }
         check_distinct(&words)?;
-        let mut at: HashMap<usize, usize> = HashMap::new();
-        let mut groups: Vec<Group> = Vec::new();
-        for (index, w) in words.iter().enumerate() {
-            let g = *at.entry(w.x).or_insert_with(|| {
-                groups.push(Group {
-                    x: w.x,
-                    members: Vec::new(),
-                });
-                groups.len() - 1
-            });
-            groups[g].members.push(Member {
-                index,
-                z: w.z,
-                phase: i_pow((w.x & w.z).count_ones()),
-            });
-        }
+        let groups = group_by_x(words.iter().copied())
+            .into_iter()
+            .map(|(x, members)| Group {
+                x,
+                members: (members.into_iter())
+                    .map(|(index, w)| Member {
+                        index,
+                        z: w.z,
+                        phase: w.phase(),
+                    })
+                    .collect(),
+            })
+            .collect();
         Ok(Grouping {
             n_qubits,
             words,

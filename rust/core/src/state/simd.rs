@@ -7,25 +7,7 @@
 
 use num_complex::Complex as C;
 
-/// Runs of complex amplitudes for which a vector path may exist.
-pub trait SimdRuns: Sized + Copy {
-    /// Whether this CPU has the vector paths (then every entry below takes them).
-    fn available() -> bool;
-    /// `(x, y) <- (m0 x + m1 y, m2 x + m3 y)` elementwise, complex `m`.
-    fn mat1(x: &mut [C<Self>], y: &mut [C<Self>], m: &[C<Self>; 4]) -> bool;
-    /// The same with a real matrix.
-    fn mat1_real(x: &mut [C<Self>], y: &mut [C<Self>], m: &[Self; 4]) -> bool;
-    /// `x <- d x` elementwise.
-    fn scale(x: &mut [C<Self>], d: C<Self>) -> bool;
-    /// The 2x2 matrix `m` on a low bit `t` < 3 of `s` (length a multiple of 8), where runs
-    /// are too short for `mat1`: lanes of one register hold both halves of a pair.
-    fn mat1_low(s: &mut [C<Self>], t: u32, m: &[C<Self>; 4]) -> bool;
-    /// Σ_j conj(a_j) b_j.
-    fn dot(a: &[C<Self>], b: &[C<Self>]) -> Option<C<Self>>;
-    /// Re Σ_j conj(a_j) b_j = Σ_j (a.re b.re + a.im b.im): a real dot product of the
-    /// interleaved parts, half the work of `dot`.
-    fn dot_re(a: &[C<Self>], b: &[C<Self>]) -> Option<Self>;
-}
+pub use crate::scalar::SimdRuns;
 
 #[cfg(target_arch = "x86_64")]
 use crate::cpu::has_avx2_fma as avx2;

@@ -215,6 +215,11 @@ def fit(
     """
     started = time.perf_counter()
     config = parse_config(config)
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "device='cuda' in the config, but torch finds no CUDA GPU "
+            "(torch.cuda.is_available() is False); use device='cpu' or 'auto'"
+        )
     frame = read_table(data)
     targets = config.target_list
     features = select_columns(frame, targets, config.input_features, config.input_operator_count)

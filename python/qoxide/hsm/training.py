@@ -262,7 +262,9 @@ def fit(
         train_loss,
         epochs=config.epochs,
         hooks=hooks,
-        device=config.device,
+        # "cuda" (checked available above) as "auto", which picks cuda:<local rank>: the
+        # Trainer's torch.cuda.set_device refuses a CUDA device without an index.
+        device="auto" if config.device == "cuda" else config.device,
         progress=progress,
         checkpoint_dir=checkpoint_dir,
     )

@@ -84,11 +84,12 @@ class QuantumFunction:
         # inputs occupy variables [0, F); weights follow in argument order
         w_offset = n_inputs
         for i in range(len(self.arg_names)):
+            named = {"name": self.arg_names[i], "circuit": self.__name__}  # for index errors
             if i == self.input_index:
-                sym_args.append(symbols(in_shape, offset))  # type: ignore[arg-type]
+                sym_args.append(symbols(in_shape, offset, **named, input=True))  # type: ignore[arg-type]
             else:
                 shape = next(ws)
-                sym_args.append(symbols(shape, w_offset))
+                sym_args.append(symbols(shape, w_offset, **named))
                 w_offset += int(np.prod(shape, dtype=np.int64))
         out = self.fn(rec, *sym_args)
         single = isinstance(out, _MEASUREMENTS)

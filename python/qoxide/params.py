@@ -115,6 +115,12 @@ class Expr:
             )
         return self.const
 
+    def __getitem__(self, key: object) -> Expr:
+        raise TypeError(
+            f"a symbolic circuit parameter is a single number and cannot be indexed with "
+            f"[{_format_key(key)}]; index the input/weight array it came from instead"
+        )
+
     def __bool__(self) -> bool:
         raise TypeError(
             "a symbolic circuit parameter has no truth value: circuits are recorded once, "
@@ -145,15 +151,90 @@ _AFFINE_UFUNCS = {
 }
 
 
-def symbols(shape: tuple[int, ...], offset: int) -> np.ndarray:
-    """An object array of variables ``offset ... offset + prod(shape) - 1``."""
+class _NamedScalar(Expr):
+    """A 0-d input or weight: indexing it says which argument it is and what to pass."""
+
+    __slots__ = ("_name", "_circuit")
+
+    def __init__(self, index: int, name: str, circuit: str):
+        super().__init__(0.0, {index: 1.0})
+        self._name, self._circuit = name, circuit
+
+    def __getitem__(self, key: object) -> Expr:
+        raise TypeError(
+            f"circuit {self._circuit!r} uses {self._name}[{_format_key(key)}], but "
+            f"{self._name!r} is 0-d (one number): pass one sample's features as shape [F] "
+            "(a batch as [B, F]), or use the argument itself as the angle"
+        )
+
+
+class Symbols(np.ndarray):
+    """The object array a circuit function sees for an input or weight. Out-of-range
+    indexing names the argument, its shape and, for the input, how many features to pass
+    (numpy's own IndexError says neither)."""
+
+    _name: str | None = None
+    _circuit: str = ""
+    _input: bool = False
+    _full_shape: tuple[int, ...] = ()
+
+    def __array_finalize__(self, obj: object) -> None:
+        self._name = getattr(obj, "_name", None)
+        self._circuit = getattr(obj, "_circuit", "")
+        self._input = getattr(obj, "_input", False)
+        self._full_shape = getattr(obj, "_full_shape", ())
+
+    def __getitem__(self, key: object) -> object:
+        try:
+            return super().__getitem__(key)
+        except IndexError as err:
+            if self._name is None:
+                raise
+            raise IndexError(self._index_message(key, err)) from None
+
+    def _index_message(self, key: object, err: IndexError) -> str:
+        used = f"{self._name}[{_format_key(key)}]"
+        whole = self.shape == self._full_shape
+        where = f"circuit {self._circuit!r} uses {used}"
+        if self._input and whole and self.ndim == 1:
+            n = self.shape[0]
+            need = key + 1 if isinstance(key, (int, np.integer)) and key >= 0 else None
+            return (
+                f"{where}, but the input has {n} features (its last axis); pass "
+                f"{f'at least {need}' if need else 'enough'} features per sample"
+            )
+        role = "input" if self._input else "weight"
+        part = "" if whole else f" (indexed here: a part of shape {self.shape})"
+        return f"{where}, but {role} {self._name!r} has shape {self._full_shape}{part}: {err}"
+
+
+def _format_key(key: object) -> str:
+    parts = key if isinstance(key, tuple) else (key,)
+    return ", ".join(
+        ":" if p == slice(None) else "..." if p is Ellipsis else repr(p) for p in parts
+    )
+
+
+def symbols(
+    shape: tuple[int, ...],
+    offset: int,
+    name: str | None = None,
+    circuit: str = "",
+    input: bool = False,
+) -> np.ndarray | Expr:
+    """An object array of variables ``offset ... offset + prod(shape) - 1``.
+
+    ``name`` and ``circuit`` name the argument in indexing errors; ``input`` marks the last
+    axis as the features of one sample."""
     size = int(np.prod(shape, dtype=np.int64))
+    if shape == ():
+        return Expr.var(offset) if name is None else _NamedScalar(offset, name, circuit)
     flat = np.empty(size, dtype=object)
     for i in range(size):
         flat[i] = Expr.var(offset + i)
-    if shape == ():
-        return flat[0]
-    return flat.reshape(shape)
+    out = flat.reshape(shape).view(Symbols)
+    out._name, out._circuit, out._input, out._full_shape = name, circuit, input, tuple(shape)
+    return out
 
 
 def as_param(value: object) -> Expr | float:
@@ -166,6 +247,11 @@ def as_param(value: object) -> Expr | float:
             return as_param(value)
     if isinstance(value, (Real, np.number)) and not isinstance(value, (bool, np.bool_)):
         return float(value)
+    got = (
+        f"an array of shape {value.shape}"
+        if isinstance(value, np.ndarray)
+        else type(value).__name__
+    )
     raise TypeError(
-        f"a gate parameter must be a number or a symbolic input/weight, got {type(value).__name__}"
+        f"a gate parameter must be a number or one element of a symbolic input/weight, got {got}"
     )

@@ -43,9 +43,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from .config import parse_config
     from .training import fit
 
-    result = fit(args.data, args.config, progress=not args.no_progress)
+    # Everything that can be checked is checked before training, not after it.
+    try:
+        config = parse_config(args.config)
+    except ValueError as err:
+        raise ValueError(f"--config {args.config}: {err}") from None
+    _check_writable(args.out)
+    result = fit(args.data, config, progress=not args.no_progress)
     out = result.model.save(args.out)
     (out / "history.json").write_text(
         json.dumps({"train": result.train_history, "val": result.val_history}, indent=2) + "\n"
@@ -56,6 +63,22 @@ def _train(args: argparse.Namespace) -> int:
     print(f"test: {metrics}")
     print(f"saved to {out}")
     return 0
+
+
+def _check_writable(out: Path) -> None:
+    """Create ``out`` and write a probe file there, so an unwritable ``--out`` is reported
+    before training instead of after it."""
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise ValueError(
+            f"--out {out}: cannot write the model there ({err.strerror or err}); "
+            "choose a writable directory"
+        ) from None
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -16,6 +16,19 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _REGRESSION_LOSSES = ("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss")
+#: Metrics the Trainer records per epoch that a scheduler / early stopping may monitor
+#: (``fit`` always validates, so the ``val_`` ones exist; accuracy needs a classification).
+MONITORS = ("val_loss", "loss", "train_loss", "val_accuracy", "accuracy")
+
+
+def _check_monitor(value: object, where: str) -> None:
+    """Refuse a monitor name at construction: a typo would otherwise surface only after
+    the first epoch, as a KeyError from the hook."""
+    if value not in MONITORS:
+        raise ValueError(
+            f"{where} {value!r} is not a metric the HSM trainer records; use one of "
+            f"{list(MONITORS)}"
+        )
 
 
 def _torch_class(module: Any, name: str, base: type, what: str) -> type:
@@ -139,6 +152,8 @@ class SchedulerConfig(_Config):
             raise ValueError("ReduceLROnPlateau needs an epoch metric: use interval='epoch'")
         if "monitor" in self.params and not plateau:
             raise ValueError("params['monitor'] applies only to ReduceLROnPlateau")
+        if "monitor" in self.params:
+            _check_monitor(self.params["monitor"], "scheduler_config.params['monitor']")
         return self
 
     @property
@@ -175,6 +190,12 @@ class EarlyStoppingConfig(_Config):
     mode: Literal["min", "max"] = "min"
     verbose: bool = False
     restore_best_weights: bool = True
+
+    @field_validator("monitor")
+    @classmethod
+    def _known_monitor(cls, v: str) -> str:
+        _check_monitor(v, "early_stopping_config.monitor")
+        return v
 
     @property
     def metric(self) -> str:
@@ -230,6 +251,18 @@ class ModelHyperparameters(_Config):
             if overlap:
                 raise ValueError(
                     f"targets and input_features cannot overlap; both contain {overlap}"
+                )
+        monitors = []
+        if self.scheduler_config is not None and self.scheduler_config.monitor is not None:
+            monitors.append(("scheduler_config.params['monitor']", self.scheduler_config.monitor))
+        if self.early_stopping_config is not None:
+            monitors.append(("early_stopping_config.monitor", self.early_stopping_config.monitor))
+        for where, m in monitors:
+            if "accuracy" in m and self.loss_fn_config.is_regression:
+                raise ValueError(
+                    f"{where} {m!r}: accuracy is recorded only for a classification loss, "
+                    f"but loss_fn_config.type is {self.loss_fn_config.type!r}; monitor "
+                    "'val_loss' or 'loss'"
                 )
         return self
 
@@ -327,9 +360,27 @@ def parse_config(source: HSMConfig | dict[str, Any] | str | Path) -> HSMConfig:
     if isinstance(source, Path) or (
         isinstance(source, str) and not source.lstrip().startswith("{")
     ):
-        source = json.loads(Path(source).read_text())
+        path = Path(source)
+        text = path.read_text()
+        try:
+            source = json.loads(text)
+        except json.JSONDecodeError as err:
+            looks_csv = path.suffix.lower() in (".csv", ".tsv") or "," in text.partition("\n")[0]
+            hint = (
+                " (it looks like CSV data: the data is the first argument, --config takes "
+                "the JSON config)"
+                if looks_csv
+                else ""
+            )
+            raise ValueError(
+                f"config file {path} is not JSON ({err.msg} at line {err.lineno} column "
+                f"{err.colno}){hint}"
+            ) from None
     elif isinstance(source, str):
-        source = json.loads(source)
+        try:
+            source = json.loads(source)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"config string is not JSON ({err})") from None
     if not isinstance(source, dict):
         raise TypeError(f"a config must be a dict or JSON object, got {type(source).__name__}")
     model = source.get("hsm_model")

@@ -20,7 +20,16 @@ def read_table(data: pd.DataFrame | str | Path) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, str | Path):
-        return pd.read_csv(data)
+        try:
+            frame = pd.read_csv(data)
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"data file {data} is empty: it needs a header and rows") from None
+        if frame.empty:
+            raise ValueError(
+                f"data file {data} has no data rows (columns {list(frame.columns)}); "
+                "training needs rows of feature and target values"
+            )
+        return frame
     raise TypeError(f"data must be a pandas DataFrame or a CSV path, got {type(data).__name__}")
 
 
@@ -41,9 +50,16 @@ def select_columns(
             f"input_operator_count ({input_operator_count}) must match the number of input "
             f"features ({len(features)}: {features})"
         )
-    bad = [c for c in features + targets if not np.issubdtype(frame[c].dtype, np.number)]
+    import pandas as pd
+
+    # pandas' own predicate: np.issubdtype raises on extension dtypes such as "string".
+    bad = [c for c in features + targets if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
     if bad:
-        raise ValueError(f"columns {bad} are not numeric; encode them first")
+        kinds = ", ".join(f"{c!r}: {frame[c].dtype}" for c in bad)
+        raise ValueError(
+            f"columns {bad} are not numeric ({kinds}); encode them as numbers first or "
+            "leave them out with input_features"
+        )
     return features
 
 

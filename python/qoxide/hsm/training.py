@@ -215,6 +215,11 @@ def fit(
     """
     started = time.perf_counter()
     config = parse_config(config)
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "device='cuda' in the config, but torch finds no CUDA GPU "
+            "(torch.cuda.is_available() is False); use device='cpu' or 'auto'"
+        )
     frame = read_table(data)
     targets = config.target_list
     features = select_columns(frame, targets, config.input_features, config.input_operator_count)
@@ -257,7 +262,9 @@ def fit(
         train_loss,
         epochs=config.epochs,
         hooks=hooks,
-        device=config.device,
+        # "cuda" (checked available above) as "auto", which picks cuda:<local rank>: the
+        # Trainer's torch.cuda.set_device refuses a CUDA device without an index.
+        device="auto" if config.device == "cuda" else config.device,
         progress=progress,
         checkpoint_dir=checkpoint_dir,
     )

@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -25,6 +26,24 @@ def _uniform_2pi(t: torch.Tensor, generator: torch.Generator | None) -> None:
     """PennyLane TorchLayer's default: U(0, 2π)."""
     with torch.no_grad():
         t.uniform_(0.0, 2 * math.pi, generator=generator)
+
+
+def _weight_shape(name: str, value: object) -> tuple[int, ...]:
+    """``weight_shapes[name]`` as a tuple of positive ints (an int n means (n,)); anything
+    else (0, 1.5, -1, "3", True) is refused naming the weight and the value."""
+
+    def dim(v: object) -> int | None:
+        ok = isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+        return int(v) if ok and v > 0 else None  # type: ignore[operator]
+
+    dims = [value] if not isinstance(value, (tuple, list)) else list(value)
+    shape = tuple(dim(v) for v in dims)
+    if None in shape:
+        raise ValueError(
+            f"weight_shapes[{name!r}] must be a positive int or a tuple of positive ints "
+            f"(the shape of weight {name!r}), got {value!r}"
+        )
+    return shape  # type: ignore[return-value]
 
 
 class QuantumLayer(nn.Module):
@@ -68,8 +87,7 @@ class QuantumLayer(nn.Module):
         gen = None if seed is None else torch.Generator().manual_seed(seed)
         fill = init or _uniform_2pi
         for n in names:
-            shape = weight_shapes[n]
-            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+            shape = _weight_shape(n, weight_shapes[n])
             p = nn.Parameter(torch.empty(shape, dtype=dtype or torch.get_default_dtype()))
             fill(p, gen)
             self.register_parameter(n, p)

@@ -14,7 +14,7 @@ from pennylane.measurements import ExpectationMP
 from pennylane.typing import TensorLike
 
 from .. import _core
-from .observables import to_native
+from .observables import to_native_for_adjoint
 from .translate import Job, Stack
 
 
@@ -47,10 +47,11 @@ def vjps(st: Stack, cotangents: list, per_row: bool = False) -> list[tuple]:
     the sum), so all entries share one shape. PennyLane's torch boundary needs that (it
     stacks the entries), and torch sums a [B] gradient of a scalar input itself.
     """
+    observables = _observables(st)  # first: a probs measurement is the error, not its cotangent
     grad_out = np.concatenate(
         [_grad_rows(job, dy) for job, dy in zip(st.jobs, cotangents, strict=True)]
     ).astype(st.theta.dtype, copy=False)
-    vjp = _core.vjp(st.tape, st.theta, _observables(st), grad_out, st.init)  # [R, P]
+    vjp = _core.vjp(st.tape, st.theta, observables, grad_out, st.init)  # [R, P]
     out = []
     for job, sl in zip(st.jobs, st.slices, strict=True):
         rows = vjp[sl]
@@ -75,7 +76,7 @@ def _observables(st: Stack) -> list[_core.Observable]:
     obs = []
     for mp in job.tape.measurements:
         expval = isinstance(mp, ExpectationMP) and mp.obs is not None
-        native = to_native(mp.obs, job.wire_index) if expval else None
+        native = to_native_for_adjoint(mp.obs, job.wire_index) if expval else None
         if native is None:
             raise ValueError(f"adjoint differentiation of {mp} is not supported by qoxide.qubit")
         obs.append(native.to_core(st.n_qubits))
@@ -103,17 +104,46 @@ def _trainable_columns(job: Job) -> list[int | None]:
 
 
 def _grad_rows(job: Job, dy: object) -> np.ndarray:
-    """Cotangents of one tape as [rows, M]."""
-    n_mps = len(job.tape.measurements)
-    parts = [dy] if n_mps == 1 else list(dy)  # type: ignore[arg-type]
+    """Cotangents of one tape as [rows, M]: one per measurement, each shaped like its
+    result (a scalar, or [B] for a broadcast tape). A single measurement's cotangent may
+    also come wrapped in a length-1 sequence (``np.array([x])``, as lightning and
+    default.qubit accept). Complex cotangents of real results are refused unless their
+    imaginary part is zero: dropping it silently would return a wrong VJP."""
+    mps = job.tape.measurements
+    n_mps = len(mps)
     rows = job.circuit.rows
-    g = np.empty((rows, n_mps))
-    for m, part in enumerate(parts):
-        a = np.asarray(part, dtype=np.float64)
-        if a.ndim > (job.circuit.batched):
-            raise NotImplementedError(
-                "qoxide.qubit: batched cotangents (several VJPs of one tape at once) are "
-                f"not supported; got cotangent shape {a.shape} for {job.tape.measurements[m]}"
+    want = (rows,) if job.circuit.batched else ()
+    if n_mps == 1:
+        a = np.asarray(dy)
+        parts = [a[0] if a.shape == (1, *want) else a]
+    else:
+        parts = list(dy) if isinstance(dy, (list, tuple)) or np.ndim(dy) else [dy]
+        if len(parts) != n_mps:
+            raise ValueError(
+                f"compute_vjp: the tape has {n_mps} measurements ({', '.join(map(str, mps))}) "
+                f"but got {len(parts)} cotangent(s); pass one cotangent per measurement"
             )
-        g[:, m] = a
+    g = np.zeros((rows, n_mps))
+    for m, part in enumerate(parts):
+        a = np.asarray(part)
+        if a.shape != want:
+            raise ValueError(
+                f"compute_vjp: the cotangent of {mps[m]} has shape {a.shape}; expected "
+                f"{want} (one value per {'broadcast row' if want else 'result'}; several "
+                "VJPs of one tape at once are not supported)"
+            )
+        if np.iscomplexobj(a):
+            if np.any(a.imag != 0):
+                raise ValueError(
+                    f"compute_vjp: the cotangent of {mps[m]} is complex with a non-zero "
+                    "imaginary part; an expectation value is real, so its cotangent must be "
+                    "real"
+                )
+            a = a.real
+        try:
+            g[:, m] = a.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"compute_vjp: the cotangent of {mps[m]} is not numeric: {part!r}"
+            ) from err
     return g

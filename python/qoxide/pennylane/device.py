@@ -38,7 +38,7 @@ from pennylane.wires import Wires
 
 from .derivatives import jacobians, vjps
 from .measurements import measure_analytic, measure_sampled
-from .observables import is_native
+from .observables import is_native_for_adjoint
 from .preprocessing import (
     CAPABILITIES,
     DIFFERENTIABLE_GATE_SET,
@@ -46,6 +46,7 @@ from .preprocessing import (
     accepts_adjoint,
     accepts_analytic,
     accepts_sampled,
+    adjoint_decomposition,
     expand_matrix_broadcast,
     observable_analytic,
     observable_sampled,
@@ -115,8 +116,14 @@ class QoxideQubit(Device):
             return False
         if circuit is None:
             return True
+        if any(
+            mp.obs is not None and not observable_analytic(mp.obs) for mp in circuit.measurements
+        ):
+            # Not measurable at all (``RZ`` as an observable): preprocessing refuses it with
+            # a DeviceError naming it, as default.qubit does.
+            return True
         return not circuit.shots and all(
-            accepts_adjoint(mp) and is_native(mp.obs) for mp in circuit.measurements
+            accepts_adjoint(mp) and is_native_for_adjoint(mp.obs) for mp in circuit.measurements
         )
 
     def supports_vjp(
@@ -193,11 +200,17 @@ class QoxideQubit(Device):
                 device_wires=self.wires,
                 target_gates=DIFFERENTIABLE_GATE_SET,
                 name=_ADJOINT,
+                # A trainable state prep is decomposed into differentiable gates (as on
+                # default.qubit's adjoint path); a constant one stays the initial state.
+                skip_initial_state_prep=False,
+                decomposer=adjoint_decomposition,
             )
             program.add_transform(
                 validate_measurements, analytic_measurements=accepts_adjoint, name=_ADJOINT
             )
-            program.add_transform(validate_observables, stopping_condition=is_native, name=_ADJOINT)
+            program.add_transform(
+                validate_observables, stopping_condition=is_native_for_adjoint, name=_ADJOINT
+            )
             program.add_transform(validate_adjoint_trainable_params)
             if not config.use_device_jacobian_product:
                 # A Jacobian cannot tell a broadcast parameter from a shared one; VJPs can.

@@ -9,6 +9,8 @@ Parameter broadcasting is NOT expanded: a broadcast tape runs as one batched nat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pennylane as qml
 from pennylane.devices.capabilities import (
     DeviceCapabilities,
@@ -22,7 +24,7 @@ from pennylane.measurements import (
     SampleMeasurement,
     StateMeasurement,
 )
-from pennylane.operation import Operation, Operator
+from pennylane.operation import Operation, Operator, StatePrepBase
 from pennylane.ops.op_math import Adjoint
 from pennylane.tape import QuantumScript
 from pennylane.transforms import broadcast_expand, diagonalize_measurements, split_non_commuting
@@ -122,11 +124,62 @@ def supports_operation(op: Operator) -> bool:
 
 def supports_adjoint_operation(op: Operator) -> bool:
     """Stopping condition for adjoint differentiation: a trainable operation must be a
-    native gate with analytic derivatives; constant ones may be anything executable."""
+    native gate with analytic derivatives; constant ones may be anything executable.
+
+    A constant state preparation stays (the execution decomposition already removed any
+    that is not first, so it is the initial state); a trainable one is decomposed into
+    gates (the adjoint decomposition runs with ``skip_initial_state_prep=False``, as on
+    default.qubit), whose angles PennyLane differentiates back to the state's entries."""
     if not any(qml.math.requires_grad(d) for d in op.data):
-        return supports_operation(op)
+        return isinstance(op, StatePrepBase) or supports_operation(op)
     gate = native_gate(op)
     return gate is not None and gate[0] in DIFFERENTIABLE_GATES
+
+
+def adjoint_decomposition(op: Operator) -> Sequence[Operator]:
+    """Decomposition used on the adjoint path: PennyLane's, plus rules for the excitation
+    gates PennyLane gives none (``DoubleExcitationPlus/Minus``), also when controlled or
+    adjoint, so that their angles become native gate angles."""
+    rule = _excitation_rule(op)
+    return op.decomposition() if rule is None else rule
+
+
+def _excitation_rule(op: Operator) -> list[Operator] | None:
+    if isinstance(op, Adjoint):
+        inner = _excitation_rule(op.base)
+        return None if inner is None else [qml.adjoint(o) for o in reversed(inner)]
+    if isinstance(op, qml.ops.Controlled):
+        inner = _excitation_rule(op.base)
+        if inner is None:
+            return None
+        return [
+            qml.ctrl(
+                o, op.control_wires, control_values=op.control_values, work_wires=op.work_wires
+            )
+            for o in inner
+        ]
+    if isinstance(op, qml.DoubleExcitationPlus):
+        return _double_excitation_phase(op.data[0], op.wires, sign=-1)
+    if isinstance(op, qml.DoubleExcitationMinus):
+        return _double_excitation_phase(op.data[0], op.wires, sign=1)
+    return None
+
+
+def _double_excitation_phase(phi: object, wires: Sequence, sign: int) -> list[Operator]:
+    """``DoubleExcitation(phi)`` times the phase ``exp(-sign i phi/2)`` outside the span of
+    |0011>, |1100> (Plus: sign -1, Minus: +1). That phase is a global phase times
+    ``exp(sign i phi/2 P)`` with P the projector onto the span,
+    P = (1 + Z0Z1)(1 + Z2Z3)(1 - Z0Z2) / 8: seven commuting Z strings (MultiRZ) and a
+    global phase, all with angles linear in phi."""
+    a, b, c, d = wires
+    strings = [(1, [a, b]), (1, [c, d]), (1, [a, b, c, d])]
+    strings += [(-1, [a, c]), (-1, [b, c]), (-1, [a, d]), (-1, [b, d])]
+    ops: list[Operator] = [
+        qml.DoubleExcitation(phi, wires=wires),
+        qml.GlobalPhase(sign * 7 * phi / 16, wires=wires),
+    ]
+    ops += [qml.MultiRZ(-sign * s * phi / 8, wires=w) for s, w in strings]
+    return ops
 
 
 def accepts_analytic(mp: MeasurementProcess) -> bool:
@@ -138,8 +191,14 @@ def accepts_sampled(mp: MeasurementProcess) -> bool:
 
 
 def observable_analytic(obs: Operator) -> bool:
-    """Measured natively, from the rotated native state, or (sparse) from the native state."""
-    return is_native(obs) or obs.has_diagonalizing_gates or obs.has_sparse_matrix
+    """Measured natively, from the rotated native state, or (sparse) from the native state.
+    An operator without diagonalizing gates must be known to be Hermitian (``RZ`` is not
+    an observable: default.qubit and lightning refuse it too)."""
+    return (
+        is_native(obs)
+        or obs.has_diagonalizing_gates
+        or (obs.has_sparse_matrix and obs.is_verified_hermitian)
+    )
 
 
 def observable_sampled(obs: Operator) -> bool:

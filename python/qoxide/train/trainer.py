@@ -57,6 +57,7 @@ from torch.utils.data import DataLoader
 
 from . import rng
 from .checkpoint import (
+    check_resume_state,
     checkpoint_path,
     load_checkpoint,
     remove_stale_temporaries,
@@ -217,6 +218,8 @@ class Trainer:
             remove_stale_temporaries(self.checkpoint_dir)
 
         checkpoint = load_checkpoint(self.checkpoint_dir) if resume else None
+        if checkpoint is not None:
+            check_resume_state(self.checkpoint_dir, checkpoint, self.max_epochs)
         self.train_logger, self.val_logger = MetricLogger(), MetricLogger()
         self.global_step = 0
         if checkpoint is None:

@@ -16,9 +16,7 @@ segfault fails the test with the batch's hypothesis seed and the last case start
 of killing pytest. Sizes are bounded (at most 8 qubits, batch 8, 3-wire matrices) so the
 whole test takes a few seconds on two cores.
 
-Native bugs found and not fixable from Python are pinned below as ``xfail(strict=True)``
-regression cases for the Rust side; the random search steers around them (see
-``_known_native_bug``) so that it keeps looking for new ones.
+Native bugs it found are kept below as fixed regression cases (``FIXED_NATIVE_BUGS``).
 """
 
 from __future__ import annotations
@@ -320,15 +318,6 @@ def _observable(core: Any, spec: Any, rng: Any) -> Any:
     return core.Observable.sum([(c, _observable(core, leaf, rng)) for c, leaf in spec[1]])
 
 
-def _known_native_bug(case: dict) -> str | None:
-    """Cases that hit a native bug already pinned by an xfail below (reported to the Rust
-    side); the random search skips them to keep looking for new ones."""
-    p = case["P"]
-    if isinstance(p, int) and not isinstance(p, bool) and p >= 2**62:
-        return "huge n_params"  # issue 16 item 10: overflow -> RuntimeError internal error
-    return None
-
-
 def run_case(core: Any, case: dict) -> None:
     """Run one case; raise AssertionError when the native side breaks the contract."""
     rng = np.random.default_rng(0)
@@ -434,7 +423,7 @@ def worker(seed: int, examples: int, progress: str) -> int:
     goes to ``progress``, so that the parent can report the case of a native crash."""
     import warnings
 
-    from hypothesis import HealthCheck, assume, given, settings
+    from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as hseed
 
     warnings.simplefilter("ignore")  # numpy casts of inf/huge test values warn; irrelevant
@@ -452,7 +441,6 @@ def worker(seed: int, examples: int, progress: str) -> int:
     )
     @given(cases)
     def fuzz(case: dict) -> None:
-        assume(_known_native_bug(case) is None)
         with open(progress, "w") as f:
             f.write(_describe(case))
         if selftest == "abort":
@@ -521,8 +509,8 @@ def _run_isolated(code: str) -> subprocess.CompletedProcess:
     )
 
 
-KNOWN_NATIVE_BUGS = {
-    # issue 16 item 10: n_params * batch overflows the width check; the panic is caught as
+FIXED_NATIVE_BUGS = {
+    # issue 16 item 10: n_params * batch overflowed the width check; the panic was caught as
     # RuntimeError("qoxide internal error: range end index ... out of range").
     "huge_n_params": """
         import numpy as np
@@ -536,20 +524,9 @@ KNOWN_NATIVE_BUGS = {
 }
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True, reason="native bug for the Rust side (issue 16 item 10)"
-            ),
-        )
-        for name in KNOWN_NATIVE_BUGS
-    ],
-)
-def test_known_native_bugs(name: str) -> None:
-    proc = _run_isolated(KNOWN_NATIVE_BUGS[name])
+@pytest.mark.parametrize("name", list(FIXED_NATIVE_BUGS))
+def test_fixed_native_bugs(name: str) -> None:
+    proc = _run_isolated(FIXED_NATIVE_BUGS[name])
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 

@@ -132,7 +132,7 @@ def test_frozen_tape_keeps_its_program():
     first = _core.expval(tape, np.array([[0.3]]), obs)
     assert tape.frozen
     with pytest.raises(ValueError, match="frozen"):
-        tape.add("X", [0])
+        tape.add("PauliX", [0])
     np.testing.assert_allclose(_core.expval(tape, np.array([[0.3]]), obs), first)
 
 
@@ -153,7 +153,7 @@ def test_twelve_wire_unitary_check_is_fast_and_still_strict():
     tape = _core.Tape(12, 0)
     t0 = time.perf_counter()
     tape.add("QubitUnitary", list(range(12)), [], False, u)
-    assert time.perf_counter() - t0 < 5.0  # was 262 s
+    assert time.perf_counter() - t0 < 10.0  # was 262 s; ~0.3 s on an idle 2-vCPU VM
     bad = u.copy()
     bad[17, 4000] += 1e-4
     with pytest.raises(ValueError, match="not unitary"):
@@ -343,7 +343,7 @@ def test_error_classes_subclass_the_builtins():
     assert issubclass(qx.ShapeError, ValueError)
     assert issubclass(qx.OutOfMemoryError, MemoryError)
     with pytest.raises(qx.WireError):
-        _core.Tape(2, 0).add("X", [5])
+        _core.Tape(2, 0).add("PauliX", [5])
     with pytest.raises(qx.ShapeError):
         _core.expval(ry_tape(1), np.zeros((1, 3)), [_z(1)])
 
@@ -352,8 +352,11 @@ def test_engines_agree_through_the_bindings():
     rng = np.random.default_rng(9)
     tape = _core.Tape(5, 3)
     for k in range(20):
-        tape.add(["RX", "RY", "CNOT", "RZ"][k % 4], [k % 5, (k + 1) % 5][: 1 + (k % 4 == 2)],
-                 [k % 3] if k % 4 != 2 else [])
+        tape.add(
+            ["RX", "RY", "CNOT", "RZ"][k % 4],
+            [k % 5, (k + 1) % 5][: 1 + (k % 4 == 2)],
+            [k % 3] if k % 4 != 2 else [],
+        )
     theta = rng.normal(size=(9, 3))
     obs = [_z(5), _core.Observable.pauli(5, [(0.5, [(1, "X"), (3, "Y")])])]
     g = rng.normal(size=(9, 2))

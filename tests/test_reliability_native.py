@@ -315,8 +315,8 @@ def _z(n: int) -> _core.Observable:
         (lambda: _core.sample(ry_tape(1), np.zeros((1, 1)), [0], -1, 0), "shots must be"),
         (lambda: _core.sample(ry_tape(1), np.zeros((1, 1)), [0], 2**64, 0), "shots must be"),
         (lambda: _core.sample(ry_tape(1), np.zeros((1, 1)), [0], 3, -1), r"seed must be .*2\*\*64"),
-        (lambda: _core.Observable.projector(2, [0], [256]), "0s and 1s"),
-        (lambda: _core.Observable.projector(2, [0], None), "0s and 1s"),
+        (lambda: _core.Observable.projector(2, [0], [256]), "0/1"),
+        (lambda: _core.Observable.projector(2, [0], None), "0/1"),
         (lambda: _core.Tape(1, 1).add("RX", [0], [2**64]), r"parameter column .*\[0, 1\)"),
     ],
 )

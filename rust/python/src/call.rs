@@ -30,8 +30,11 @@ pub fn wires_of(what: &str, wires: Vec<i64>) -> PyResult<Vec<usize>> {
 /// `arr` with native byte order (numpy arrays from files or other machines may be
 /// big-endian; the kernels read native numbers).
 fn native<'py>(arr: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    match arr.getattr("dtype") {
-        Ok(dt) if !dt.getattr("isnative")?.extract::<bool>()? => {
+    // (only numpy dtypes have `isnative`; anything else is refused by the caller)
+    let dtype = arr.getattr("dtype").ok();
+    let foreign = dtype.as_ref().and_then(|d| d.getattr("isnative").ok());
+    match (dtype, foreign.map(|f| f.extract::<bool>())) {
+        (Some(dt), Some(Ok(false))) => {
             arr.call_method1("astype", (dt.call_method1("newbyteorder", ("=",))?,))
         }
         _ => Ok(arr.clone()),
@@ -79,10 +82,11 @@ impl Theta<'_> {
     }
 }
 
-/// A 2-D float64/float32 array `what` of `width` columns (None: any).
+/// A 2-D float64/float32 array `what` of `rows` rows and `width` columns (None: any).
 pub fn reals_2d<'py>(
     obj: &Bound<'py, PyAny>,
     what: &str,
+    rows: Option<usize>,
     width: Option<usize>,
 ) -> PyResult<Theta<'py>> {
     let obj = native(obj)?;
@@ -103,10 +107,11 @@ pub fn reals_2d<'py>(
             dtype_name(&obj)
         )));
     };
-    let want = width.map_or("[batch, n]".to_string(), |w| format!("[batch, {w}]"));
-    if shp.len() != 2 || width.is_some_and(|w| w != shp[1]) {
+    let dim = |d: Option<usize>, name: &str| d.map_or(name.to_string(), |d| d.to_string());
+    let want = format!("[{}, {}]", dim(rows, "batch"), dim(width, "n"));
+    if shp.len() != 2 || width.is_some_and(|w| w != shp[1]) || rows.is_some_and(|r| r != shp[0]) {
         return Err(shape(format!(
-            "{what} must have shape {want}, got shape {shp:?}"
+            "{what} must be a 2-D array of shape {want}, got shape {shp:?}"
         )));
     }
     Ok(Theta {
@@ -227,7 +232,7 @@ impl<'py> Call<'py> {
         engine: Option<&str>,
     ) -> PyResult<Self> {
         let compiled = tape.compiled();
-        let theta = reals_2d(theta, "theta", Some(compiled.tape().n_params))?;
+        let theta = reals_2d(theta, "theta", None, Some(compiled.tape().n_params))?;
         let engine = match engine {
             None | Some("auto") => None,
             Some(name) => Some(Engine::from_name(name).ok_or_else(|| {
@@ -257,16 +262,5 @@ impl<'py> Call<'py> {
     pub fn work(&self, passes: usize) -> u128 {
         let t = self.compiled.tape();
         ((self.theta.batch as u128) << t.n_qubits) * (t.ops.len() as u128 + 1) * passes as u128
-    }
-
-    /// Check `name`'s array has `[batch, m]` shape.
-    pub fn check_rows(&self, what: &str, got: &Theta<'_>) -> PyResult<()> {
-        if got.batch != self.theta.batch {
-            return Err(shape(format!(
-                "{what} has {} rows but theta has {}",
-                got.batch, self.theta.batch
-            )));
-        }
-        Ok(())
     }
 }

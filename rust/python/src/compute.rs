@@ -267,8 +267,7 @@ fn vjp<'py>(
     engine: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
     let c = Call::parse(&tape, theta, &observables, engine)?;
-    let g = reals_2d(grad_out, "grad_out", Some(c.obs.len()))?;
-    c.check_rows("grad_out", &g)?;
+    let g = reals_2d(grad_out, "grad_out", Some(c.theta.batch), Some(c.obs.len()))?;
     let (b, th, gd, obs) = (c.theta.batch, c.theta.data(), g.data(), &c.obs[..]);
     let p = c.compiled.tape().n_params;
     compute!(

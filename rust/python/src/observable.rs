@@ -66,7 +66,7 @@ impl PyObservable {
         let wires = crate::call::wires_of("Projector", wires)?;
         let bad = || {
             pyo3::exceptions::PyValueError::new_err(format!(
-                "Projector bits must be a sequence of 0s and 1s, one per wire, got {}",
+                "Projector bits must be 0/1 values, one per wire, got {}",
                 bits.repr().map(|r| r.to_string()).unwrap_or_default()
             ))
         };

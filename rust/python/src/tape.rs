@@ -71,8 +71,8 @@ fn param_of(name: &str, p: &Bound<'_, PyAny>, n_params: usize) -> PyResult<Param
         return match col {
             Some(c) if c < n_params => Ok(Param::Col(c)),
             _ => Err(PyValueError::new_err(format!(
-                "{name}: a parameter column must be an int in [0, {n_params}) (theta's width), \
-                 got {p}"
+                "{name}: parameter column {p} is out of range for theta of width {n_params} \
+                 (columns are ints in [0, {n_params}))"
             ))),
         };
     }

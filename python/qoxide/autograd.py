@@ -1,100 +1,172 @@
-"""torch.autograd.Function over the native engine: forward = batched expvals,
-backward = the adjoint VJP (one backward sweep per sample, whatever the number of
-observables)."""
+"""The autograd formula of the native call, written once: forward = batched expvals
+(:func:`qoxide.ops.expval`), backward = the adjoint VJP (one sweep per sample, whatever the
+number of observables), jvp = the adjoint Jacobian contracted with the tangent.
+
+It is registered twice, from the same functions: on the custom op (``register_autograd``:
+what torch.compile and torch.export trace) and as :class:`CircuitFunction` (an
+autograd.Function with ``setup_context``, a ``jvp`` and a generated vmap rule: what eager
+calls and torch.func use). Two registrations because each side lacks what the other needs
+in torch 2.x: an op's generated autograd has no ``setup_context`` or forward-mode formula
+(``torch.func.jacrev`` raises, ``jacfwd`` silently returns zeros), and Dynamo refuses an
+autograd.Function with a custom ``jvp`` under ``fullgraph=True``.
+
+Second derivatives (Hessians, ``grad`` of ``grad``) raise NotImplementedError instead of
+returning zeros: the backward's result is differentiable only into that error.
+"""
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
-import numpy as np
 import torch
-from torch.autograd.function import once_differentiable
+from torch import Tensor
 
-from . import _core
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    """A CPU tensor's data as numpy, without a copy when it is contiguous."""
-    return t.detach().contiguous().numpy()
-
-
-class ExpvalFunction(torch.autograd.Function):
-    """``ExpvalFunction.apply(theta[B, P], tape, observables, init_state) -> [B, M]``."""
-
-    @staticmethod
-    def forward(ctx, theta, tape, observables, init_state):  # noqa: ANN001
-        ctx.tape = tape
-        ctx.observables = observables
-        ctx.init_state = init_state
-        ctx.save_for_backward(theta)
-        out = _core.expval(tape, _np(theta), observables, init_state)
-        return torch.from_numpy(out).to(theta.device)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out):  # noqa: ANN001
-        (theta,) = ctx.saved_tensors
-        if not ctx.needs_input_grad[0]:
-            return None, None, None, None
-        g = _np(grad_out).astype(_np(theta).dtype, copy=False)
-        grad = _core.vjp(ctx.tape, _np(theta), ctx.observables, g, ctx.init_state)
-        return torch.from_numpy(grad).to(theta.device), None, None, None
-
+from . import ops
 
 # Keep forward states for the backward up to this many amplitudes (64 MiB at complex128).
 KEEP_STATES_MAX_AMPS = 1 << 22
 
+SECOND_ORDER = (
+    "second derivatives (Hessians, Hessian-vector products, grad of grad, forward-over-"
+    "reverse) through a qoxide circuit are not implemented: the adjoint method gives first "
+    "derivatives only. Use finite differences of the gradient, or PennyLane's parameter-shift "
+    "on default.qubit, for second-order quantities."
+)
+
+
+def _plain(t: Tensor) -> bool:
+    """No transform, mode or tracer sees ``t``: the native code can be called directly,
+    skipping the dispatcher (about 10 µs per call)."""
+    return (
+        type(t) is torch.Tensor
+        and not torch._C._are_functorch_transforms_active()
+        and torch._C._len_torch_dispatch_stack() == 0
+    )
+
+
+def _compiling() -> bool:
+    return torch.compiler.is_compiling()
+
+
+# the one formula ---------------------------------------------------------------------------
+
+
+def setup_context(ctx: Any, inputs: tuple, output: tuple[Tensor, Tensor]) -> None:
+    theta, init, key, _ = inputs
+    states = output[1]
+    ctx.key = key
+    ctx.mark_non_differentiable(states)
+    ctx.save_for_backward(theta, init, states)
+    ctx.save_for_forward(theta, init)
+
+
+def backward(ctx: Any, grad_out: Tensor, _grad_states: Tensor | None) -> tuple:
+    theta, init, states = ctx.saved_tensors
+    if not ctx.needs_input_grad[0] or grad_out is None:
+        return None, None, None, None
+    return _vjp(theta, grad_out, init, states, ctx.key), None, None, None
+
+
+def jvp(ctx: Any, theta_t: Tensor, *_: Any) -> tuple[Tensor, None]:
+    theta, init = ctx.saved_tensors
+    jac = ops.jacobian(theta, init, ctx.key)  # [B, M, P]: one native call for any tangent batch
+    return torch.einsum("bmp,bp->bm", jac, theta_t.to(jac.dtype)), None
+
+
+ops.expval.register_autograd(backward, setup_context=setup_context)
+
 
 class CircuitFunction(torch.autograd.Function):
-    """``CircuitFunction.apply(program, batch, x[B, F] | None, *weights) -> [B, M]``.
+    """``CircuitFunction.apply(theta[B, P], init, key, keep_states) -> (out[B, M], states)``:
+    the native call under eager autograd and torch.func."""
 
-    The whole circuit as ONE autograd node from inputs and weights to expvals: theta is
-    built in numpy from the program's affine map, and the backward maps the adjoint VJP
-    on theta back through that map (grad_x = g A_inᵀ, grad_w = (Σ_b g) A_wᵀ). Keeping
-    torch's graph to one node keeps per-call overhead independent of the circuit size.
-    """
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, prog, batch, x, *weights):  # noqa: ANN001
-        ref = x if x is not None else weights[0] if weights else None
-        dtype = np.float32 if ref is not None and ref.dtype == torch.float32 else np.float64
-        xn = None if x is None else _np(x)
-        wn = np.concatenate([_np(w).reshape(-1) for w in weights]) if weights else np.zeros(0)
-        theta = prog.theta_numpy(xn, wn, batch, dtype)
-        init = prog.init_for(theta, xn)
-        ctx.prog, ctx.theta, ctx.init = prog, theta, init
-        ctx.shapes = [w.shape for w in weights]
-        ctx.states = None
-        if any(ctx.needs_input_grad[2:]) and batch << prog.n_qubits <= KEEP_STATES_MAX_AMPS:
-            # keep the final states: the backward sweep then skips re-running the forward
-            out, ctx.states = _core.expval_and_state(prog.tape, theta, prog.observables, init)
-        else:
-            out = _core.expval(prog.tape, theta, prog.observables, init)
-        return torch.from_numpy(out)
+    def forward(theta: Tensor, init: Tensor | None, key: int, keep_states: bool) -> Any:
+        if _plain(theta):
+            return ops.expval_impl(theta, init, key, keep_states)
+        return ops.expval(theta, init, key, keep_states)
+
+    setup_context = staticmethod(setup_context)
+    backward = staticmethod(backward)
+    jvp = staticmethod(jvp)
+
+
+# the VJP, differentiable only into a clear error ----------------------------------------------
+
+
+def _second_order_backward(ctx: Any, *grads: Any) -> tuple:
+    raise NotImplementedError(SECOND_ORDER)
+
+
+def _no_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+    pass
+
+
+ops.vjp.register_autograd(_second_order_backward, setup_context=_no_context)
+
+
+class VJPFunction(torch.autograd.Function):
+    """``qoxide::vjp`` for eager autograd and torch.func; differentiating it raises."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out):  # noqa: ANN001
-        prog, theta = ctx.prog, ctx.theta
-        need_x, need_w = ctx.needs_input_grad[2], any(ctx.needs_input_grad[3:])
-        grads: list[torch.Tensor | None] = [None] * (3 + len(ctx.shapes))
-        if not (need_x or need_w) or prog.n_params == 0:
-            return tuple(grads)
-        g = _np(grad_out).astype(theta.dtype, copy=False)
-        if ctx.states is not None:
-            gt = _core.vjp(prog.tape, theta, prog.observables, g, final_states=ctx.states)
-        else:
-            gt = _core.vjp(prog.tape, theta, prog.observables, g, ctx.init)  # [B, P]
-        gx, gw = prog.theta_vjp(gt, need_x, need_w)
-        if gx is not None:
-            grads[2] = torch.from_numpy(gx)
-        if gw is not None:
-            offset = 0
-            for k, shape in enumerate(ctx.shapes):
-                size = math.prod(shape)
-                grads[3 + k] = torch.from_numpy(gw[offset : offset + size].reshape(shape))
-                offset += size
-        return tuple(grads)
+    def forward(theta, grad_out, init, states, key):  # noqa: ANN001, ANN205
+        if _plain(theta) and _plain(grad_out):
+            return ops.vjp_impl(theta, grad_out, init, states, key)
+        return ops.vjp(theta, grad_out, init, states, key)
+
+    setup_context = staticmethod(_no_context)
+    backward = staticmethod(_second_order_backward)
+
+    @staticmethod
+    def jvp(ctx, *tangents):  # noqa: ANN001, ANN205
+        raise NotImplementedError(SECOND_ORDER)
+
+
+def _vjp(theta: Tensor, grad_out: Tensor, init: Tensor | None, states: Tensor, key: int) -> Tensor:
+    if _compiling():
+        return ops.vjp(theta, grad_out, init, states, key)
+    if not torch.is_grad_enabled() and _plain(theta) and _plain(grad_out):
+        return ops.vjp_impl(theta, grad_out, init, states, key)  # a plain first-order backward
+    return VJPFunction.apply(theta, grad_out, init, states, key)
+
+
+class _EagerCircuitFunction(torch.autograd.Function):
+    """:class:`CircuitFunction` in the old calling convention, for plain eager calls only:
+    ``Function.apply`` binds default arguments with ``inspect.signature`` on every call of a
+    Function that defines ``setup_context`` (about 20 µs, more than the native call at
+    batch 1). Same formula: it calls the same ``setup_context`` and ``backward``."""
+
+    @staticmethod
+    def forward(ctx, theta, init, key, keep_states):  # noqa: ANN001, ANN205
+        output = ops.expval_impl(theta, init, key, keep_states)
+        setup_context(ctx, (theta, init, key, keep_states), output)
+        return output
+
+    backward = staticmethod(backward)
+
+
+# entry point -----------------------------------------------------------------------------
+
+
+def expval(theta: Tensor, init: Tensor | None, key: int, n_qubits: int) -> Tensor:
+    """Differentiable expectation values [B, M] of the program ``key`` at ``theta`` [B, P].
+
+    Final states are kept for the backward (it then skips re-running the circuit) when a
+    gradient will be asked for and they are small."""
+    keep = (
+        theta.requires_grad
+        and torch.is_grad_enabled()
+        and theta.shape[0] << n_qubits <= KEEP_STATES_MAX_AMPS
+    )
+    if _compiling():
+        return ops.expval(theta, init, key, keep)[0]
+    if _plain(theta):
+        return _EagerCircuitFunction.apply(theta, init, key, keep)[0]
+    return CircuitFunction.apply(theta, init, key, keep)[0]
 
 
 class NoGradFunction(torch.autograd.Function):
@@ -102,12 +174,15 @@ class NoGradFunction(torch.autograd.Function):
     backward raises instead of silently returning zeros."""
 
     @staticmethod
-    def forward(ctx, theta, value, what):  # noqa: ANN001
-        ctx.what = what
+    def forward(theta: Tensor, value: Tensor, what: str) -> Tensor:
         return value
 
     @staticmethod
-    def backward(ctx, grad):  # noqa: ANN001
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.what = inputs[2]
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
         raise NotImplementedError(
             f"gradients of {ctx.what} measurements are not implemented; "
             "differentiate expval measurements (adjoint method)"

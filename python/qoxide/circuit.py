@@ -20,18 +20,16 @@ from __future__ import annotations
 
 import inspect
 import math
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from . import _core
-from .autograd import CircuitFunction, ExpvalFunction, NoGradFunction
+from . import _core, autograd, runner
 from .measurements import Counts, Expval, Measurement, Probs, Sample, State, Var
 from .params import symbols
-from .program import Program, TorchThetaMap, compile_program
+from .program import Program, compile_program
 from .recorder import Recorder
 
 _MEASUREMENTS = (Expval, Var, Probs, State, Sample, Counts)
@@ -57,7 +55,6 @@ class QuantumFunction:
                 raise ValueError(f"inputs={inputs!r} is not an argument of {fn.__name__}")
             self.input_index = self.arg_names.index(inputs)
         self._programs: dict[tuple, Program] = {}
-        self._theta_maps: dict[tuple, TorchThetaMap] = {}
         self.__name__ = getattr(fn, "__name__", "circuit")
         self.__doc__ = fn.__doc__
 
@@ -102,8 +99,6 @@ class QuantumFunction:
 
     # execution ---------------------------------------------------------------------
     def __call__(self, *args: Any, dtype: Any = None) -> Any:
-        if "torch._dynamo" in sys.modules:  # torch.compile may be tracing: keep native code opaque
-            return _opaque_call()(self, args, dtype)
         return self._call(args, dtype)
 
     def _call(self, args: tuple[Any, ...], dtype: Any) -> Any:
@@ -148,14 +143,13 @@ class QuantumFunction:
         wa = [np.asarray(w, dtype=np.float64) for w in ws]
         prog = self.program(in_shape, [w.shape for w in wa])
         wflat = np.concatenate([w.reshape(-1) for w in wa]) if wa else np.zeros(0)
-        theta = prog.theta_numpy(xb, wflat, batch, dtype)
+        theta = prog.theta_map.numpy(xb, wflat, batch, dtype)
+        init = prog.init_for(theta, xb)
         if prog.all_expval:  # the common case, kept lean: one native call, no reshuffling
-            init = prog.init_for(theta, xb)
             return _unbatch_expvals(
                 prog, _core.expval(prog.tape, theta, prog.observables, init), lead
             )
-        outs = _run(prog, theta, prog.init_for(theta, xb), theta_t=None)
-        return _shape_results(prog, outs, lead)
+        return _shape_results(prog, _run(prog, theta, init), lead)
 
     def _call_torch(self, args: Sequence[Any], dtype: Any) -> Any:
         x, ws = self._split(args)
@@ -187,19 +181,15 @@ class QuantumFunction:
                 f"{self.__name__} amplitude-embeds its inputs, and gradients with respect "
                 "to amplitude-embedded inputs are not implemented; pass x.detach()"
             )
-        if prog.all_expval:  # one autograd node from (x, weights) to outputs
-            out = CircuitFunction.apply(prog, batch, xb, *wt)
+        wflat = None
+        if wt:
+            wflat = wt[0].reshape(-1) if len(wt) == 1 else torch.cat([w.reshape(-1) for w in wt])
+        theta = prog.theta_map.torch(xb, wflat, batch)  # torch autograd chains x and w
+        init = _init_torch(prog, xb, dtype)
+        if prog.all_expval:  # one native call forward, one adjoint sweep back
+            out = autograd.expval(theta, init, prog.native.key, prog.n_qubits)
             return _unbatch_expvals(prog, out, lead)
-        wflat = torch.cat([w.reshape(-1) for w in wt]) if wt else None
-        key = (id(prog), dtype, device)
-        tmap = self._theta_maps.get(key)
-        if tmap is None:
-            tmap = self._theta_maps[key] = TorchThetaMap(prog, dtype, device)
-        theta = tmap(xb, wflat, batch).contiguous()
-        theta_n = theta.detach().numpy()
-        init = prog.init_for(theta_n, None if xb is None else xb.detach().numpy())
-        outs = _run(prog, theta_n, init, theta_t=theta)
-        return _shape_results(prog, outs, lead)
+        return _shape_results(prog, _run_torch(prog, theta, init), lead)
 
     def __deepcopy__(self, memo: dict) -> QuantumFunction:
         # immutable apart from its compile caches: copies of a model may share it
@@ -207,24 +197,11 @@ class QuantumFunction:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_programs"], state["_theta_maps"] = {}, {}  # native tapes are rebuilt on use
+        state["_programs"] = {}  # native tapes are rebuilt on use
         return state
 
     def __repr__(self) -> str:
         return f"<qoxide circuit {self.__name__} on {self.n_qubits} qubits>"
-
-
-_OPAQUE_CALL: Callable[..., Any] | None = None
-
-
-def _opaque_call() -> Callable[..., Any]:
-    """``QuantumFunction._call`` behind ``torch.compiler.disable``: torch.compile graph-breaks
-    there and runs the native call eagerly. Built on first use, because the decorator imports
-    torch._dynamo (a second of import time) and is only needed once dynamo is loaded."""
-    global _OPAQUE_CALL
-    if _OPAQUE_CALL is None:
-        _OPAQUE_CALL = torch.compiler.disable(QuantumFunction._call)
-    return _OPAQUE_CALL
 
 
 def circuit(
@@ -255,51 +232,69 @@ def _wires(prog: Program, wires: tuple[int, ...] | None) -> list[int]:
     return list(range(prog.n_qubits)) if wires is None else list(wires)
 
 
-def _run(
-    prog: Program, theta: np.ndarray, init: np.ndarray | None, theta_t: torch.Tensor | None
-) -> list[Any]:
-    """Evaluate every measurement; returns one batched result per measurement."""
-    tape = prog.tape
-    ms = prog.measurements
-    obs_iter = iter(prog.observables)
-    obs_of = {id(m): next(obs_iter) for m in ms if isinstance(m, (Expval, Var))}
-    grad = theta_t is not None and theta_t.requires_grad
-    wrap = theta_t is not None
+def _init_torch(prog: Program, xb: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """The initial state(s) as a tensor of the precision ``dtype`` selects (cached unless
+    they embed the inputs)."""
+    if prog.embedding is None:
+        return prog.init_torch.get(dtype)
+    cdtype = np.complex64 if dtype == torch.float32 else np.complex128
+    return torch.from_numpy(prog.embedding.states(xb.detach().numpy(), cdtype))
 
-    expvals = [m for m in ms if isinstance(m, Expval)]
-    ev: dict[int, Any] = {}
-    if expvals:
-        obs = [obs_of[id(m)] for m in expvals]
-        if wrap:
-            cols = ExpvalFunction.apply(theta_t, tape, obs, init)
-        else:
-            cols = _core.expval(tape, theta, obs, init)
-        for j, m in enumerate(expvals):
-            ev[id(m)] = cols[:, j]
 
-    def out(value: np.ndarray, what: str) -> Any:
-        if not wrap:
-            return value
-        t = torch.from_numpy(value)
-        return NoGradFunction.apply(theta_t, t, what) if grad and t.is_floating_point() else t
-
-    results: list[Any] = []
-    for m in ms:
+def _requests(prog: Program) -> list[runner.Request]:
+    """The program's measurements as runner requests (sampling seeds drawn now)."""
+    obs = iter(prog.observables)
+    reqs = []
+    for m in prog.measurements:
         if isinstance(m, Expval):
-            results.append(ev[id(m)])
+            reqs.append(runner.expval(next(obs)))
         elif isinstance(m, Var):
-            results.append(out(_core.var(tape, theta, [obs_of[id(m)]], init)[:, 0], "var"))
+            reqs.append(runner.var(next(obs)))
         elif isinstance(m, Probs):
-            results.append(out(_core.probs(tape, theta, _wires(prog, m.wires), init), "probs"))
+            reqs.append(runner.probs(_wires(prog, m.wires)))
         elif isinstance(m, State):
-            results.append(out(_core.state(tape, theta, init), "state"))
-        elif isinstance(m, (Sample, Counts)):
-            s = _core.sample(tape, theta, _wires(prog, m.wires), m.shots, _seed(m.seed), init)
-            if isinstance(m, Counts):
-                results.append([_counts(row) for row in s])
-            else:
-                results.append(out(s, "sample"))
+            reqs.append(runner.state())
+        else:  # Sample, Counts
+            reqs.append(runner.sample(_wires(prog, m.wires), m.shots, _seed(m.seed)))
+    return reqs
+
+
+def _run(prog: Program, theta: np.ndarray, init: np.ndarray | None) -> list[Any]:
+    """Every measurement on numpy theta: one batched result per measurement."""
+    outs = runner.run(prog.tape, theta, init, _requests(prog))
+    return [_counted(m, r) for m, r in zip(prog.measurements, outs, strict=True)]
+
+
+def _run_torch(prog: Program, theta: torch.Tensor, init: torch.Tensor | None) -> list[Any]:
+    """Every measurement on torch theta: expvals through the differentiable native call,
+    the rest through the runner, carried by a node whose backward raises."""
+    reqs = _requests(prog)
+    rest = [k for k, r in enumerate(reqs) if r.kind != "expval"]
+    theta_n = theta.detach().contiguous().numpy()
+    init_n = None if init is None else init.numpy()
+    outs: list[Any] = [None] * len(reqs)
+    values = runner.run(prog.tape, theta_n, init_n, [reqs[k] for k in rest])
+    for k, value in zip(rest, values, strict=True):
+        outs[k] = value
+    if len(rest) < len(reqs):
+        cols = autograd.expval(theta, init, prog.native.key, prog.n_qubits)
+        for j, k in enumerate(k for k, r in enumerate(reqs) if r.kind == "expval"):
+            outs[k] = cols[:, j]
+    grad = theta.requires_grad and torch.is_grad_enabled()
+    results: list[Any] = []
+    for m, r, value in zip(prog.measurements, reqs, outs, strict=True):
+        if r.kind == "expval" or isinstance(m, Counts):
+            results.append(_counted(m, value))
+            continue
+        t = torch.from_numpy(value)
+        ng = grad and t.is_floating_point()
+        results.append(autograd.NoGradFunction.apply(theta, t, r.kind) if ng else t)
     return results
+
+
+def _counted(m: Measurement, value: Any) -> Any:
+    """Counts measurements become one dict per sample; others pass through."""
+    return [_counts(row) for row in value] if isinstance(m, Counts) else value
 
 
 def _unbatch_expvals(prog: Program, out: Any, lead: tuple[int, ...]) -> Any:

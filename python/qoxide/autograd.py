@@ -41,7 +41,11 @@ def _plain(t: Tensor) -> bool:
         type(t) is torch.Tensor
         and not torch._C._are_functorch_transforms_active()
         and torch._C._len_torch_dispatch_stack() == 0
+        and not _legacy_batched(t)  # functional.jacobian(vectorize=True)'s batched grads
     )
+
+
+_legacy_batched = getattr(torch._C._functorch, "is_legacy_batchedtensor", lambda t: False)
 
 
 def _compiling() -> bool:
@@ -129,6 +133,11 @@ class VJPFunction(torch.autograd.Function):
 def _vjp(theta: Tensor, grad_out: Tensor, init: Tensor | None, states: Tensor, key: int) -> Tensor:
     if _compiling():
         return ops.vjp(theta, grad_out, init, states, key)
+    if _legacy_batched(grad_out) and _plain(theta):
+        # functional.jacobian(vectorize=True) batches cotangents with the legacy vmap, which
+        # never reaches the op's vmap rule: contract them with one Jacobian here instead
+        jac = ops.jacobian(theta, init, key)
+        return (grad_out.to(jac.dtype).unsqueeze(-1) * jac).sum(1)
     if not torch.is_grad_enabled() and _plain(theta) and _plain(grad_out):
         return ops.vjp_impl(theta, grad_out, init, states, key)  # a plain first-order backward
     return VJPFunction.apply(theta, grad_out, init, states, key)

@@ -64,11 +64,8 @@ class QuantumFunction:
     ) -> Program:
         """The compiled program for one sample's input shape and the weight shapes."""
         key = (in_shape, tuple(tuple(s) for s in weight_shapes))
-        prog = self._programs.get(key)
-        if prog is None:
-            prog = self._record(in_shape, list(weight_shapes))
-            self._programs[key] = prog
-        return prog
+        _record_once(self, key)  # before any read of the cache, for torch.compile's sake
+        return self._programs[key]
 
     def _record(
         self, in_shape: tuple[int, ...] | None, weight_shapes: list[tuple[int, ...]]
@@ -202,6 +199,16 @@ class QuantumFunction:
 
     def __repr__(self) -> str:
         return f"<qoxide circuit {self.__name__} on {self.n_qubits} qubits>"
+
+
+@torch.compiler.assume_constant_result
+def _record_once(qf: QuantumFunction, key: tuple) -> bool:
+    """Record and compile on a cache miss. torch.compile runs this eagerly while tracing (the
+    recording is plain Python over symbolic numpy arrays, nothing a graph could hold) and
+    then reads the filled cache."""
+    if key not in qf._programs:
+        qf._programs[key] = qf._record(key[0], list(key[1]))
+    return True
 
 
 def circuit(

@@ -16,6 +16,15 @@ from .params import Expr
 from .recorder import Recorder
 
 
+def _constant(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    """A real CPU tensor even while a fake/tracing mode is active (a program first compiled
+    under torch.export is cached and reused by later eager calls)."""
+    from torch.utils._python_dispatch import _disable_current_modes
+
+    with _disable_current_modes():
+        return torch.tensor(a, dtype=dtype)
+
+
 class ThetaMap:
     """The affine map from a batch of flattened inputs and the flat weights to the gate angles:
     ``theta[B, P] = x[B, F] @ a_in + (w[W] @ a_w + const)``.
@@ -44,12 +53,12 @@ class ThetaMap:
         self._torch = {dt: self._tensors(dt) for dt in (torch.float32, torch.float64)}
 
     def _tensors(self, dtype: torch.dtype) -> tuple[torch.Tensor | None, ...]:
-        gather = None if self.gather is None else torch.as_tensor(self.gather)
+        gather = None if self.gather is None else _constant(self.gather, torch.int64)
         return (
             gather,
-            torch.as_tensor(self.a_in, dtype=dtype),
-            torch.as_tensor(self.a_w, dtype=dtype),
-            torch.as_tensor(self.const, dtype=dtype),
+            _constant(self.a_in, dtype),
+            _constant(self.a_w, dtype),
+            _constant(self.const, dtype),
         )
 
     # numpy ---------------------------------------------------------------------------
@@ -139,8 +148,8 @@ class Program:
         self.native = register(self.tape, expval_obs)
         if self.init_state is not None:
             self.init_torch = {
-                torch.float64: torch.as_tensor(self.init_state.astype(np.complex128)),
-                torch.float32: torch.as_tensor(self.init_state.astype(np.complex64)),
+                torch.float64: _constant(self.init_state, torch.complex128),
+                torch.float32: _constant(self.init_state, torch.complex64),
             }
 
     @property

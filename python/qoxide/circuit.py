@@ -166,11 +166,12 @@ class QuantumFunction:
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         lead, in_shape, xb = (), None, None
         if x is not None:
-            xt = torch.as_tensor(x).to(dtype)
-            lead, in_shape = self._batching(tuple(xt.shape))
-            xb = xt.reshape(-1, math.prod(in_shape))
+            xb = _as(x, dtype)
+            lead, in_shape = self._batching(tuple(xb.shape))
+            if xb.dim() != 2:  # a view only when needed: each is one more autograd node
+                xb = xb.reshape(-1, math.prod(in_shape))
         batch = math.prod(lead)
-        wt = [torch.as_tensor(w).to(dtype) for w in ws]
+        wt = [_as(w, dtype) for w in ws]
         prog = self.program(in_shape, [tuple(w.shape) for w in wt])
         embeds_grad_input = xb is not None and xb.requires_grad and torch.is_grad_enabled()
         if prog.embedding is not None and embeds_grad_input:
@@ -179,8 +180,10 @@ class QuantumFunction:
                 "to amplitude-embedded inputs are not implemented; pass x.detach()"
             )
         wflat = None
-        if wt:
-            wflat = wt[0].reshape(-1) if len(wt) == 1 else torch.cat([w.reshape(-1) for w in wt])
+        if len(wt) == 1:
+            wflat = wt[0] if wt[0].dim() == 1 else wt[0].reshape(-1)
+        elif wt:
+            wflat = torch.cat([w.reshape(-1) for w in wt])
         theta = prog.theta_map.torch(xb, wflat, batch)  # torch autograd chains x and w
         init = _init_torch(prog, xb, dtype)
         if prog.all_expval:  # one native call forward, one adjoint sweep back
@@ -199,6 +202,13 @@ class QuantumFunction:
 
     def __repr__(self) -> str:
         return f"<qoxide circuit {self.__name__} on {self.n_qubits} qubits>"
+
+
+def _as(a: Any, dtype: torch.dtype) -> torch.Tensor:
+    """``a`` as a tensor of ``dtype`` (itself when it already is one)."""
+    if isinstance(a, torch.Tensor) and a.dtype == dtype:
+        return a
+    return torch.as_tensor(a).to(dtype)
 
 
 @torch.compiler.assume_constant_result

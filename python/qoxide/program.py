@@ -139,8 +139,10 @@ class Program:
     embedding: InputEmbedding | None = None  # initial states built from the inputs
     native: NativeProgram | None = None  # the expval measurements, for the torch ops
     init_torch: dict[torch.dtype, torch.Tensor] = field(default_factory=dict)
+    all_expval: bool = False  # every measurement is an expval (set from measurements)
 
     def __post_init__(self) -> None:
+        self.all_expval = all(isinstance(m, Expval) for m in self.measurements)
         expval_obs = [
             o for m, o in zip(self.var_or_expval, self.observables, strict=True)
             if isinstance(m, Expval)
@@ -168,9 +170,6 @@ class Program:
             return None
         return self.init_state.astype(cdtype)
 
-    @property
-    def all_expval(self) -> bool:
-        return all(isinstance(m, Expval) for m in self.measurements)
 
     # the theta map's pieces, as before the map was its own object
     n_inputs = property(lambda self: self.theta_map.n_inputs)

@@ -79,7 +79,7 @@ def test_vmap_of_a_circuit_is_one_batched_native_call():
     x, w = inputs(7), weights()
     with native_calls() as calls:
         got = torch.vmap(lambda xi: ansatz(xi, w))(x)
-    assert calls == {"expval": 1, "vjp": 0, "jacobian": 0}
+    assert calls == {"expval": 1, "vjp": 0, "jacobian": 0, "hvp": 0}
     torch.testing.assert_close(got, ansatz(x, w), rtol=0, atol=1e-12)
     # over the weights too (in_dims over a stack of weight sets)
     ws = torch.stack([weights(1), weights(2)])

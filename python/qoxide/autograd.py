@@ -10,8 +10,9 @@ in torch 2.x: an op's generated autograd has no ``setup_context`` or forward-mod
 (``torch.func.jacrev`` raises, ``jacfwd`` silently returns zeros), and Dynamo refuses an
 autograd.Function with a custom ``jvp`` under ``fullgraph=True``.
 
-Second derivatives (Hessians, ``grad`` of ``grad``) raise NotImplementedError instead of
-returning zeros: the backward's result is differentiable only into that error.
+Second derivatives (Hessians, ``grad`` of ``grad``, forward-over-reverse) are exact: the
+backward's VJP is itself differentiable, by parameter shift of the VJP
+(:mod:`qoxide.second_order`); third derivatives raise NotImplementedError, never zeros.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from . import ops
 # Keep forward states for the backward up to this many amplitudes (64 MiB at complex128).
 KEEP_STATES_MAX_AMPS = 1 << 22
 
-SECOND_ORDER = (
-    "second derivatives (Hessians, Hessian-vector products, grad of grad, forward-over-"
-    "reverse) through a qoxide circuit are not implemented: the adjoint method gives first "
-    "derivatives only. Use finite differences of the gradient, or PennyLane's parameter-shift "
-    "on default.qubit, for second-order quantities."
+THIRD_ORDER = (
+    "third and higher derivatives through a qoxide circuit are not implemented (second "
+    "derivatives are exact: Hessian-vector products by parameter shift of the adjoint VJP)"
+)
+COMPILED_SECOND_ORDER = (
+    "second derivatives through a qoxide circuit under torch.compile are not implemented; "
+    "run the double backward eagerly (exact there)"
 )
 
 
@@ -97,22 +100,51 @@ class CircuitFunction(torch.autograd.Function):
     jvp = staticmethod(jvp)
 
 
-# the VJP, differentiable only into a clear error ----------------------------------------------
+# the VJP and its derivatives (second order: Hessian-vector products by parameter shift) ----
 
 
-def _second_order_backward(ctx: Any, *grads: Any) -> tuple:
-    raise NotImplementedError(SECOND_ORDER)
+def _third_order_backward(ctx: Any, *grads: Any) -> tuple:
+    raise NotImplementedError(THIRD_ORDER)
 
 
 def _no_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
     pass
 
 
-ops.vjp.register_autograd(_second_order_backward, setup_context=_no_context)
+def _compiled_second_order(ctx: Any, *grads: Any) -> tuple:
+    raise NotImplementedError(COMPILED_SECOND_ORDER)
+
+
+ops.vjp.register_autograd(_compiled_second_order, setup_context=_no_context)
+ops.hvp.register_autograd(_third_order_backward, setup_context=_no_context)
+
+
+def _jacobian_backward(ctx: Any, *grads: Any) -> tuple:
+    raise NotImplementedError(
+        "derivatives of qoxide's adjoint Jacobian are not implemented (it appears in third "
+        "derivatives, and in second derivatives taken forward-over-forward; use reverse "
+        "mode, e.g. torch.func.hessian or torch.autograd.functional.hessian)"
+    )
+
+
+ops.jacobian.register_autograd(_jacobian_backward, setup_context=_no_context)
+
+
+def _hvp(theta: Tensor, grad_out: Tensor, v: Tensor, init: Tensor | None, key: int) -> Tensor:
+    if _plain(theta) and _plain(v) and not _legacy_batched(v):
+        return ops.hvp_impl(theta, grad_out, v, init, key)
+    if _legacy_batched(v) or _legacy_batched(grad_out):
+        raise NotImplementedError(
+            "vectorized second derivatives through torch.autograd.functional (legacy vmap) "
+            "are not supported; use vectorize=False or torch.func.hessian"
+        )
+    return ops.hvp(theta, grad_out, v, init, key)
 
 
 class VJPFunction(torch.autograd.Function):
-    """``qoxide::vjp`` for eager autograd and torch.func; differentiating it raises."""
+    """``qoxide::vjp`` for eager autograd and torch.func, differentiable once more:
+    backward and jvp are exact Hessian-vector products (plus the Jacobian-vector product
+    for the cotangent), from shifted VJPs in one native call."""
 
     generate_vmap_rule = True
 
@@ -122,12 +154,34 @@ class VJPFunction(torch.autograd.Function):
             return ops.vjp_impl(theta, grad_out, init, states, key)
         return ops.vjp(theta, grad_out, init, states, key)
 
-    setup_context = staticmethod(_no_context)
-    backward = staticmethod(_second_order_backward)
+    @staticmethod
+    def setup_context(ctx, inputs, output):  # noqa: ANN001, ANN205
+        theta, grad_out, init, _, key = inputs
+        ctx.key = key
+        ctx.save_for_backward(theta, grad_out, init)
+        ctx.save_for_forward(theta, grad_out, init)
 
     @staticmethod
-    def jvp(ctx, *tangents):  # noqa: ANN001, ANN205
-        raise NotImplementedError(SECOND_ORDER)
+    def backward(ctx, v):  # noqa: ANN001, ANN205
+        theta, grad_out, init = ctx.saved_tensors
+        g_theta = g_out = None
+        if ctx.needs_input_grad[0]:
+            g_theta = _hvp(theta, grad_out, v, init, ctx.key)
+        if ctx.needs_input_grad[1]:  # d(Jᵀg)/dg · v = J v
+            jac = ops.jacobian(theta, init, ctx.key)
+            g_out = (jac * v.to(jac.dtype).unsqueeze(1)).sum(-1)
+        return g_theta, g_out, None, None, None
+
+    @staticmethod
+    def jvp(ctx, theta_t, grad_t, *_):  # noqa: ANN001, ANN205
+        theta, grad_out, init = ctx.saved_tensors
+        out = None
+        if theta_t is not None:
+            out = _hvp(theta, grad_out, theta_t, init, ctx.key)
+        if grad_t is not None:
+            more = ops.vjp(theta, grad_t, init, None, ctx.key)
+            out = more if out is None else out + more
+        return out
 
 
 def _vjp(theta: Tensor, grad_out: Tensor, init: Tensor | None, states: Tensor, key: int) -> Tensor:

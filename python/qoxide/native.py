@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import _core
 
@@ -17,7 +18,10 @@ from . import _core
 class NativeProgram:
     """A native tape with the observables whose expectation values a call returns."""
 
-    __slots__ = ("tape", "observables", "n_qubits", "n_params", "n_outputs", "key", "__weakref__")
+    __slots__ = (
+        "tape", "observables", "n_qubits", "n_params", "n_outputs", "key", "make_plan", "_plan",
+        "__weakref__",
+    )  # fmt: skip
 
     def __init__(self, tape: _core.Tape, observables: Sequence[_core.Observable], key: int):
         self.tape = tape
@@ -26,6 +30,18 @@ class NativeProgram:
         self.n_params = tape.n_params
         self.n_outputs = len(self.observables)
         self.key = key
+        # builds the second-order shift plan (qoxide.second_order) on first use
+        self.make_plan: Callable[[], Any] | None = None
+        self._plan: Any = None
+
+    def shift_plan(self) -> Any:
+        """The :class:`~qoxide.second_order.ShiftPlan`, or a string saying why there is none."""
+        if self._plan is None:
+            if self.make_plan is None:
+                self._plan = "the program was not recorded by @qx.circuit"
+            else:
+                self._plan = self.make_plan()
+        return self._plan
 
     def __repr__(self) -> str:
         return (

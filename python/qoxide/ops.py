@@ -28,7 +28,12 @@ from . import _core
 from .native import lookup
 
 #: Native calls made through these ops, by op name (tests count them).
-CALLS: dict[str, int] = {"expval": 0, "vjp": 0, "jacobian": 0}
+CALLS: dict[str, int] = {"expval": 0, "vjp": 0, "jacobian": 0, "hvp": 0}
+
+NO_SECOND_ORDER = (
+    "second derivatives through this qoxide program are not available: {reason}. "
+    "Use finite differences of the gradient for second-order quantities."
+)
 
 
 def _np(t: Tensor) -> np.ndarray:
@@ -80,6 +85,18 @@ def jacobian_impl(theta: Tensor, init: Tensor | None, key: int) -> Tensor:
     return torch.from_numpy(_core.jacobian(prog.tape, _np(theta), prog.observables, _init_np(init)))
 
 
+def hvp_impl(
+    theta: Tensor, grad_out: Tensor, v: Tensor, init: Tensor | None, key: int
+) -> Tensor:
+    plan = lookup(key).shift_plan()
+    if isinstance(plan, str):
+        raise NotImplementedError(NO_SECOND_ORDER.format(reason=plan))
+    CALLS["hvp"] += 1
+    th = _np(theta)
+    out = plan.hvp(th, _np(grad_out).astype(th.dtype), _np(v).astype(th.dtype), _init_np(init))
+    return torch.from_numpy(out)
+
+
 # the ops ------------------------------------------------------------------------------------
 
 
@@ -103,6 +120,18 @@ def vjp(
 def jacobian(theta: Tensor, init: Tensor | None, key: int) -> Tensor:
     """∂⟨O_m⟩/∂theta: [B, M, P]."""
     return jacobian_impl(theta, init, key)
+
+
+@torch.library.custom_op("qoxide::hvp", mutates_args=())
+def hvp(theta: Tensor, grad_out: Tensor, v: Tensor, init: Tensor | None, key: int) -> Tensor:
+    """(Σ_m grad_out[b, m] ∇²⟨O_m⟩(theta[b])) v[b]: [B, P], by parameter shift of the VJP
+    (:mod:`qoxide.second_order`), all shifts in one native call."""
+    return hvp_impl(theta, grad_out, v, init, key)
+
+
+@hvp.register_fake
+def _hvp_fake(theta, grad_out, v, init, key):  # noqa: ANN001, ANN202
+    return theta.new_empty(theta.shape)
 
 
 @expval.register_fake
@@ -189,3 +218,18 @@ def _jacobian_vmap(info, in_dims, theta, init, key):  # noqa: ANN001, ANN202
     b = theta.shape[1] if t_dim is not None else theta.shape[0]
     jac = jacobian(_fold(theta, t_dim, n, b), _fold_init(init, i_dim, n, b), key)
     return jac.reshape(n, b, *jac.shape[1:]), 0
+
+
+@hvp.register_vmap
+def _hvp_vmap(info, in_dims, theta, grad_out, v, init, key):  # noqa: ANN001, ANN202
+    n = info.batch_size
+    t_dim, g_dim, v_dim, i_dim = in_dims[:4]
+    b = theta.shape[1] if t_dim is not None else theta.shape[0]
+    out = hvp(
+        _fold(theta, t_dim, n, b),
+        _fold(grad_out, g_dim, n, b),
+        _fold(v, v_dim, n, b),
+        _fold_init(init, i_dim, n, b),
+        key,
+    )
+    return out.reshape(n, b, -1), 0

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import _core
+from . import _core, second_order
 from .amplitude import InputEmbedding
 from .measurements import Expval, Measurement, Var
 from .native import NativeProgram, register
@@ -248,7 +248,7 @@ def compile_program(
         if max(cols) >= n_inputs:
             raise TypeError("amplitude_embedding features must be circuit inputs, not weights")
         embedding = InputEmbedding(cols, wires, rec.n_qubits, pad_with, normalize)
-    return Program(
+    prog = Program(
         tape=tape,
         n_qubits=rec.n_qubits,
         theta_map=ThetaMap(a[:n_inputs], a[n_inputs:], const, gather),
@@ -258,3 +258,8 @@ def compile_program(
         single=single,
         embedding=embedding,
     )
+    expval_obs = prog.native.observables  # type: ignore[union-attr]
+    prog.native.make_plan = lambda: second_order.plan(  # type: ignore[union-attr]
+        rec.n_qubits, ops, expval_obs, n_params
+    )
+    return prog

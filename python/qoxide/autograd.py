@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -41,13 +42,14 @@ def _plain(t: Tensor) -> bool:
     """No transform, mode or tracer sees ``t``: the native code can be called directly,
     skipping the dispatcher (about 10 µs per call)."""
     return (
-        type(t) is torch.Tensor
+        type(t) in _PLAIN_TYPES
         and not torch._C._are_functorch_transforms_active()
         and torch._C._len_torch_dispatch_stack() == 0
         and not _legacy_batched(t)  # functional.jacobian(vectorize=True)'s batched grads
     )
 
 
+_PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter)
 _legacy_batched = getattr(torch._C._functorch, "is_legacy_batchedtensor", lambda t: False)
 
 
@@ -197,19 +199,57 @@ def _vjp(theta: Tensor, grad_out: Tensor, init: Tensor | None, states: Tensor, k
     return VJPFunction.apply(theta, grad_out, init, states, key)
 
 
-class _EagerCircuitFunction(torch.autograd.Function):
-    """:class:`CircuitFunction` in the old calling convention, for plain eager calls only:
-    ``Function.apply`` binds default arguments with ``inspect.signature`` on every call of a
-    Function that defines ``setup_context`` (about 20 µs, more than the native call at
-    batch 1). Same formula: it calls the same ``setup_context`` and ``backward``."""
+class EagerCircuitFunction(torch.autograd.Function):
+    """ONE autograd node from inputs x [B, F] and flat weights w [W] to the expvals, for
+    plain eager calls (no transform, no tracing): the theta map runs in numpy forward and
+    backward (:class:`~qoxide.program.ThetaMap`), so a call costs one node, not the theta
+    map's torch ops plus :class:`CircuitFunction` (and not ``Function.apply``'s per-call
+    signature binding, which a Function with ``setup_context`` pays: about 20 µs).
+
+    With ``create_graph=True`` its backward takes the differentiable route instead: the
+    torch theta map and :class:`VJPFunction` (exact second derivatives)."""
 
     @staticmethod
-    def forward(ctx, theta, init, key, keep_states):  # noqa: ANN001, ANN205
-        output = ops.expval_impl(theta, init, key, keep_states)
-        setup_context(ctx, (theta, init, key, keep_states), output)
-        return output
+    def forward(ctx, x, w, tmap, key, n_qubits, init, batch):  # noqa: ANN001, ANN205
+        ref = x if x is not None else w
+        dtype = np.float32 if ref is not None and ref.dtype == torch.float32 else np.float64
+        xn = None if x is None else x.detach().numpy()
+        wn = None if w is None else w.detach().numpy()
+        theta = torch.from_numpy(tmap.numpy(xn, wn, batch, dtype))
+        keep = any(ctx.needs_input_grad[:2]) and batch << n_qubits <= KEEP_STATES_MAX_AMPS
+        out, states = ops.expval_impl(theta, init, key, keep)
+        ctx.save_for_backward(x, w)
+        ctx.theta, ctx.states, ctx.init, ctx.tmap, ctx.key, ctx.batch = (
+            theta, states, init, tmap, key, batch
+        )
+        return out
 
-    backward = staticmethod(backward)
+    @staticmethod
+    def backward(ctx, g):  # noqa: ANN001, ANN205
+        need_x, need_w = ctx.needs_input_grad[:2]
+        rest = (None,) * 5
+        if not (need_x or need_w) or ctx.tmap.n_params == 0:
+            return (None, None, *rest)
+        if torch.is_grad_enabled() or not _plain(g):
+            # create_graph (second derivatives) or batched cotangents: the torch route
+            x, w = ctx.saved_tensors
+            with torch.enable_grad():
+                theta = ctx.tmap.torch(x, w, ctx.batch)
+            gt = _vjp(theta, g, ctx.init, ctx.states, ctx.key)
+            inputs = [t for t, need in ((x, need_x), (w, need_w)) if need]
+            grads = iter(
+                torch.autograd.grad(
+                    theta, inputs, gt, create_graph=torch.is_grad_enabled(), allow_unused=True
+                )
+            )
+            return (next(grads) if need_x else None, next(grads) if need_w else None, *rest)
+        gt = ops.vjp_impl(ctx.theta, g, ctx.init, ctx.states, ctx.key).numpy()
+        gx, gw = ctx.tmap.vjp(gt, need_x, need_w)
+        return (
+            None if gx is None else torch.from_numpy(gx),
+            None if gw is None else torch.from_numpy(gw),
+            *rest,
+        )
 
 
 # entry point -----------------------------------------------------------------------------
@@ -227,8 +267,6 @@ def expval(theta: Tensor, init: Tensor | None, key: int, n_qubits: int) -> Tenso
     )
     if _compiling():
         return ops.expval(theta, init, key, keep)[0]
-    if _plain(theta):
-        return _EagerCircuitFunction.apply(theta, init, key, keep)[0]
     return CircuitFunction.apply(theta, init, key, keep)[0]
 
 

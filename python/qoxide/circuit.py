@@ -184,10 +184,27 @@ class QuantumFunction:
             wflat = wt[0] if wt[0].dim() == 1 else wt[0].reshape(-1)
         elif wt:
             wflat = torch.cat([w.reshape(-1) for w in wt])
-        theta = prog.theta_map.torch(xb, wflat, batch)  # torch autograd chains x and w
         init = _init_torch(prog, xb, dtype)
+        key = prog.native.key
+        if prog.all_expval and _plain_args(xb, wflat):  # one autograd node, numpy theta map
+            if torch.is_grad_enabled() and any(
+                t is not None and t.requires_grad for t in (xb, wflat)
+            ):
+                out = autograd.EagerCircuitFunction.apply(
+                    xb, wflat, prog.theta_map, key, prog.n_qubits, init, batch
+                )
+            else:  # nothing to differentiate: the native call alone
+                np_dtype = np.float32 if dtype == torch.float32 else np.float64
+                xn = None if xb is None else xb.detach().numpy()
+                wn = None if wflat is None else wflat.detach().numpy()
+                theta = prog.theta_map.numpy(xn, wn, batch, np_dtype)
+                out = torch.from_numpy(
+                    _core.expval(prog.tape, theta, prog.observables, _np_init(init))
+                )
+            return _unbatch_expvals(prog, out, lead)
+        theta = prog.theta_map.torch(xb, wflat, batch)  # torch autograd chains x and w
         if prog.all_expval:  # one native call forward, one adjoint sweep back
-            out = autograd.expval(theta, init, prog.native.key, prog.n_qubits)
+            out = autograd.expval(theta, init, key, prog.n_qubits)
             return _unbatch_expvals(prog, out, lead)
         return _shape_results(prog, _run_torch(prog, theta, init), lead)
 
@@ -202,6 +219,19 @@ class QuantumFunction:
 
     def __repr__(self) -> str:
         return f"<qoxide circuit {self.__name__} on {self.n_qubits} qubits>"
+
+
+def _np_init(init: torch.Tensor | None) -> np.ndarray | None:
+    return None if init is None else init.numpy()
+
+
+def _plain_args(x: torch.Tensor | None, w: torch.Tensor | None) -> bool:
+    """Eager call on real tensors: no torch.compile/export tracing, no torch.func transform."""
+    return (
+        not torch.compiler.is_compiling()
+        and (x is None or autograd._plain(x))
+        and (w is None or autograd._plain(w))
+    )
 
 
 def _as(a: Any, dtype: torch.dtype) -> torch.Tensor:

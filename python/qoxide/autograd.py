@@ -4,11 +4,14 @@ number of observables), jvp = the adjoint Jacobian contracted with the tangent.
 
 It is registered twice, from the same functions: on the custom op (``register_autograd``:
 what torch.compile and torch.export trace) and as :class:`CircuitFunction` (an
-autograd.Function with ``setup_context``, a ``jvp`` and a generated vmap rule: what eager
-calls and torch.func use). Two registrations because each side lacks what the other needs
-in torch 2.x: an op's generated autograd has no ``setup_context`` or forward-mode formula
+autograd.Function with ``setup_context``, a ``jvp`` and a generated vmap rule: what
+torch.func uses). Two registrations because each side lacks what the other needs in torch
+2.x: an op's generated autograd has no ``setup_context`` or forward-mode formula
 (``torch.func.jacrev`` raises, ``jacfwd`` silently returns zeros), and Dynamo refuses an
 autograd.Function with a custom ``jvp`` under ``fullgraph=True``.
+
+Plain eager calls (no transform, no tracing) take :class:`EagerCircuitFunction`: one node
+from inputs and weights, the theta map in numpy both ways, for per-call overhead.
 
 Second derivatives (Hessians, ``grad`` of ``grad``, forward-over-reverse) are exact: the
 backward's VJP is itself differentiable, by parameter shift of the VJP

@@ -1,100 +1,276 @@
-"""torch.autograd.Function over the native engine: forward = batched expvals,
-backward = the adjoint VJP (one backward sweep per sample, whatever the number of
-observables)."""
+"""The autograd formula of the native call, written once: forward = batched expvals
+(:func:`qoxide.ops.expval`), backward = the adjoint VJP (one sweep per sample, whatever the
+number of observables), jvp = the adjoint Jacobian contracted with the tangent.
+
+It is registered twice, from the same functions: on the custom op (``register_autograd``:
+what torch.compile and torch.export trace) and as :class:`CircuitFunction` (an
+autograd.Function with ``setup_context``, a ``jvp`` and a generated vmap rule: what
+torch.func uses). Two registrations because each side lacks what the other needs in torch
+2.x: an op's generated autograd has no ``setup_context`` or forward-mode formula
+(``torch.func.jacrev`` raises, ``jacfwd`` silently returns zeros), and Dynamo refuses an
+autograd.Function with a custom ``jvp`` under ``fullgraph=True``.
+
+Plain eager calls (no transform, no tracing) take :class:`EagerCircuitFunction`: one node
+from inputs and weights, the theta map in numpy both ways, for per-call overhead.
+
+Second derivatives (Hessians, ``grad`` of ``grad``, forward-over-reverse) are exact: the
+backward's VJP is itself differentiable, by parameter shift of the VJP
+(:mod:`qoxide.second_order`); third derivatives raise NotImplementedError, never zeros.
+"""
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import numpy as np
 import torch
-from torch.autograd.function import once_differentiable
+from torch import Tensor
 
-from . import _core
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    """A CPU tensor's data as numpy, without a copy when it is contiguous."""
-    return t.detach().contiguous().numpy()
-
-
-class ExpvalFunction(torch.autograd.Function):
-    """``ExpvalFunction.apply(theta[B, P], tape, observables, init_state) -> [B, M]``."""
-
-    @staticmethod
-    def forward(ctx, theta, tape, observables, init_state):  # noqa: ANN001
-        ctx.tape = tape
-        ctx.observables = observables
-        ctx.init_state = init_state
-        ctx.save_for_backward(theta)
-        out = _core.expval(tape, _np(theta), observables, init_state)
-        return torch.from_numpy(out).to(theta.device)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out):  # noqa: ANN001
-        (theta,) = ctx.saved_tensors
-        if not ctx.needs_input_grad[0]:
-            return None, None, None, None
-        g = _np(grad_out).astype(_np(theta).dtype, copy=False)
-        grad = _core.vjp(ctx.tape, _np(theta), ctx.observables, g, ctx.init_state)
-        return torch.from_numpy(grad).to(theta.device), None, None, None
-
+from . import ops
 
 # Keep forward states for the backward up to this many amplitudes (64 MiB at complex128).
 KEEP_STATES_MAX_AMPS = 1 << 22
 
+THIRD_ORDER = (
+    "third and higher derivatives through a qoxide circuit are not implemented (second "
+    "derivatives are exact: Hessian-vector products by parameter shift of the adjoint VJP)"
+)
+COMPILED_SECOND_ORDER = (
+    "second derivatives through a qoxide circuit under torch.compile are not implemented; "
+    "run the double backward eagerly (exact there)"
+)
+
+
+def _plain(t: Tensor) -> bool:
+    """No transform, mode or tracer sees ``t``: the native code can be called directly,
+    skipping the dispatcher (about 10 µs per call)."""
+    return (
+        type(t) in _PLAIN_TYPES
+        and not torch._C._are_functorch_transforms_active()
+        and torch._C._len_torch_dispatch_stack() == 0
+        and not _legacy_batched(t)  # functional.jacobian(vectorize=True)'s batched grads
+    )
+
+
+_PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter)
+_legacy_batched = getattr(torch._C._functorch, "is_legacy_batchedtensor", lambda t: False)
+
+
+def _compiling() -> bool:
+    return torch.compiler.is_compiling()
+
+
+# the one formula ---------------------------------------------------------------------------
+
+
+def setup_context(ctx: Any, inputs: tuple, output: tuple[Tensor, Tensor]) -> None:
+    theta, init, key, _ = inputs
+    states = output[1]
+    ctx.key = key
+    ctx.mark_non_differentiable(states)
+    ctx.save_for_backward(theta, init, states)
+    ctx.save_for_forward(theta, init)
+
+
+def backward(ctx: Any, grad_out: Tensor, _grad_states: Tensor | None) -> tuple:
+    theta, init, states = ctx.saved_tensors
+    if not ctx.needs_input_grad[0] or grad_out is None:
+        return None, None, None, None
+    return _vjp(theta, grad_out, init, states, ctx.key), None, None, None
+
+
+def jvp(ctx: Any, theta_t: Tensor, *_: Any) -> tuple[Tensor, None]:
+    theta, init = ctx.saved_tensors
+    jac = ops.jacobian(theta, init, ctx.key)  # [B, M, P]: one native call for any tangent batch
+    return torch.einsum("bmp,bp->bm", jac, theta_t.to(jac.dtype)), None
+
+
+ops.expval.register_autograd(backward, setup_context=setup_context)
+
 
 class CircuitFunction(torch.autograd.Function):
-    """``CircuitFunction.apply(program, batch, x[B, F] | None, *weights) -> [B, M]``.
+    """``CircuitFunction.apply(theta[B, P], init, key, keep_states) -> (out[B, M], states)``:
+    the native call under eager autograd and torch.func."""
 
-    The whole circuit as ONE autograd node from inputs and weights to expvals: theta is
-    built in numpy from the program's affine map, and the backward maps the adjoint VJP
-    on theta back through that map (grad_x = g A_inᵀ, grad_w = (Σ_b g) A_wᵀ). Keeping
-    torch's graph to one node keeps per-call overhead independent of the circuit size.
-    """
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, prog, batch, x, *weights):  # noqa: ANN001
-        ref = x if x is not None else weights[0] if weights else None
+    def forward(theta: Tensor, init: Tensor | None, key: int, keep_states: bool) -> Any:
+        if _plain(theta):
+            return ops.expval_impl(theta, init, key, keep_states)
+        return ops.expval(theta, init, key, keep_states)
+
+    setup_context = staticmethod(setup_context)
+    backward = staticmethod(backward)
+    jvp = staticmethod(jvp)
+
+
+# the VJP and its derivatives (second order: Hessian-vector products by parameter shift) ----
+
+
+def _third_order_backward(ctx: Any, *grads: Any) -> tuple:
+    raise NotImplementedError(THIRD_ORDER)
+
+
+def _no_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+    pass
+
+
+def _compiled_second_order(ctx: Any, *grads: Any) -> tuple:
+    raise NotImplementedError(COMPILED_SECOND_ORDER)
+
+
+ops.vjp.register_autograd(_compiled_second_order, setup_context=_no_context)
+ops.hvp.register_autograd(_third_order_backward, setup_context=_no_context)
+
+
+def _jacobian_backward(ctx: Any, *grads: Any) -> tuple:
+    raise NotImplementedError(
+        "derivatives of qoxide's adjoint Jacobian are not implemented (it appears in third "
+        "derivatives, and in second derivatives taken forward-over-forward; use reverse "
+        "mode, e.g. torch.func.hessian or torch.autograd.functional.hessian)"
+    )
+
+
+ops.jacobian.register_autograd(_jacobian_backward, setup_context=_no_context)
+
+
+def _hvp(theta: Tensor, grad_out: Tensor, v: Tensor, init: Tensor | None, key: int) -> Tensor:
+    if _plain(theta) and _plain(v) and not _legacy_batched(v):
+        return ops.hvp_impl(theta, grad_out, v, init, key)
+    if _legacy_batched(v) or _legacy_batched(grad_out):
+        raise NotImplementedError(
+            "vectorized second derivatives through torch.autograd.functional (legacy vmap) "
+            "are not supported; use vectorize=False or torch.func.hessian"
+        )
+    return ops.hvp(theta, grad_out, v, init, key)
+
+
+class VJPFunction(torch.autograd.Function):
+    """``qoxide::vjp`` for eager autograd and torch.func, differentiable once more:
+    backward and jvp are exact Hessian-vector products (plus the Jacobian-vector product
+    for the cotangent), from shifted VJPs in one native call."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(theta, grad_out, init, states, key):  # noqa: ANN001, ANN205
+        if _plain(theta) and _plain(grad_out):
+            return ops.vjp_impl(theta, grad_out, init, states, key)
+        return ops.vjp(theta, grad_out, init, states, key)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):  # noqa: ANN001, ANN205
+        theta, grad_out, init, _, key = inputs
+        ctx.key = key
+        ctx.save_for_backward(theta, grad_out, init)
+        ctx.save_for_forward(theta, grad_out, init)
+
+    @staticmethod
+    def backward(ctx, v):  # noqa: ANN001, ANN205
+        theta, grad_out, init = ctx.saved_tensors
+        g_theta = g_out = None
+        if ctx.needs_input_grad[0]:
+            g_theta = _hvp(theta, grad_out, v, init, ctx.key)
+        if ctx.needs_input_grad[1]:  # d(Jᵀg)/dg · v = J v
+            jac = ops.jacobian(theta, init, ctx.key)
+            g_out = (jac * v.to(jac.dtype).unsqueeze(1)).sum(-1)
+        return g_theta, g_out, None, None, None
+
+    @staticmethod
+    def jvp(ctx, theta_t, grad_t, *_):  # noqa: ANN001, ANN205
+        theta, grad_out, init = ctx.saved_tensors
+        out = None
+        if theta_t is not None:
+            out = _hvp(theta, grad_out, theta_t, init, ctx.key)
+        if grad_t is not None:
+            more = ops.vjp(theta, grad_t, init, None, ctx.key)
+            out = more if out is None else out + more
+        return out
+
+
+def _vjp(theta: Tensor, grad_out: Tensor, init: Tensor | None, states: Tensor, key: int) -> Tensor:
+    if _compiling():
+        return ops.vjp(theta, grad_out, init, states, key)
+    if _legacy_batched(grad_out) and _plain(theta):
+        # functional.jacobian(vectorize=True) batches cotangents with the legacy vmap, which
+        # never reaches the op's vmap rule: contract them with one Jacobian here instead
+        jac = ops.jacobian(theta, init, key)
+        return (grad_out.to(jac.dtype).unsqueeze(-1) * jac).sum(1)
+    if not torch.is_grad_enabled() and _plain(theta) and _plain(grad_out):
+        return ops.vjp_impl(theta, grad_out, init, states, key)  # a plain first-order backward
+    return VJPFunction.apply(theta, grad_out, init, states, key)
+
+
+class EagerCircuitFunction(torch.autograd.Function):
+    """ONE autograd node from inputs x [B, F] and flat weights w [W] to the expvals, for
+    plain eager calls (no transform, no tracing): the theta map runs in numpy forward and
+    backward (:class:`~qoxide.program.ThetaMap`), so a call costs one node, not the theta
+    map's torch ops plus :class:`CircuitFunction` (and not ``Function.apply``'s per-call
+    signature binding, which a Function with ``setup_context`` pays: about 20 µs).
+
+    With ``create_graph=True`` its backward takes the differentiable route instead: the
+    torch theta map and :class:`VJPFunction` (exact second derivatives)."""
+
+    @staticmethod
+    def forward(ctx, x, w, tmap, key, n_qubits, init, batch):  # noqa: ANN001, ANN205
+        ref = x if x is not None else w
         dtype = np.float32 if ref is not None and ref.dtype == torch.float32 else np.float64
-        xn = None if x is None else _np(x)
-        wn = np.concatenate([_np(w).reshape(-1) for w in weights]) if weights else np.zeros(0)
-        theta = prog.theta_numpy(xn, wn, batch, dtype)
-        init = prog.init_for(theta, xn)
-        ctx.prog, ctx.theta, ctx.init = prog, theta, init
-        ctx.shapes = [w.shape for w in weights]
-        ctx.states = None
-        if any(ctx.needs_input_grad[2:]) and batch << prog.n_qubits <= KEEP_STATES_MAX_AMPS:
-            # keep the final states: the backward sweep then skips re-running the forward
-            out, ctx.states = _core.expval_and_state(prog.tape, theta, prog.observables, init)
-        else:
-            out = _core.expval(prog.tape, theta, prog.observables, init)
-        return torch.from_numpy(out)
+        xn = None if x is None else x.detach().numpy()
+        wn = None if w is None else w.detach().numpy()
+        theta = torch.from_numpy(tmap.numpy(xn, wn, batch, dtype))
+        keep = any(ctx.needs_input_grad[:2]) and batch << n_qubits <= KEEP_STATES_MAX_AMPS
+        out, states = ops.expval_impl(theta, init, key, keep)
+        ctx.save_for_backward(x, w)
+        ctx.theta, ctx.states, ctx.init, ctx.tmap, ctx.key, ctx.batch = (
+            theta, states, init, tmap, key, batch
+        )
+        return out
 
     @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out):  # noqa: ANN001
-        prog, theta = ctx.prog, ctx.theta
-        need_x, need_w = ctx.needs_input_grad[2], any(ctx.needs_input_grad[3:])
-        grads: list[torch.Tensor | None] = [None] * (3 + len(ctx.shapes))
-        if not (need_x or need_w) or prog.n_params == 0:
-            return tuple(grads)
-        g = _np(grad_out).astype(theta.dtype, copy=False)
-        if ctx.states is not None:
-            gt = _core.vjp(prog.tape, theta, prog.observables, g, final_states=ctx.states)
-        else:
-            gt = _core.vjp(prog.tape, theta, prog.observables, g, ctx.init)  # [B, P]
-        gx, gw = prog.theta_vjp(gt, need_x, need_w)
-        if gx is not None:
-            grads[2] = torch.from_numpy(gx)
-        if gw is not None:
-            offset = 0
-            for k, shape in enumerate(ctx.shapes):
-                size = math.prod(shape)
-                grads[3 + k] = torch.from_numpy(gw[offset : offset + size].reshape(shape))
-                offset += size
-        return tuple(grads)
+    def backward(ctx, g):  # noqa: ANN001, ANN205
+        need_x, need_w = ctx.needs_input_grad[:2]
+        rest = (None,) * 5
+        if not (need_x or need_w) or ctx.tmap.n_params == 0:
+            return (None, None, *rest)
+        if torch.is_grad_enabled() or not _plain(g):
+            # create_graph (second derivatives) or batched cotangents: the torch route
+            x, w = ctx.saved_tensors
+            with torch.enable_grad():
+                theta = ctx.tmap.torch(x, w, ctx.batch)
+            gt = _vjp(theta, g, ctx.init, ctx.states, ctx.key)
+            inputs = [t for t, need in ((x, need_x), (w, need_w)) if need]
+            grads = iter(
+                torch.autograd.grad(
+                    theta, inputs, gt, create_graph=torch.is_grad_enabled(), allow_unused=True
+                )
+            )
+            return (next(grads) if need_x else None, next(grads) if need_w else None, *rest)
+        gt = ops.vjp_impl(ctx.theta, g, ctx.init, ctx.states, ctx.key).numpy()
+        gx, gw = ctx.tmap.vjp(gt, need_x, need_w)
+        return (
+            None if gx is None else torch.from_numpy(gx),
+            None if gw is None else torch.from_numpy(gw),
+            *rest,
+        )
+
+
+# entry point -----------------------------------------------------------------------------
+
+
+def expval(theta: Tensor, init: Tensor | None, key: int, n_qubits: int) -> Tensor:
+    """Differentiable expectation values [B, M] of the program ``key`` at ``theta`` [B, P].
+
+    Final states are kept for the backward (it then skips re-running the circuit) when a
+    gradient will be asked for and they are small."""
+    keep = (
+        theta.requires_grad
+        and torch.is_grad_enabled()
+        and theta.shape[0] << n_qubits <= KEEP_STATES_MAX_AMPS
+    )
+    if _compiling():
+        return ops.expval(theta, init, key, keep)[0]
+    return CircuitFunction.apply(theta, init, key, keep)[0]
 
 
 class NoGradFunction(torch.autograd.Function):
@@ -102,12 +278,15 @@ class NoGradFunction(torch.autograd.Function):
     backward raises instead of silently returning zeros."""
 
     @staticmethod
-    def forward(ctx, theta, value, what):  # noqa: ANN001
-        ctx.what = what
+    def forward(theta: Tensor, value: Tensor, what: str) -> Tensor:
         return value
 
     @staticmethod
-    def backward(ctx, grad):  # noqa: ANN001
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:
+        ctx.what = inputs[2]
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
         raise NotImplementedError(
             f"gradients of {ctx.what} measurements are not implemented; "
             "differentiate expval measurements (adjoint method)"

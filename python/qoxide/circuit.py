@@ -20,18 +20,16 @@ from __future__ import annotations
 
 import inspect
 import math
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from . import _core
-from .autograd import CircuitFunction, ExpvalFunction, NoGradFunction
+from . import _core, autograd, runner
 from .measurements import Counts, Expval, Measurement, Probs, Sample, State, Var
 from .params import symbols
-from .program import Program, TorchThetaMap, compile_program
+from .program import Program, compile_program
 from .recorder import Recorder
 
 _MEASUREMENTS = (Expval, Var, Probs, State, Sample, Counts)
@@ -57,7 +55,6 @@ class QuantumFunction:
                 raise ValueError(f"inputs={inputs!r} is not an argument of {fn.__name__}")
             self.input_index = self.arg_names.index(inputs)
         self._programs: dict[tuple, Program] = {}
-        self._theta_maps: dict[tuple, TorchThetaMap] = {}
         self.__name__ = getattr(fn, "__name__", "circuit")
         self.__doc__ = fn.__doc__
 
@@ -67,11 +64,8 @@ class QuantumFunction:
     ) -> Program:
         """The compiled program for one sample's input shape and the weight shapes."""
         key = (in_shape, tuple(tuple(s) for s in weight_shapes))
-        prog = self._programs.get(key)
-        if prog is None:
-            prog = self._record(in_shape, list(weight_shapes))
-            self._programs[key] = prog
-        return prog
+        _record_once(self, key)  # before any read of the cache, for torch.compile's sake
+        return self._programs[key]
 
     def _record(
         self, in_shape: tuple[int, ...] | None, weight_shapes: list[tuple[int, ...]]
@@ -103,8 +97,6 @@ class QuantumFunction:
 
     # execution ---------------------------------------------------------------------
     def __call__(self, *args: Any, dtype: Any = None) -> Any:
-        if "torch._dynamo" in sys.modules:  # torch.compile may be tracing: keep native code opaque
-            return _opaque_call()(self, args, dtype)
         return self._call(args, dtype)
 
     def _call(self, args: tuple[Any, ...], dtype: Any) -> Any:
@@ -149,14 +141,13 @@ class QuantumFunction:
         wa = [np.asarray(w, dtype=np.float64) for w in ws]
         prog = self.program(in_shape, [w.shape for w in wa])
         wflat = np.concatenate([w.reshape(-1) for w in wa]) if wa else np.zeros(0)
-        theta = prog.theta_numpy(xb, wflat, batch, dtype)
+        theta = prog.theta_map.numpy(xb, wflat, batch, dtype)
+        init = prog.init_for(theta, xb)
         if prog.all_expval:  # the common case, kept lean: one native call, no reshuffling
-            init = prog.init_for(theta, xb)
             return _unbatch_expvals(
                 prog, _core.expval(prog.tape, theta, prog.observables, init), lead
             )
-        outs = _run(prog, theta, prog.init_for(theta, xb), theta_t=None)
-        return _shape_results(prog, outs, lead)
+        return _shape_results(prog, _run(prog, theta, init), lead)
 
     def _call_torch(self, args: Sequence[Any], dtype: Any) -> Any:
         x, ws = self._split(args)
@@ -176,11 +167,12 @@ class QuantumFunction:
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         lead, in_shape, xb = (), None, None
         if x is not None:
-            xt = torch.as_tensor(x).to(dtype)
-            lead, in_shape = self._batching(tuple(xt.shape))
-            xb = xt.reshape(-1, math.prod(in_shape))
+            xb = _as(x, dtype)
+            lead, in_shape = self._batching(tuple(xb.shape))
+            if xb.dim() != 2:  # a view only when needed: each is one more autograd node
+                xb = xb.reshape(-1, math.prod(in_shape))
         batch = math.prod(lead)
-        wt = [torch.as_tensor(w).to(dtype) for w in ws]
+        wt = [_as(w, dtype) for w in ws]
         prog = self.program(in_shape, [tuple(w.shape) for w in wt])
         embeds_grad_input = xb is not None and xb.requires_grad and torch.is_grad_enabled()
         if prog.embedding is not None and embeds_grad_input:
@@ -188,19 +180,34 @@ class QuantumFunction:
                 f"{self.__name__} amplitude-embeds its inputs, and gradients with respect "
                 "to amplitude-embedded inputs are not implemented; pass x.detach()"
             )
-        if prog.all_expval:  # one autograd node from (x, weights) to outputs
-            out = CircuitFunction.apply(prog, batch, xb, *wt)
+        wflat = None
+        if len(wt) == 1:
+            wflat = wt[0] if wt[0].dim() == 1 else wt[0].reshape(-1)
+        elif wt:
+            wflat = torch.cat([w.reshape(-1) for w in wt])
+        init = _init_torch(prog, xb, dtype)
+        key = prog.native.key
+        if prog.all_expval and _plain_args(xb, wflat):  # one autograd node, numpy theta map
+            if torch.is_grad_enabled() and any(
+                t is not None and t.requires_grad for t in (xb, wflat)
+            ):
+                out = autograd.EagerCircuitFunction.apply(
+                    xb, wflat, prog.theta_map, key, prog.n_qubits, init, batch
+                )
+            else:  # nothing to differentiate: the native call alone
+                np_dtype = np.float32 if dtype == torch.float32 else np.float64
+                xn = None if xb is None else xb.detach().numpy()
+                wn = None if wflat is None else wflat.detach().numpy()
+                theta = prog.theta_map.numpy(xn, wn, batch, np_dtype)
+                out = torch.from_numpy(
+                    _core.expval(prog.tape, theta, prog.observables, _np_init(init))
+                )
             return _unbatch_expvals(prog, out, lead)
-        wflat = torch.cat([w.reshape(-1) for w in wt]) if wt else None
-        key = (id(prog), dtype, device)
-        tmap = self._theta_maps.get(key)
-        if tmap is None:
-            tmap = self._theta_maps[key] = TorchThetaMap(prog, dtype, device)
-        theta = tmap(xb, wflat, batch).contiguous()
-        theta_n = theta.detach().numpy()
-        init = prog.init_for(theta_n, None if xb is None else xb.detach().numpy())
-        outs = _run(prog, theta_n, init, theta_t=theta)
-        return _shape_results(prog, outs, lead)
+        theta = prog.theta_map.torch(xb, wflat, batch)  # torch autograd chains x and w
+        if prog.all_expval:  # one native call forward, one adjoint sweep back
+            out = autograd.expval(theta, init, key, prog.n_qubits)
+            return _unbatch_expvals(prog, out, lead)
+        return _shape_results(prog, _run_torch(prog, theta, init), lead)
 
     def __deepcopy__(self, memo: dict) -> QuantumFunction:
         # immutable apart from its compile caches: copies of a model may share it
@@ -208,24 +215,41 @@ class QuantumFunction:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_programs"], state["_theta_maps"] = {}, {}  # native tapes are rebuilt on use
+        state["_programs"] = {}  # native tapes are rebuilt on use
         return state
 
     def __repr__(self) -> str:
         return f"<qoxide circuit {self.__name__} on {self.n_qubits} qubits>"
 
 
-_OPAQUE_CALL: Callable[..., Any] | None = None
+def _np_init(init: torch.Tensor | None) -> np.ndarray | None:
+    return None if init is None else init.numpy()
 
 
-def _opaque_call() -> Callable[..., Any]:
-    """``QuantumFunction._call`` behind ``torch.compiler.disable``: torch.compile graph-breaks
-    there and runs the native call eagerly. Built on first use, because the decorator imports
-    torch._dynamo (a second of import time) and is only needed once dynamo is loaded."""
-    global _OPAQUE_CALL
-    if _OPAQUE_CALL is None:
-        _OPAQUE_CALL = torch.compiler.disable(QuantumFunction._call)
-    return _OPAQUE_CALL
+def _plain_args(x: torch.Tensor | None, w: torch.Tensor | None) -> bool:
+    """Eager call on real tensors: no torch.compile/export tracing, no torch.func transform."""
+    return (
+        not torch.compiler.is_compiling()
+        and (x is None or autograd._plain(x))
+        and (w is None or autograd._plain(w))
+    )
+
+
+def _as(a: Any, dtype: torch.dtype) -> torch.Tensor:
+    """``a`` as a tensor of ``dtype`` (itself when it already is one)."""
+    if isinstance(a, torch.Tensor) and a.dtype == dtype:
+        return a
+    return torch.as_tensor(a).to(dtype)
+
+
+@torch.compiler.assume_constant_result
+def _record_once(qf: QuantumFunction, key: tuple) -> bool:
+    """Record and compile on a cache miss. torch.compile runs this eagerly while tracing (the
+    recording is plain Python over symbolic numpy arrays, nothing a graph could hold) and
+    then reads the filled cache."""
+    if key not in qf._programs:
+        qf._programs[key] = qf._record(key[0], list(key[1]))
+    return True
 
 
 def circuit(
@@ -256,51 +280,69 @@ def _wires(prog: Program, wires: tuple[int, ...] | None) -> list[int]:
     return list(range(prog.n_qubits)) if wires is None else list(wires)
 
 
-def _run(
-    prog: Program, theta: np.ndarray, init: np.ndarray | None, theta_t: torch.Tensor | None
-) -> list[Any]:
-    """Evaluate every measurement; returns one batched result per measurement."""
-    tape = prog.tape
-    ms = prog.measurements
-    obs_iter = iter(prog.observables)
-    obs_of = {id(m): next(obs_iter) for m in ms if isinstance(m, (Expval, Var))}
-    grad = theta_t is not None and theta_t.requires_grad
-    wrap = theta_t is not None
+def _init_torch(prog: Program, xb: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """The initial state(s) as a tensor of the precision ``dtype`` selects (cached unless
+    they embed the inputs)."""
+    if prog.embedding is None:
+        return prog.init_torch.get(dtype)
+    cdtype = np.complex64 if dtype == torch.float32 else np.complex128
+    return torch.from_numpy(prog.embedding.states(xb.detach().numpy(), cdtype))
 
-    expvals = [m for m in ms if isinstance(m, Expval)]
-    ev: dict[int, Any] = {}
-    if expvals:
-        obs = [obs_of[id(m)] for m in expvals]
-        if wrap:
-            cols = ExpvalFunction.apply(theta_t, tape, obs, init)
-        else:
-            cols = _core.expval(tape, theta, obs, init)
-        for j, m in enumerate(expvals):
-            ev[id(m)] = cols[:, j]
 
-    def out(value: np.ndarray, what: str) -> Any:
-        if not wrap:
-            return value
-        t = torch.from_numpy(value)
-        return NoGradFunction.apply(theta_t, t, what) if grad and t.is_floating_point() else t
-
-    results: list[Any] = []
-    for m in ms:
+def _requests(prog: Program) -> list[runner.Request]:
+    """The program's measurements as runner requests (sampling seeds drawn now)."""
+    obs = iter(prog.observables)
+    reqs = []
+    for m in prog.measurements:
         if isinstance(m, Expval):
-            results.append(ev[id(m)])
+            reqs.append(runner.expval(next(obs)))
         elif isinstance(m, Var):
-            results.append(out(_core.var(tape, theta, [obs_of[id(m)]], init)[:, 0], "var"))
+            reqs.append(runner.var(next(obs)))
         elif isinstance(m, Probs):
-            results.append(out(_core.probs(tape, theta, _wires(prog, m.wires), init), "probs"))
+            reqs.append(runner.probs(_wires(prog, m.wires)))
         elif isinstance(m, State):
-            results.append(out(_core.state(tape, theta, init), "state"))
-        elif isinstance(m, (Sample, Counts)):
-            s = _core.sample(tape, theta, _wires(prog, m.wires), m.shots, _seed(m.seed), init)
-            if isinstance(m, Counts):
-                results.append([_counts(row) for row in s])
-            else:
-                results.append(out(s, "sample"))
+            reqs.append(runner.state())
+        else:  # Sample, Counts
+            reqs.append(runner.sample(_wires(prog, m.wires), m.shots, _seed(m.seed)))
+    return reqs
+
+
+def _run(prog: Program, theta: np.ndarray, init: np.ndarray | None) -> list[Any]:
+    """Every measurement on numpy theta: one batched result per measurement."""
+    outs = runner.run(prog.tape, theta, init, _requests(prog))
+    return [_counted(m, r) for m, r in zip(prog.measurements, outs, strict=True)]
+
+
+def _run_torch(prog: Program, theta: torch.Tensor, init: torch.Tensor | None) -> list[Any]:
+    """Every measurement on torch theta: expvals through the differentiable native call,
+    the rest through the runner, carried by a node whose backward raises."""
+    reqs = _requests(prog)
+    rest = [k for k, r in enumerate(reqs) if r.kind != "expval"]
+    theta_n = theta.detach().contiguous().numpy()
+    init_n = None if init is None else init.numpy()
+    outs: list[Any] = [None] * len(reqs)
+    values = runner.run(prog.tape, theta_n, init_n, [reqs[k] for k in rest])
+    for k, value in zip(rest, values, strict=True):
+        outs[k] = value
+    if len(rest) < len(reqs):
+        cols = autograd.expval(theta, init, prog.native.key, prog.n_qubits)
+        for j, k in enumerate(k for k, r in enumerate(reqs) if r.kind == "expval"):
+            outs[k] = cols[:, j]
+    grad = theta.requires_grad and torch.is_grad_enabled()
+    results: list[Any] = []
+    for m, r, value in zip(prog.measurements, reqs, outs, strict=True):
+        if r.kind == "expval" or isinstance(m, Counts):
+            results.append(_counted(m, value))
+            continue
+        t = torch.from_numpy(value)
+        ng = grad and t.is_floating_point()
+        results.append(autograd.NoGradFunction.apply(theta, t, r.kind) if ng else t)
     return results
+
+
+def _counted(m: Measurement, value: Any) -> Any:
+    """Counts measurements become one dict per sample; others pass through."""
+    return [_counts(row) for row in value] if isinstance(m, Counts) else value
 
 
 def _unbatch_expvals(prog: Program, out: Any, lead: tuple[int, ...]) -> Any:

@@ -3,65 +3,67 @@ flattened inputs/weights to the per-sample angle matrix theta[B, P]."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
-from . import _core
+from . import _core, second_order
 from .amplitude import InputEmbedding
 from .measurements import Expval, Measurement, Var
+from .native import NativeProgram, register
 from .params import Expr
 from .recorder import Recorder
 
 
-@dataclass
-class Program:
-    """Low-level handle: the native tape, its observables and the theta map.
+def _constant(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    """A real CPU tensor even while a fake/tracing mode is active (a program first compiled
+    under torch.export is cached and reused by later eager calls)."""
+    from torch.utils._python_dispatch import _disable_current_modes
 
-    ``theta = x_flat @ a_in + (w_flat @ a_w + const)`` where ``x_flat`` is the batch of
-    flattened inputs ``[B, F]`` and ``w_flat`` all weights flattened and concatenated.
-    When every column is one variable with coefficient 1, ``gather`` holds its index
-    into ``[x_flat, w_flat]`` and theta is a plain column selection.
+    with _disable_current_modes():
+        return torch.tensor(a, dtype=dtype)
+
+
+class ThetaMap:
+    """The affine map from a batch of flattened inputs and the flat weights to the gate angles:
+    ``theta[B, P] = x[B, F] @ a_in + (w[W] @ a_w + const)``.
+
+    When every column is one variable with coefficient 1, ``gather`` holds its index into
+    ``[x, w]`` and theta is a plain column selection (no arithmetic). One object serves numpy
+    (forward and VJP, for numpy calls and for tests) and torch (forward only: torch's own
+    autograd differentiates it, so it composes with torch.func and torch.compile).
     """
 
-    tape: _core.Tape
-    n_qubits: int
-    n_inputs: int
-    n_weights: int
-    a_in: np.ndarray  # [F, P]
-    a_w: np.ndarray  # [W, P]
-    const: np.ndarray  # [P]
-    gather: np.ndarray | None  # [P] int64
-    measurements: list[Measurement]
-    observables: list[_core.Observable]  # one per Expval/Var measurement, in order
-    init_state: np.ndarray | None
-    single: bool = False  # the circuit returned one measurement, not a list
-    embedding: InputEmbedding | None = None  # initial states built from the inputs
+    def __init__(
+        self,
+        a_in: np.ndarray,
+        a_w: np.ndarray,
+        const: np.ndarray,
+        gather: np.ndarray | None,
+    ):
+        self.a_in, self.a_w, self.const, self.gather = a_in, a_w, const, gather
+        self.n_inputs, self.n_weights = a_in.shape[0], a_w.shape[0]
+        self.n_params = int(const.shape[0])
+        # theta is [x, w] itself: no selection needed (e.g. RY(x_i) then RY(w_k) in order)
+        self.identity = gather is not None and np.array_equal(
+            gather, np.arange(self.n_inputs + self.n_weights)
+        )
+        # torch copies for both real dtypes, made now: torch.compile then traces lookups only
+        self._torch = {dt: self._tensors(dt) for dt in (torch.float32, torch.float64)}
 
-    def init_for(self, theta: np.ndarray, x: np.ndarray | None = None) -> np.ndarray | None:
-        """The initial state(s) (if any) in the precision that theta's dtype selects;
-        ``x`` [B, F] are the flattened inputs, needed when the circuit embeds them."""
-        cdtype = np.complex64 if theta.dtype == np.float32 else np.complex128
-        if self.embedding is not None:
-            if x is None:
-                raise ValueError("this circuit amplitude-embeds its inputs; pass them")
-            return self.embedding.states(x, cdtype)
-        if self.init_state is None:
-            return None
-        return self.init_state.astype(cdtype)
+    def _tensors(self, dtype: torch.dtype) -> tuple[torch.Tensor | None, ...]:
+        gather = None if self.gather is None else _constant(self.gather, torch.int64)
+        return (
+            gather,
+            _constant(self.a_in, dtype),
+            _constant(self.a_w, dtype),
+            _constant(self.const, dtype),
+        )
 
-    @property
-    def all_expval(self) -> bool:
-        return all(isinstance(m, Expval) for m in self.measurements)
-
-    @property
-    def n_params(self) -> int:
-        return int(self.const.shape[0])
-
-    def theta_numpy(
-        self, x: np.ndarray | None, w: np.ndarray | None, batch: int, dtype
-    ) -> np.ndarray:
-        """theta[B, P] from inputs x[B, F] and flat weights w[W]."""
+    # numpy ---------------------------------------------------------------------------
+    def numpy(self, x: np.ndarray | None, w: np.ndarray | None, batch: int, dtype) -> np.ndarray:
+        """theta[B, P] (C-contiguous, ``dtype``) from inputs x[B, F] and flat weights w[W]."""
         if self.gather is not None:
             parts = []
             if self.n_inputs:
@@ -75,11 +77,11 @@ class Program:
             return np.asarray(x @ self.a_in + shift, dtype=dtype, order="C")
         return np.ascontiguousarray(np.broadcast_to(shift, (batch, self.n_params)), dtype=dtype)
 
-    def theta_vjp(
+    def vjp(
         self, g_theta: np.ndarray, need_x: bool, need_w: bool
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Pull ∂L/∂theta [B, P] back through the theta map: (∂L/∂x_flat [B, F],
-        ∂L/∂w_flat [W]) in g_theta's dtype, None where not needed or empty."""
+        """Pull ∂L/∂theta [B, P] back through the map: (∂L/∂x [B, F], ∂L/∂w [W]) in
+        g_theta's dtype, None where not needed or empty."""
         dtype = g_theta.dtype
         need_x, need_w = need_x and self.n_inputs > 0, need_w and self.n_weights > 0
         if self.gather is not None:
@@ -92,6 +94,103 @@ class Program:
         gx = (g_theta @ self.a_in.T).astype(dtype, copy=False) if need_x else None
         gw = (g_theta.sum(axis=0) @ self.a_w.T).astype(dtype, copy=False) if need_w else None
         return gx, gw
+
+    # torch ---------------------------------------------------------------------------
+    def torch(self, x: torch.Tensor | None, w: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """theta[B, P] from x[B, F] and flat weights w[W] (CPU tensors of one real dtype),
+        differentiable by torch autograd. When theta is exactly ``x`` it is ``x`` itself."""
+        ref = x if x is not None else w
+        dtype = ref.dtype if ref is not None else torch.float64
+        gather, a_in, a_w, const = self._torch[dtype]
+        if gather is not None:
+            parts = []
+            if self.n_inputs:
+                parts.append(x)
+            if self.n_weights:
+                parts.append(w.expand(batch, self.n_weights))
+            if not parts:
+                return const.expand(batch, 0)
+            v = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+            return v if self.identity else v.index_select(1, gather)
+        theta = const.expand(batch, self.n_params)
+        if self.n_inputs:
+            theta = theta + x @ a_in
+        if self.n_weights:
+            theta = theta + w @ a_w
+        return theta
+
+
+@dataclass
+class Program:
+    """Low-level handle: the native tape, its observables and the theta map.
+
+    ``native`` is the tape with the observables of the expval measurements, registered
+    under an integer key: the torch custom ops (:mod:`qoxide.ops`) take that key, since
+    ops take tensors and numbers, not Python objects.
+    """
+
+    tape: _core.Tape
+    n_qubits: int
+    theta_map: ThetaMap
+    measurements: list[Measurement]
+    observables: list[_core.Observable]  # one per Expval/Var measurement, in order
+    init_state: np.ndarray | None
+    single: bool = False  # the circuit returned one measurement, not a list
+    embedding: InputEmbedding | None = None  # initial states built from the inputs
+    native: NativeProgram | None = None  # the expval measurements, for the torch ops
+    init_torch: dict[torch.dtype, torch.Tensor] = field(default_factory=dict)
+    all_expval: bool = False  # every measurement is an expval (set from measurements)
+
+    def __post_init__(self) -> None:
+        self.all_expval = all(isinstance(m, Expval) for m in self.measurements)
+        expval_obs = [
+            o for m, o in zip(self.var_or_expval, self.observables, strict=True)
+            if isinstance(m, Expval)
+        ]
+        self.native = register(self.tape, expval_obs)
+        if self.init_state is not None:
+            self.init_torch = {
+                torch.float64: _constant(self.init_state, torch.complex128),
+                torch.float32: _constant(self.init_state, torch.complex64),
+            }
+
+    @property
+    def var_or_expval(self) -> list[Measurement]:
+        return [m for m in self.measurements if isinstance(m, (Expval, Var))]
+
+    def init_for(self, theta: np.ndarray, x: np.ndarray | None = None) -> np.ndarray | None:
+        """The initial state(s) (if any) in the precision that theta's dtype selects;
+        ``x`` [B, F] are the flattened inputs, needed when the circuit embeds them."""
+        cdtype = np.complex64 if theta.dtype == np.float32 else np.complex128
+        if self.embedding is not None:
+            if x is None:
+                raise ValueError("this circuit amplitude-embeds its inputs; pass them")
+            return self.embedding.states(x, cdtype)
+        if self.init_state is None:
+            return None
+        return self.init_state.astype(cdtype)
+
+
+    # the theta map's pieces, as before the map was its own object
+    n_inputs = property(lambda self: self.theta_map.n_inputs)
+    n_weights = property(lambda self: self.theta_map.n_weights)
+    n_params = property(lambda self: self.theta_map.n_params)
+    a_in = property(lambda self: self.theta_map.a_in)
+    a_w = property(lambda self: self.theta_map.a_w)
+    const = property(lambda self: self.theta_map.const)
+    gather = property(lambda self: self.theta_map.gather)
+
+    def theta_numpy(
+        self, x: np.ndarray | None, w: np.ndarray | None, batch: int, dtype
+    ) -> np.ndarray:
+        """theta[B, P] from inputs x[B, F] and flat weights w[W] (:meth:`ThetaMap.numpy`)."""
+        return self.theta_map.numpy(x, w, batch, dtype)
+
+    def theta_vjp(
+        self, g_theta: np.ndarray, need_x: bool, need_w: bool
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(∂L/∂x, ∂L/∂w) from ∂L/∂theta (:meth:`ThetaMap.vjp`)."""
+        return self.theta_map.vjp(g_theta, need_x, need_w)
 
 
 def compile_program(
@@ -149,52 +248,18 @@ def compile_program(
         if max(cols) >= n_inputs:
             raise TypeError("amplitude_embedding features must be circuit inputs, not weights")
         embedding = InputEmbedding(cols, wires, rec.n_qubits, pad_with, normalize)
-    return Program(
+    prog = Program(
         tape=tape,
         n_qubits=rec.n_qubits,
-        n_inputs=n_inputs,
-        n_weights=n_weights,
-        a_in=a[:n_inputs],
-        a_w=a[n_inputs:],
-        const=const,
-        gather=gather,
+        theta_map=ThetaMap(a[:n_inputs], a[n_inputs:], const, gather),
         measurements=measurements,
         observables=observables,
         init_state=rec.init_state,
         single=single,
         embedding=embedding,
     )
-
-
-class TorchThetaMap:
-    """The theta map as torch tensors for one (dtype, device), built once and cached."""
-
-    def __init__(self, prog: Program, dtype, device):  # noqa: ANN001
-        import torch
-
-        kw = {"dtype": dtype, "device": device}
-        self.gather = None if prog.gather is None else torch.as_tensor(prog.gather, device=device)
-        self.a_in = torch.as_tensor(prog.a_in, **kw)
-        self.a_w = torch.as_tensor(prog.a_w, **kw)
-        self.const = torch.as_tensor(prog.const, **kw)
-        self.prog = prog
-
-    def __call__(self, x, w, batch: int):  # noqa: ANN001
-        import torch
-
-        p = self.prog
-        if self.gather is not None:
-            parts = []
-            if p.n_inputs:
-                parts.append(x)
-            if p.n_weights:
-                parts.append(w.expand(batch, p.n_weights))
-            if not parts:
-                return self.const.expand(batch, 0)
-            return torch.cat(parts, dim=1).index_select(1, self.gather)
-        theta = self.const.expand(batch, p.n_params)
-        if p.n_inputs:
-            theta = theta + x @ self.a_in
-        if p.n_weights:
-            theta = theta + w @ self.a_w
-        return theta
+    expval_obs = prog.native.observables  # type: ignore[union-attr]
+    prog.native.make_plan = lambda: second_order.plan(  # type: ignore[union-attr]
+        rec.n_qubits, ops, expval_obs, n_params
+    )
+    return prog

@@ -26,12 +26,15 @@ from pennylane.operation import Operator
 from pennylane.typing import Result
 from pennylane.wires import Wires
 
-from .. import _core
+from .. import runner
 from .observables import to_native
 from .translate import Job, Stack, stack_with
 
 #: Draws the seed of one native sampling call.
 SeedFn = Callable[[], int]
+
+
+_NATIVE_MOMENTS = {ExpectationMP: runner.expval, VarianceMP: runner.var}
 
 
 def measure_analytic(st: Stack) -> list[Result]:
@@ -40,21 +43,19 @@ def measure_analytic(st: Stack) -> list[Result]:
     mps = job0.tape.measurements
     per_mp: list[Callable[[Job, slice], object] | None] = [None] * len(mps)
 
-    natives = {ExpectationMP: [], VarianceMP: []}
+    # expval, var (observables with a native form) and probs: the shared runner, one native
+    # call per kind for the whole stack
+    requests: list[tuple[int, runner.Request]] = []
     for k, mp in enumerate(mps):
-        if type(mp) in natives and mp.obs is not None and mp.mv is None:
+        if type(mp) in _NATIVE_MOMENTS and mp.obs is not None and mp.mv is None:
             obs = to_native(mp.obs, job0.wire_index)
             if obs is not None:
-                natives[type(mp)].append((k, obs.to_core(st.n_qubits)))
+                requests.append((k, _NATIVE_MOMENTS[type(mp)](obs.to_core(st.n_qubits))))
         elif type(mp) is ProbabilityMP and mp.obs is None and mp.mv is None:
-            wires = _register_wires(mp.wires, job0)
-            probs = _core.probs(st.tape, st.theta, wires, st.init)
-            per_mp[k] = _rows(probs)
-    for kind, fn in ((ExpectationMP, _core.expval), (VarianceMP, _core.var)):
-        if natives[kind]:
-            values = fn(st.tape, st.theta, [o for _, o in natives[kind]], st.init)
-            for m, (k, _) in enumerate(natives[kind]):
-                per_mp[k] = _rows(values[:, m])
+            requests.append((k, runner.probs(_register_wires(mp.wires, job0))))
+    values = runner.run(st.tape, st.theta, st.init, [r for _, r in requests])
+    for (k, _), value in zip(requests, values, strict=True):
+        per_mp[k] = _rows(value)
 
     plain = None  # the native final state, computed at most once
     for k, mp in enumerate(mps):
@@ -89,14 +90,9 @@ def measure_sampled(st: Stack, seed: SeedFn) -> list[Result]:
     for members, gates in groups:
         labels = _sampled_wires([mps[k] for k in members], job0)
         target = stack_with(st, gates) if gates else st
-        bits = _core.sample(
-            target.tape,
-            target.theta,
-            [job0.wire_index[w] for w in labels],
-            shots.total_shots,
-            seed(),
-            target.init,
-        ).astype(np.int64)
+        request = runner.sample([job0.wire_index[w] for w in labels], shots.total_shots, seed())
+        (bits,) = runner.run(target.tape, target.theta, target.init, [request])
+        bits = bits.astype(np.int64)
         for k in members:
             samples[k] = (labels, bits)
 
@@ -154,7 +150,7 @@ def _sparse_moment(mp: MeasurementProcess, states: np.ndarray) -> Callable[[Job,
 
 
 def _state(st: Stack) -> np.ndarray:
-    states = _core.state(st.tape, st.theta, st.init)
+    (states,) = runner.run(st.tape, st.theta, st.init, [runner.state()])
     # A circuit on no wires runs on one idle qubit (the core needs one): drop its |1> half.
     return states if st.jobs[0].wire_order else states[:, :1]
 

@@ -1,0 +1,257 @@
+"""qoxide against the peers a user would pick for small circuits, timed in the same run.
+
+    python benches/peers.py [--batches 1 64 1024 16384] [--budget SECONDS] [--json PATH]
+
+Workload: the seeds' dressed circuit (4 qubits: H + RY(x_i), 6 x [CNOT pairs, shifted CNOT
+pairs, RY(w_k,i)], <Z_i>), forward + gradient of sum(outputs) with respect to the inputs x
+[B, 4] and the weights w [24], float64, for each batch size B.
+
+- qoxide: ``@qx.circuit`` on torch tensors, ``torch.autograd.grad`` (adjoint VJP).
+- JAX statevector (hand-written): a real [2]*4 state, one ``tensordot`` per gate,
+  ``jax.jit(jax.value_and_grad(lambda x, w: sum(jax.vmap(circuit, (0, None))(x, w))))``
+  with x64 enabled.
+- PennyLane + JAX: default.qubit, ``interface="jax"``, backprop, broadcast over the batch,
+  under ``jax.jit(jax.value_and_grad(...))``.
+JAX peers are skipped with a message when jax is not installed. Ratios are peer time /
+qoxide time (> 1: qoxide faster), all from this run; each time is a median of repeats
+(first, compiling call excluded).
+
+Then the scheduling check: the DressedQuantumNet(512, 4, 6, 2) training step at batch 64,
+idle and with 2 busy background processes, and their ratio.
+"""
+
+# ruff: noqa: E402 - the import path must be fixed before PennyLane is imported (below)
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# benches/pennylane.py is named like PennyLane: keep this folder off the import path
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import json
+import math
+import subprocess
+import time
+from collections.abc import Callable
+
+import numpy as np
+import qoxide as qx
+import torch
+from qoxide.bench.timing import median_seconds
+from qoxide.nn.dressed import dressed_circuit
+
+N_QUBITS, DEPTH = 4, 6
+BATCHES = [1, 8, 64, 256, 1024, 4096, 16384]
+
+
+def timed(fn: Callable[[], object], budget: float) -> float:
+    """Median seconds of ``fn`` over as many repeats as fit in ``budget`` (3..2000), after
+    one untimed warm-up call (compilation)."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-7)
+    return median_seconds(fn, int(min(2000, max(3, budget / once))), warmup=0)
+
+
+# qoxide -------------------------------------------------------------------------------------
+
+
+def qoxide_step(batch: int) -> Callable[[], object]:
+    circuit = dressed_circuit(N_QUBITS, DEPTH)
+    g = torch.Generator().manual_seed(batch)
+    x = torch.rand(batch, N_QUBITS, generator=g, dtype=torch.float64).requires_grad_()
+    w = torch.rand(DEPTH * N_QUBITS, generator=g, dtype=torch.float64).requires_grad_()
+
+    def step() -> object:
+        y = circuit(x, w)
+        return torch.autograd.grad(y.sum(), (x, w))
+
+    return step
+
+
+# JAX peers ----------------------------------------------------------------------------------
+
+
+def jax_available() -> bool:
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def jax_statevector_step(batch: int) -> Callable[[], object]:
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    h = jnp.array([[1.0, 1.0], [1.0, -1.0]]) / math.sqrt(2.0)
+    cnot = jnp.eye(4)[jnp.array([0, 1, 3, 2])].reshape(2, 2, 2, 2)
+    z = jnp.array([1.0, -1.0])
+
+    def one(state, gate, wire):  # noqa: ANN001, ANN202
+        return jnp.moveaxis(jnp.tensordot(gate, state, axes=([1], [wire])), 0, wire)
+
+    def two(state, a, b):  # noqa: ANN001, ANN202
+        out = jnp.tensordot(cnot, state, axes=([2, 3], [a, b]))
+        return jnp.moveaxis(out, (0, 1), (a, b))
+
+    def ry(t):  # noqa: ANN001, ANN202
+        c, s = jnp.cos(t / 2), jnp.sin(t / 2)
+        return jnp.array([[c, -s], [s, c]])
+
+    def circuit(x, w):  # noqa: ANN001, ANN202
+        state = jnp.zeros((2,) * N_QUBITS).at[(0,) * N_QUBITS].set(1.0)
+        for i in range(N_QUBITS):
+            state = one(state, h, i)
+            state = one(state, ry(x[i]), i)
+        w = w.reshape(DEPTH, N_QUBITS)
+        for k in range(DEPTH):
+            for i in range(0, N_QUBITS - 1, 2):
+                state = two(state, i, i + 1)
+            for i in range(1, N_QUBITS - 1, 2):
+                state = two(state, i, i + 1)
+            for i in range(N_QUBITS):
+                state = one(state, ry(w[k, i]), i)
+        p = state**2
+        return jnp.stack(
+            [jnp.sum(jnp.tensordot(p, z, axes=([i], [0]))) for i in range(N_QUBITS)]
+        )
+
+    f = jax.jit(
+        jax.value_and_grad(
+            lambda x, w: jnp.sum(jax.vmap(circuit, (0, None))(x, w)), argnums=(0, 1)
+        )
+    )
+    rng = np.random.default_rng(batch)
+    x = jnp.asarray(rng.uniform(size=(batch, N_QUBITS)))
+    w = jnp.asarray(rng.uniform(size=DEPTH * N_QUBITS))
+    return lambda: jax.block_until_ready(f(x, w))
+
+
+def pennylane_jax_step(batch: int) -> Callable[[], object]:
+    import jax
+    import jax.numpy as jnp
+    import pennylane as qml
+
+    jax.config.update("jax_enable_x64", True)
+    dev = qml.device("default.qubit", wires=N_QUBITS)
+
+    @qml.qnode(dev, interface="jax", diff_method="backprop")
+    def net(x, w):  # noqa: ANN001, ANN202
+        w = w.reshape(DEPTH, N_QUBITS)
+        for i in range(N_QUBITS):
+            qml.Hadamard(wires=i)
+            qml.RY(x[..., i], wires=i)
+        for k in range(DEPTH):
+            for i in range(0, N_QUBITS - 1, 2):
+                qml.CNOT(wires=[i, i + 1])
+            for i in range(1, N_QUBITS - 1, 2):
+                qml.CNOT(wires=[i, i + 1])
+            for i in range(N_QUBITS):
+                qml.RY(w[k, i], wires=i)
+        return [qml.expval(qml.PauliZ(i)) for i in range(N_QUBITS)]
+
+    f = jax.jit(
+        jax.value_and_grad(lambda x, w: jnp.sum(jnp.stack(net(x, w))), argnums=(0, 1))
+    )
+    rng = np.random.default_rng(batch)
+    x = jnp.asarray(rng.uniform(size=(batch, N_QUBITS)))
+    w = jnp.asarray(rng.uniform(size=DEPTH * N_QUBITS))
+    return lambda: jax.block_until_ready(f(x, w))
+
+
+# idle vs loaded -------------------------------------------------------------------------------
+
+
+def dressed_train_step(batch: int = 64) -> Callable[[], None]:
+    torch.manual_seed(0)
+    net = qx.nn.DressedQuantumNet(512, N_QUBITS, DEPTH, 2)
+    x, y = torch.randn(batch, 512), torch.randint(0, 2, (batch,))
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step() -> None:
+        net.zero_grad()
+        loss_fn(net(x), y).backward()
+
+    return step
+
+
+def idle_vs_loaded(budget: float, busy: int = 2) -> dict[str, float]:
+    """The dressed step's median alone and with ``busy`` spinning background processes."""
+    step = dressed_train_step()
+    idle = timed(step, budget)
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)
+    ]
+    try:
+        time.sleep(0.5)  # let them reach the CPUs
+        loaded = timed(step, budget)
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    return {"idle_s": idle, "loaded_s": loaded, "ratio": loaded / idle}
+
+
+# main -----------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--batches", type=int, nargs="*", default=BATCHES)
+    ap.add_argument("--budget", type=float, default=1.0, help="seconds per measurement")
+    ap.add_argument("--no-pennylane", action="store_true", help="skip PennyLane + JAX")
+    ap.add_argument("--json", type=Path, help="append JSON lines here")
+    args = ap.parse_args()
+
+    impls: dict[str, Callable[[int], Callable[[], object]]] = {"qoxide": qoxide_step}
+    if jax_available():
+        impls["JAX statevector jit"] = jax_statevector_step
+        if not args.no_pennylane:
+            impls["PennyLane+JAX jit"] = pennylane_jax_step
+    else:
+        print("jax is not installed: JAX peers skipped (pip install jax)")
+
+    rows = []
+    for batch in args.batches:
+        times = {name: timed(make(batch), args.budget) for name, make in impls.items()}
+        for name, t in times.items():
+            rows.append(
+                {"batch": batch, "impl": name, "seconds": t, "ratio": t / times["qoxide"]}
+            )
+    load = idle_vs_loaded(args.budget)
+
+    names = list(impls)
+    head = f"{'batch':>6} | " + " | ".join(f"{n:>22}" for n in names)
+    print(head + "\n" + "-" * len(head))
+    for batch in args.batches:
+        cells = []
+        for n in names:
+            r = next(r for r in rows if r["batch"] == batch and r["impl"] == n)
+            ratio = "" if n == "qoxide" else f" ({r['ratio']:.2f}x)"
+            cells.append(f"{_fmt(r['seconds']) + ratio:>22}")
+        print(f"{batch:>6} | " + " | ".join(cells))
+    print("ratio = peer time / qoxide time (> 1: qoxide faster)")
+    print(
+        f"dressed step, batch 64: idle {_fmt(load['idle_s'])}, with 2 busy processes "
+        f"{_fmt(load['loaded_s'])}: loaded/idle {load['ratio']:.2f}x"
+    )
+    if args.json:
+        with args.json.open("a") as f:
+            for r in rows:
+                f.write(json.dumps({"workload": "dressed fwd+grad", **r}) + "\n")
+            f.write(json.dumps({"workload": "idle vs loaded", **load}) + "\n")
+
+
+def _fmt(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} us"
+    return f"{seconds * 1e3:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+if __name__ == "__main__":
+    main()

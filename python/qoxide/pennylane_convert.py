@@ -167,14 +167,25 @@ class _Converter:
         kwargs = dict(static)
         kwargs[self.input_name] = x
         kwargs.update(weights)
-        with qml.queuing.AnnotatedQueue() as q:
-            out = self.func(**kwargs)
-        tape = qml.tape.QuantumScript.from_queue(q)
+        # The decomposition asks which parameters are trainable: make that the same in
+        # every recording (probe or replay, grad mode on or off, leaves trainable or not).
+        with torch.enable_grad():
+            for k in (self.input_name, *weights):
+                v = kwargs[k]
+                if isinstance(v, torch.Tensor) and v.is_floating_point() and not v.requires_grad:
+                    kwargs[k] = v.detach().requires_grad_()
+            with qml.queuing.AnnotatedQueue() as q:
+                out = self.func(**kwargs)
+            tape = qml.tape.QuantumScript.from_queue(q)
+            (tape,), _ = self._decompose(tape, decompose)
+        return tape, out
+
+    @staticmethod
+    def _decompose(tape, decompose):  # noqa: ANN001, ANN205
         try:
-            (tape,), _ = decompose(tape, stopping_condition=_stops, name="qoxide (from_pennylane)")
+            return decompose(tape, stopping_condition=_stops, name="qoxide (from_pennylane)")
         except Exception as err:  # PennyLane names the operation it cannot decompose
             raise _unsupported(f"cannot decompose the circuit into native gates ({err})") from err
-        return tape, out
 
     def probe(
         self, batched: bool, n_features: int, w_shapes: dict[str, tuple], static: dict, seed: int
@@ -182,12 +193,12 @@ class _Converter:
         """Record at a random point with taint tracking: (tape, out, leaves, taint mode)."""
         gen = torch.Generator().manual_seed(seed)
         rows = (2 if n_features != 2 else 3,) if batched else ()
-        x = torch.randn(*rows, n_features, generator=gen, dtype=torch.float64)
-        ws = {n: torch.randn(*s, generator=gen, dtype=torch.float64) for n, s in w_shapes.items()}
+        x = torch.randn((*rows, n_features), generator=gen, dtype=torch.float64)
+        ws = {n: torch.randn(s, generator=gen, dtype=torch.float64) for n, s in w_shapes.items()}
         leaves = [t.requires_grad_() for t in (x, *ws.values())]
         mode = _taint_mode(leaves)
         try:
-            with mode:
+            with torch.enable_grad(), mode:
                 tape, out = self.record(x, ws, static)
         except UnsupportedPennyLaneError:
             raise
@@ -202,7 +213,7 @@ class _Converter:
     def compile(
         self, batched: bool, n_features: int, w_shapes: dict[str, tuple], static: dict
     ) -> _Compiled:
-        key = (batched, n_features, tuple(w_shapes.items()), tuple(sorted(static.items(), key=str)))
+        key = (batched, n_features, tuple(w_shapes.items()), _static_key(static))
         hit = self.cache.get(key)
         if hit is None:
             hit = self.cache[key] = self._compile(batched, n_features, w_shapes, static)
@@ -314,7 +325,8 @@ class _Converter:
                 f"(batch of {rows}); index batched inputs as inputs[..., i]"
             )
         x1, *w1 = leaves1
-        grads = torch.autograd.grad(d1.sum(), leaves1, retain_graph=True, allow_unused=True)
+        with torch.enable_grad():
+            grads = torch.autograd.grad(d1.sum(), leaves1, retain_graph=True, allow_unused=True)
         gx = torch.zeros_like(x1) if grads[0] is None else grads[0].detach()
         gw = [
             torch.zeros_like(w) if g is None else g.detach()
@@ -481,7 +493,22 @@ class _Converter:
                     raise _unsupported("a complex initial state prepared from the inputs")
                 st = st.real
             z = torch.cat([z, st.to(dtype)], dim=-1)
+        trainable = [xb, *(w for w in weights.values() if isinstance(w, torch.Tensor))]
+        if not (torch.is_grad_enabled() and any(t.requires_grad for t in trainable)):
+            z = z.detach()  # the recording made its leaves trainable; the caller's are not
         return z
+
+
+def _static_key(static: dict[str, Any]) -> tuple:
+    """Static arguments as a cache key (their repr when unhashable)."""
+    key = []
+    for k, v in sorted(static.items()):
+        try:
+            hash(v)
+            key.append((k, v))
+        except TypeError:
+            key.append((k, repr(v)))
+    return tuple(key)
 
 
 def _dtype_of(xb: torch.Tensor, weights: Sequence[Any], dtype: Any) -> torch.dtype:

@@ -370,7 +370,7 @@ def test_errors_name_the_problem():
     assert raised == 1
 
     with pytest.raises(UnsupportedPennyLaneError, match="not a device wire"):
-        qx.from_pennylane(qnode(seed003, 2))(torch.randn(3))
+        qx.from_pennylane(qnode(seed003, 2))(torch.randn(3), torch.randn(2))
     with pytest.raises(TypeError, match="QNode or a qml.qnn.TorchLayer"):
         qx.from_pennylane(lambda x: x)
     shots = qml.QNode(seed003, qml.device("default.qubit", wires=2, shots=100), interface="torch")

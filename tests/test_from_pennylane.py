@@ -16,7 +16,9 @@ qml = pytest.importorskip("pennylane")
 import qoxide as qx  # noqa: E402
 from qoxide.pennylane_convert import UnsupportedPennyLaneError  # noqa: E402
 
-TOL = {torch.float64: 1e-9, torch.float32: 2e-5}
+# float64: PennyLane's own decompositions (e.g. a multi-controlled rotation through its
+# ZYZ angles) differ from default.qubit's direct matrices by a few 1e-9
+TOL = {torch.float64: 1e-8, torch.float32: 2e-5}
 
 
 def qnode(fn, n_wires: int):  # noqa: ANN001, ANN201

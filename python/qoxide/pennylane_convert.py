@@ -62,13 +62,22 @@ def _unsupported(what: str) -> UnsupportedPennyLaneError:
 # taint tracking ----------------------------------------------------------------------------
 
 
+#: Tensor functions that hand a tensor's values to Python (control flow can follow them).
+_READS_VALUES = frozenset(
+    "item tolist numpy __bool__ __int__ __float__ __index__ __complex__ __array__ equal "
+    "allclose".split()
+)
+
+
 def _taint_mode(leaves: Sequence[torch.Tensor]):  # noqa: ANN202
-    """A TorchDispatchMode marking every tensor computed from ``leaves`` (by storage, so
-    views and in-place writes count) and noting when such a value is read into Python."""
-    from torch.utils._python_dispatch import TorchDispatchMode
+    """A TorchFunctionMode marking every tensor computed from ``leaves`` (by storage, so
+    views and in-place writes count) and noting when such a value is read into Python.
+    (A function mode, not a dispatch mode: entering a dispatch mode imports torch._dynamo,
+    seconds of import time.)"""
+    from torch.overrides import TorchFunctionMode
     from torch.utils._pytree import tree_flatten
 
-    class Taint(TorchDispatchMode):
+    class Taint(TorchFunctionMode):
         def __init__(self) -> None:
             super().__init__()
             self.keep: list[torch.Tensor] = list(leaves)  # storages stay alive: no ptr reuse
@@ -78,20 +87,28 @@ def _taint_mode(leaves: Sequence[torch.Tensor]):  # noqa: ANN202
         def tainted(self, t: object) -> bool:
             return isinstance(t, torch.Tensor) and _ptr(t) in self.ptrs
 
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        def mark(self, t: torch.Tensor) -> None:
+            if _ptr(t):
+                self.keep.append(t)
+                self.ptrs.add(_ptr(t))
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
             kwargs = kwargs or {}
             out = func(*args, **kwargs)
             if any(self.tainted(a) for a in tree_flatten((args, kwargs))[0]):
+                name = getattr(func, "__name__", str(func))
+                if name in _READS_VALUES and self.escaped is None:
+                    self.escaped = name
                 for o in tree_flatten(out)[0]:
                     if isinstance(o, torch.Tensor):
-                        if _ptr(o):
-                            self.keep.append(o)
-                            self.ptrs.add(_ptr(o))
-                    elif self.escaped is None:  # a bool/number computed from inputs/weights
-                        self.escaped = str(func)
-                name = str(func)
-                if "_local_scalar_dense" in name or "is_nonzero" in name:
-                    self.escaped = self.escaped or name
+                        self.mark(o)
+                in_place = name == "__setitem__" or (name.endswith("_") and name[:2] != "__")
+                if (
+                    (in_place or name.startswith("__i"))
+                    and args
+                    and isinstance(args[0], torch.Tensor)
+                ):
+                    self.mark(args[0])
             return out
 
     return Taint()

@@ -75,7 +75,7 @@ class ConvertedDressedNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q_in = torch.tanh(self.pre_net(x)) * math.pi / 2.0
         if self.layer:
-            q_out = self.quantum(q_in)
+            q_out = self.quantum(q_in).squeeze(-1).T  # TorchLayer stacks a tuple: [M, B, 1]
         else:
             q_out = torch.stack(self.quantum(q_in, self.q_params), dim=-1)
         return self.post_net(q_out.float())

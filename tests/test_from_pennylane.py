@@ -396,3 +396,29 @@ def test_math_pi_constant_weights_scalar_weight_shape():
     assert conv.w.shape == ()
     x = torch.randn(4, 1)
     torch.testing.assert_close(conv(x), tl(x))
+
+
+def test_torchlayer_output_layouts():
+    """TorchLayer's own output rules: a tuple of expvals stacks to [M, *batch, 1], a list
+    hstacks to [*batch, M], probs are hstacked with expvals."""
+    torch.manual_seed(9)
+
+    def net(inputs, q_weights_flat):  # noqa: ANN001, ANN202
+        return _dressed(batched=True)(inputs, q_weights_flat)
+
+    for fn in (net, probs_state_list):
+        shapes = {"q_weights_flat": 24} if fn is net else {"weights": (1, 2)}
+        tl = qml.qnn.TorchLayer(qnode(fn, 4 if fn is net else 2), shapes).double()
+        conv = qx.from_pennylane(tl)
+        n_in = 4 if fn is net else 2
+        for shape in [(5, n_in), (2, 3, n_in), (n_in,)]:
+            x = torch.randn(*shape, dtype=torch.float64)
+            ref, got = tl(x), conv(x)
+            assert got.shape == ref.shape, (fn.__name__, shape)
+            torch.testing.assert_close(got, ref)
+
+
+def probs_state_list(inputs, weights):  # noqa: ANN001, ANN201
+    qml.AngleEmbedding(inputs, wires=range(2))
+    qml.BasicEntanglerLayers(weights, wires=range(2))
+    return [qml.probs(wires=[1]), qml.expval(qml.PauliY(1)), qml.var(qml.PauliX(0))]

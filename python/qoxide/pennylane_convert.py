@@ -174,6 +174,7 @@ class _Converter:
         self.wire_order = list(wires)
         self.wire_index = {w: i for i, w in enumerate(self.wire_order)}
         self.cache: dict[tuple, _Compiled] = {}
+        self.fast: dict[tuple, _Compiled] = {}  # (batched, F, weight shapes) without statics
 
     # recording --------------------------------------------------------------------------
     def record(self, x: torch.Tensor, weights: dict[str, Any], static: dict[str, Any]):  # noqa: ANN201
@@ -461,7 +462,7 @@ class _Converter:
     def run(self, x: Any, weights: dict[str, Any], static: dict, dtype: torch.dtype) -> Any:
         """The converted circuit at (x [..., F] or [F], weights) in qoxide's result layout
         (a [..., M] tensor for lists of expval/var, a tuple otherwise) and its _Compiled."""
-        xt = torch.as_tensor(x)
+        xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
         if xt.ndim == 0:
             raise ValueError(
                 f"from_pennylane: the input {self.input_name!r} must have at least one axis "
@@ -469,9 +470,14 @@ class _Converter:
             )
         batched = xt.ndim >= 2
         lead = tuple(xt.shape[:-1])
-        xb = xt.reshape(-1, xt.shape[-1]) if batched else xt
-        w_shapes = {n: tuple(np.shape(w)) for n, w in weights.items()}
-        comp = self.compile(batched, xt.shape[-1], w_shapes, static)
+        xb = xt.reshape(-1, xt.shape[-1]) if xt.ndim > 2 else xt
+        key = (batched, xt.shape[-1], *(_shape(w) for w in weights.values()))
+        comp = self.fast.get(key) if not static else None
+        if comp is None:
+            w_shapes = {n: tuple(np.shape(w)) for n, w in weights.items()}
+            comp = self.compile(batched, xt.shape[-1], w_shapes, static)
+            if not static:
+                self.fast[key] = comp
         if comp.replay or comp.replay_state:
             z = self._replay(comp, xb, weights, static, dtype)
             xb = torch.cat([xb.to(dtype), z], dim=-1)
@@ -514,6 +520,10 @@ class _Converter:
         if not (torch.is_grad_enabled() and any(t.requires_grad for t in trainable)):
             z = z.detach()  # the recording made its leaves trainable; the caller's are not
         return z
+
+
+def _shape(w: Any) -> tuple[int, ...]:
+    return tuple(w.shape) if isinstance(w, (torch.Tensor, np.ndarray)) else np.shape(w)
 
 
 def _static_key(static: dict[str, Any]) -> tuple:
@@ -724,25 +734,29 @@ def _torchlayer_class() -> type:
                 self.register_parameter(n, nn.Parameter(p.detach().clone()))
 
         def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-            x = torch.as_tensor(inputs)
+            x = inputs if isinstance(inputs, torch.Tensor) else torch.as_tensor(inputs)
             batched = x.ndim > 1
             batch_dims = tuple(x.shape[:-1])
-            if batched:
+            if x.ndim > 2:
                 x = x.reshape(-1, x.shape[-1])
             dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
             weights = {n: getattr(self, n) for n in self.weight_names}
             out, comp = self.converter.run(x, weights, {}, dtype)
             if comp.single:
                 res = out.type(dtype)
-            elif isinstance(out, torch.Tensor) and comp.container is list:
-                res = out.type(dtype)  # [B, M]: TorchLayer's hstack of the expvals
+            elif isinstance(out, torch.Tensor) and (comp.container is list or out.shape[-1] == 1):
+                res = out if out.dtype == dtype else out.type(dtype)  # TorchLayer's hstack
+            elif isinstance(out, torch.Tensor):
+                # a tuple of M > 1 expvals: TorchLayer stacks per-measurement [B, 1] columns
+                res = out.movedim(-1, 0).unsqueeze(-1).type(dtype)  # [M, B, 1] or [M, 1]
+                return res.reshape(res.shape[0], *batch_dims, 1) if batched else res
             else:
                 res = _torchlayer_combine(_qnode_result(out, comp), x, dtype)
             if isinstance(res, tuple):
                 if batched:
                     res = [r.reshape(*batch_dims, *r.shape[1:]) for r in res]
                 return torch.stack(list(res), dim=0)
-            if batched:
+            if len(batch_dims) > 1:
                 res = res.reshape(*batch_dims, *res.shape[1:])
             return res
 

@@ -422,3 +422,26 @@ def probs_state_list(inputs, weights):  # noqa: ANN001, ANN201
     qml.AngleEmbedding(inputs, wires=range(2))
     qml.BasicEntanglerLayers(weights, wires=range(2))
     return [qml.probs(wires=[1]), qml.expval(qml.PauliY(1)), qml.var(qml.PauliX(0))]
+
+
+def test_trainable_tensor_from_outside_the_arguments():
+    """A torch Parameter the function closes over is re-read each call, gradients flow."""
+    theta = torch.nn.Parameter(torch.tensor(0.4, dtype=torch.float64))
+
+    def f(inputs, weights):  # noqa: ANN001, ANN202
+        qml.RX(inputs[..., 0], 0)
+        qml.RY(2 * theta, 0)
+        qml.RZ(weights[0], 0)
+        return qml.expval(qml.PauliX(0))
+
+    conv, ref = qx.from_pennylane(qnode(f, 1)), qnode(f, 1)
+    x, w = torch.randn(3, 1, dtype=torch.float64), torch.randn(1, dtype=torch.float64)
+    for _ in range(2):
+        got = conv(x, w)
+        (g_got,) = torch.autograd.grad(got.sum(), theta)
+        want = ref(x, w)
+        (g_ref,) = torch.autograd.grad(want.sum(), theta)
+        torch.testing.assert_close(got, want)
+        torch.testing.assert_close(g_got, g_ref)
+        with torch.no_grad():
+            theta.add_(0.3)

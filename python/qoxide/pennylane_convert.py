@@ -146,6 +146,7 @@ class _Compiled:
     structure: tuple = ()
     single: bool = False
     container: type = list
+    matrices: list[tuple[int, np.ndarray]] = field(default_factory=list)  # checked per call
 
 
 class _Converter:
@@ -251,27 +252,29 @@ class _Converter:
         single, container = _return_kind(out, self.qml)
         rows = leaves1[0].shape[0] if batched else None
         everything = mode1.escaped or mode2.escaped  # values read into Python: replay all
-        params1 = [d for op in tape1.operations for d in op.data]
         ops = tape1.operations
         state_prep = None
         from pennylane.operation import StatePrepBase
 
         if ops and isinstance(ops[0], StatePrepBase):
             state_prep, ops = ops[0], ops[1:]
-        del params1
 
         n_w = sum(math.prod(s) for s in w_shapes.values())
         classified: list[list[_Param]] = []
         replay: list[tuple[int, int, int]] = []
+        matrices: list[tuple[int, np.ndarray]] = []
         offset = 1 if state_prep is not None else 0
         op2 = tape2.operations[offset:]
         for i, (op, other) in enumerate(zip(ops, op2, strict=True)):
             if _native(op)[0] == "QubitUnitary" or (_native(op)[0] is None and op.data):
-                if any(mode1.tainted(d) for d in op.data):
+                m1, m2 = _native(op)[2], _native(other)[2]
+                if any(mode1.tainted(d) for d in op.data) or not np.array_equal(m1, m2):
                     raise _unsupported(
                         f"{op.name}'s matrix depends on the inputs or weights; qoxide's native "
                         "tape holds one constant matrix per gate"
                     )
+                if everything:  # values were read into Python: check the matrix every call
+                    matrices.append((i + offset, m1))
                 classified.append([])
                 continue
             row: list[_Param] = []
@@ -307,7 +310,7 @@ class _Converter:
             replay_state,
             n_features + len(replay),
         )
-        return _Compiled(qf, n_features, replay, replay_state, s1, single, container)
+        return _Compiled(qf, n_features, replay, replay_state, s1, single, container, matrices)
 
     def _classify(
         self,
@@ -324,6 +327,8 @@ class _Converter:
         name = op.name
         if isinstance(d1, torch.Tensor) and d1.is_complex():
             raise _unsupported(f"{name} has a complex parameter")
+        if isinstance(d1, torch.Tensor) and d1.requires_grad and not mode.tainted(d1):
+            return _Param("replay")  # a trainable tensor from outside the arguments: re-read
         if not mode.tainted(d1):
             v1, v2 = np.asarray(_value(d1)), np.asarray(_value(d2))
             if v1.shape != v2.shape or not np.allclose(v1, v2, rtol=0, atol=0):
@@ -478,7 +483,7 @@ class _Converter:
             comp = self.compile(batched, xt.shape[-1], w_shapes, static)
             if not static:
                 self.fast[key] = comp
-        if comp.replay or comp.replay_state:
+        if comp.replay or comp.replay_state or comp.matrices:
             z = self._replay(comp, xb, weights, static, dtype)
             xb = torch.cat([xb.to(dtype), z], dim=-1)
         out = comp.qf(xb, *weights.values(), dtype=dtype)
@@ -497,6 +502,11 @@ class _Converter:
                 "the circuit's gates or wires changed with the input values since it was recorded"
             )
         ops = tape.operations
+        for i, m in comp.matrices:
+            if not np.array_equal(_native(ops[i])[2], m):
+                raise _unsupported(
+                    f"{ops[i].name}'s matrix changed with the input values since it was recorded"
+                )
         lead = (xb.shape[0],) if xb.ndim == 2 else ()
         cols = []
         for i, j, _ in comp.replay:
@@ -516,9 +526,13 @@ class _Converter:
                     raise _unsupported("a complex initial state prepared from the inputs")
                 st = st.real
             z = torch.cat([z, st.to(dtype)], dim=-1)
+        # The recording made untrainable arguments trainable (stable decompositions); their
+        # gradients go nowhere. Trainable tensors from outside the arguments still get theirs.
         trainable = [xb, *(w for w in weights.values() if isinstance(w, torch.Tensor))]
-        if not (torch.is_grad_enabled() and any(t.requires_grad for t in trainable)):
-            z = z.detach()  # the recording made its leaves trainable; the caller's are not
+        if not torch.is_grad_enabled() or (
+            comp.replay_state and not any(t.requires_grad for t in trainable)
+        ):
+            z = z.detach()  # an embedded state cannot be differentiated: keep it out of autograd
         return z
 
 

@@ -762,7 +762,8 @@ def _torchlayer_class() -> type:
                 res = out if out.dtype == dtype else out.type(dtype)  # TorchLayer's hstack
             elif isinstance(out, torch.Tensor):
                 # a tuple of M > 1 expvals: TorchLayer stacks per-measurement [B, 1] columns
-                res = out.movedim(-1, 0).unsqueeze(-1).type(dtype)  # [M, B, 1] or [M, 1]
+                res = out.movedim(-1, 0).unsqueeze(-1)  # [M, B, 1] or [M, 1]
+                res = res if res.dtype == dtype else res.type(dtype)
                 return res.reshape(res.shape[0], *batch_dims, 1) if batched else res
             else:
                 res = _torchlayer_combine(_qnode_result(out, comp), x, dtype)

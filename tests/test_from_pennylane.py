@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import subprocess
 import sys
@@ -445,3 +446,23 @@ def test_trainable_tensor_from_outside_the_arguments():
         torch.testing.assert_close(g_got, g_ref)
         with torch.no_grad():
             theta.add_(0.3)
+
+
+def test_wire_labels_deepcopy_and_no_grad():
+    dev = qml.device("default.qubit", wires=["b", "a"])
+
+    def f(inputs, weights):  # noqa: ANN001, ANN202
+        qml.RY(inputs[..., 0], wires="a")
+        qml.CNOT(wires=["a", "b"])
+        qml.RX(weights[0], wires="b")
+        return [qml.probs(wires=["a", "b"]), qml.expval(qml.PauliZ("b"))]
+
+    ref = qml.QNode(f, dev, interface="torch")
+    tl = qml.qnn.TorchLayer(ref, {"weights": (1,)})
+    conv = copy.deepcopy(qx.from_pennylane(tl))
+    x = torch.randn(4, 1, dtype=torch.float64)
+    with torch.no_grad():  # first call (the conversion) under no_grad
+        torch.testing.assert_close(conv.double()(x), tl.double()(x))
+    got, want = qx.from_pennylane(ref)(x, tl.weights), ref(x, tl.weights)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w)

@@ -155,9 +155,7 @@ class _Converter:
     weights (shared by the batch)."""
 
     def __init__(self, qnode: Any, input_name: str):
-        import pennylane as qml
 
-        self.qml = qml
         self.qnode = qnode
         self.func = qnode.func
         self.input_name = input_name
@@ -177,10 +175,14 @@ class _Converter:
         self.cache: dict[tuple, _Compiled] = {}
         self.fast: dict[tuple, _Compiled] = {}  # (batched, F, weight shapes) without statics
 
+    def __deepcopy__(self, memo: dict) -> _Converter:
+        # immutable apart from its compile caches (like QuantumFunction): copies share it
+        return self
+
     # recording --------------------------------------------------------------------------
     def record(self, x: torch.Tensor, weights: dict[str, Any], static: dict[str, Any]):  # noqa: ANN201
         """(decomposed QuantumScript, the function's return value) at these arguments."""
-        qml = self.qml
+        import pennylane as qml
         from pennylane.devices.preprocess import decompose
 
         kwargs = dict(static)
@@ -249,7 +251,7 @@ class _Converter:
                 "the circuit's gates or wires depend on the input or weight values "
                 "(recorded once per shape, as @qx.circuit does)"
             )
-        single, container = _return_kind(out, self.qml)
+        single, container = _return_kind(out)
         rows = leaves1[0].shape[0] if batched else None
         everything = mode1.escaped or mode2.escaped  # values read into Python: replay all
         ops = tape1.operations
@@ -390,7 +392,8 @@ class _Converter:
         return v.reshape((len(v), -1) if batched else (-1,))
 
     def _measurement(self, mp, mode):  # noqa: ANN001, ANN202
-        qml = self.qml
+        import pennylane as qml
+
         from .pennylane.observables import to_native
 
         M = qml.measurements
@@ -646,8 +649,10 @@ def _structure(tape, wire_index: dict) -> tuple:  # noqa: ANN001
     return ops, ms
 
 
-def _return_kind(out: Any, qml: Any) -> tuple[bool, type]:
+def _return_kind(out: Any) -> tuple[bool, type]:
     """(one measurement?, container type of a list of them)."""
+    import pennylane as qml
+
     if isinstance(out, qml.measurements.MeasurementProcess):
         return True, tuple
     if (

@@ -716,13 +716,19 @@ class PennyLaneQNode:
         self.qnode = qnode
         self.input_name = inputs
         self.signature = inspect.signature(qnode.func)
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        plain = all(p.kind in kinds for p in self.signature.parameters.values())
+        self._names = params if plain else [None]  # [None]: never matches, always bind()
         self.converter = _Converter(qnode, inputs)
         self.__name__ = getattr(qnode.func, "__name__", "qnode")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        bound = self.signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        values = dict(bound.arguments)
+        if not kwargs and len(args) == len(self._names):  # the common call, without bind()
+            values = dict(zip(self._names, args, strict=True))
+        else:
+            bound = self.signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            values = dict(bound.arguments)
         x = values.pop(self.input_name)
         weights = {n: v for n, v in values.items() if _is_weight(v)}
         static = {n: v for n, v in values.items() if n not in weights}

@@ -269,6 +269,22 @@ def test_amplitude_embedding_inputs_and_constants():
 
     check_qnode(const_amp, 2, {"inputs": torch.randn(4, 1), "weights": torch.randn(1)})
 
+    def unit_inputs(inputs, weights):  # noqa: ANN001, ANN202 - inputs must have norm 1
+        qml.AmplitudeEmbedding(inputs, wires=[1, 0])
+        qml.RY(weights[0], wires=0)
+        return qml.expval(qml.PauliZ(0) @ qml.PauliX(1))
+
+    x = torch.randn(3, 4)
+    x = x / x.norm(dim=-1, keepdim=True)
+    check_qnode(unit_inputs, 2, {"inputs": x, "weights": torch.randn(1)}, grad=False)
+
+    def basis(inputs, weights):  # noqa: ANN001, ANN202
+        qml.BasisState(np.array([1, 0]), wires=[0, 1])
+        qml.RX(inputs[..., 0] * weights[0], wires=1)  # a product: replayed
+        return qml.expval(qml.PauliZ(0) + qml.PauliZ(1))
+
+    check_qnode(basis, 2, {"inputs": torch.randn(5, 1), "weights": torch.randn(1)})
+
 
 def test_random_circuits_match():
     rng = np.random.default_rng(8)

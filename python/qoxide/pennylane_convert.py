@@ -209,26 +209,42 @@ class _Converter:
             raise _unsupported(f"cannot decompose the circuit into native gates ({err})") from err
 
     def probe(
-        self, batched: bool, n_features: int, w_shapes: dict[str, tuple], static: dict, seed: int
+        self,
+        batched: bool,
+        n_features: int,
+        w_shapes: dict[str, tuple],
+        static: dict,
+        seed: int,
+        unit: bool | None = None,
     ):
-        """Record at a random point with taint tracking: (tape, out, leaves, taint mode)."""
-        gen = torch.Generator().manual_seed(seed)
-        rows = (2 if n_features != 2 else 3,) if batched else ()
-        x = torch.randn((*rows, n_features), generator=gen, dtype=torch.float64)
-        ws = {n: torch.randn(s, generator=gen, dtype=torch.float64) for n, s in w_shapes.items()}
-        leaves = [t.requires_grad_() for t in (x, *ws.values())]
-        mode = _taint_mode(leaves)
-        try:
-            with torch.enable_grad(), mode:
-                tape, out = self.record(x, ws, static)
-        except UnsupportedPennyLaneError:
-            raise
-        except Exception as err:
-            raise _unsupported(
-                f"recording the quantum function with torch tensors of shapes "
-                f"{[tuple(t.shape) for t in leaves]} failed ({type(err).__name__}: {err})"
-            ) from err
-        return tape, out, leaves, mode
+        """Record at a random point with taint tracking: (tape, out, leaves, taint mode,
+        unit). The inputs are N(0, 1), or scaled to norm 1 per sample when the function
+        refuses those (AmplitudeEmbedding without normalize); ``unit`` forces the choice."""
+        first: Exception | None = None
+        for scaled in (False, True) if unit is None else (unit,):
+            gen = torch.Generator().manual_seed(seed)
+            rows = (2 if n_features != 2 else 3,) if batched else ()
+            x = torch.randn((*rows, n_features), generator=gen, dtype=torch.float64)
+            if scaled:
+                x = x / x.norm(dim=-1, keepdim=True)
+            ws = {
+                n: torch.randn(s, generator=gen, dtype=torch.float64) for n, s in w_shapes.items()
+            }
+            leaves = [t.requires_grad_() for t in (x, *ws.values())]
+            mode = _taint_mode(leaves)
+            try:
+                with torch.enable_grad(), mode:
+                    tape, out = self.record(x, ws, static)
+                return tape, out, leaves, mode, scaled
+            except UnsupportedPennyLaneError:
+                raise
+            except Exception as err:  # noqa: BLE001 - reported below, with the first error
+                first = first or err
+        raise _unsupported(
+            f"recording the quantum function with random torch tensors (input {self.input_name!r} "
+            f"of shape {(*rows, n_features)}, weights {w_shapes}) failed "
+            f"({type(first).__name__}: {first})"
+        ) from first
 
     # compile ----------------------------------------------------------------------------
     def compile(
@@ -243,8 +259,8 @@ class _Converter:
     def _compile(
         self, batched: bool, n_features: int, w_shapes: dict[str, tuple], static: dict
     ) -> _Compiled:
-        tape1, out, leaves1, mode1 = self.probe(batched, n_features, w_shapes, static, 1234)
-        tape2, _, leaves2, mode2 = self.probe(batched, n_features, w_shapes, static, 5678)
+        tape1, out, leaves1, mode1, unit = self.probe(batched, n_features, w_shapes, static, 1234)
+        tape2, _, leaves2, mode2, _ = self.probe(batched, n_features, w_shapes, static, 5678, unit)
         s1, s2 = _structure(tape1, self.wire_index), _structure(tape2, self.wire_index)
         if s1 != s2:
             raise _unsupported(

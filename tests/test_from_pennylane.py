@@ -390,6 +390,9 @@ def test_errors_name_the_problem():
 
     with pytest.raises(UnsupportedPennyLaneError, match="not a device wire"):
         qx.from_pennylane(qnode(seed003, 2))(torch.randn(3), torch.randn(2))
+    jax_like = qml.QNode(seed003, qml.device("default.qubit", wires=2), interface="autograd")
+    with pytest.raises(ValueError, match="interface"):
+        qx.from_pennylane(jax_like)
     with pytest.raises(TypeError, match="QNode or a qml.qnn.TorchLayer"):
         qx.from_pennylane(lambda x: x)
     shots = qml.QNode(seed003, qml.device("default.qubit", wires=2, shots=100), interface="torch")

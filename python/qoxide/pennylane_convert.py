@@ -159,6 +159,12 @@ class _Converter:
         self.qnode = qnode
         self.func = qnode.func
         self.input_name = input_name
+        interface = str(getattr(qnode, "interface", "auto"))
+        if interface not in ("auto", "torch", "pytorch"):
+            raise ValueError(
+                f"from_pennylane converts torch QNodes (interface 'torch' or 'auto'), got "
+                f"interface {interface!r}: the converted circuit takes and returns torch tensors"
+            )
         shots = getattr(qnode, "shots", None)
         if shots:
             raise _unsupported(f"finite shots ({shots}) are not converted, only analytic results")

@@ -388,6 +388,12 @@ def test_errors_name_the_problem():
             torch.testing.assert_close(got, ref(x))  # never a wrong value
     assert raised == 1
 
+    def batch_size_scaled(inputs):  # noqa: ANN001, ANN202 - the angle depends on the batch size
+        qml.RX(inputs[..., 0] * inputs.shape[0], wires=0)
+        return qml.expval(qml.PauliZ(0))
+
+    check_qnode(batch_size_scaled, 1, {"inputs": torch.randn(7, 1)})
+
     with pytest.raises(UnsupportedPennyLaneError, match="not a device wire"):
         qx.from_pennylane(qnode(seed003, 2))(torch.randn(3), torch.randn(2))
     jax_like = qml.QNode(seed003, qml.device("default.qubit", wires=2), interface="autograd")

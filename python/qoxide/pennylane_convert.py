@@ -221,6 +221,7 @@ class _Converter:
         w_shapes: dict[str, tuple],
         static: dict,
         seed: int,
+        n_rows: int,
         unit: bool | None = None,
     ):
         """Record at a random point with taint tracking: (tape, out, leaves, taint mode,
@@ -229,7 +230,7 @@ class _Converter:
         first: Exception | None = None
         for scaled in (False, True) if unit is None else (unit,):
             gen = torch.Generator().manual_seed(seed)
-            rows = (2 if n_features != 2 else 3,) if batched else ()
+            rows = (n_rows,) if batched else ()
             x = torch.randn((*rows, n_features), generator=gen, dtype=torch.float64)
             if scaled:
                 x = x / x.norm(dim=-1, keepdim=True)
@@ -265,13 +266,18 @@ class _Converter:
     def _compile(
         self, batched: bool, n_features: int, w_shapes: dict[str, tuple], static: dict
     ) -> _Compiled:
-        tape1, out, leaves1, mode1, unit = self.probe(batched, n_features, w_shapes, static, 1234)
-        tape2, _, leaves2, mode2, _ = self.probe(batched, n_features, w_shapes, static, 5678, unit)
+        # Batched probes have a number of rows unlike the feature count (inputs[i] then picks
+        # a sample, not a feature, and is caught), and unlike each other (a parameter or
+        # gate that depends on the batch size is caught too).
+        k1, k2 = (2 if n_features != 2 else 3), (4 if n_features != 4 else 5)
+        probe = self.probe
+        tape1, out, leaves1, mode1, unit = probe(batched, n_features, w_shapes, static, 1, k1)
+        tape2, _, leaves2, mode2, _ = probe(batched, n_features, w_shapes, static, 2, k2, unit)
         s1, s2 = _structure(tape1, self.wire_index), _structure(tape2, self.wire_index)
         if s1 != s2:
             raise _unsupported(
-                "the circuit's gates or wires depend on the input or weight values "
-                "(recorded once per shape, as @qx.circuit does)"
+                "the circuit's gates or wires depend on the input or weight values or on the "
+                "batch size (it is recorded once per shape, as @qx.circuit does)"
             )
         single, container = _return_kind(out)
         rows = leaves1[0].shape[0] if batched else None

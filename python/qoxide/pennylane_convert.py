@@ -9,7 +9,8 @@ How a circuit is converted (once per input shape, batched or not, and weight sha
    derive from the inputs and weights ("taint"), including through non-differentiable ops.
 2. Each gate parameter is classified: a constant; an affine function of one sample's
    inputs and the weights (coefficients from torch autograd, then checked at a second
-   random probe point: ``theta = c + a·x + b·w`` must hold there too, per sample); or
+   random probe point with another batch size: ``theta = c + a·x + b·w`` must hold there
+   too, per sample); or
    anything else (non-affine like IQPEmbedding's ``x_i x_j``, or derived through
    non-differentiable ops). Affine parameters go into qoxide's affine angle map (one native
    call, one autograd node). The others are "replayed": every call records the quantum

@@ -83,15 +83,17 @@ class ConvertedDressedNet(nn.Module):
         return self.post_net(q_out.float())
 
 
-def time_step(model: nn.Module, x: torch.Tensor, repeats: int) -> float:
-    def step() -> float:
-        t = time.perf_counter()
-        model(x).sum().backward()
-        return time.perf_counter() - t
-
-    for _ in range(5):
-        step()
-    return statistics.median(step() for _ in range(repeats))
+def time_steps(models: dict[str, nn.Module], x: torch.Tensor, repeats: int) -> dict:
+    """Median forward+backward time of each model, measured round-robin (one step of
+    each in turn), so that load changes on a shared machine hit every model alike."""
+    times: dict[str, list[float]] = {k: [] for k in models}
+    for i in range(repeats + 5):
+        for name, model in models.items():
+            t = time.perf_counter()
+            model(x).sum().backward()
+            if i >= 5:
+                times[name].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main() -> None:
@@ -126,9 +128,8 @@ def main() -> None:
         dressed_qnode("default.qubit", "backprop", 4, 6), {"q_weights_flat": 24}
     )
     conv_l = ConvertedDressedNet(qx.from_pennylane(tl), True)
-    t_nat = time_step(native, x, args.repeats)
-    t_q = time_step(conv_q, x, args.repeats)
-    t_l = time_step(conv_l, x, args.repeats)
+    t = time_steps({"native": native, "qnode": conv_q, "layer": conv_l}, x, args.repeats)
+    t_nat, t_q, t_l = t["native"], t["qnode"], t["layer"]
     for name, t in (("from_pennylane(QNode)", t_q), ("from_pennylane(TorchLayer)", t_l)):
         rows.append(
             {

@@ -5,18 +5,18 @@ How a circuit is converted (once per input shape, batched or not, and weight sha
 1. The QNode's quantum function is recorded in PennyLane's queue with float64 torch
    tensors at a random probe point (the input batched as ``[K, F]`` with ``K != F`` when
    the call is batched, ``[F]`` otherwise), then decomposed by PennyLane until every
-   operation is a gate the core runs natively. A torch dispatch mode tracks which tensors
+   operation is a gate the core runs natively. A torch function mode tracks which tensors
    derive from the inputs and weights ("taint"), including through non-differentiable ops.
 2. Each gate parameter is classified: a constant; an affine function of one sample's
    inputs and the weights (coefficients from torch autograd, then checked at a second
    random probe point with another batch size: ``theta = c + a·x + b·w`` must hold there
-   too, per sample); or
-   anything else (non-affine like IQPEmbedding's ``x_i x_j``, or derived through
-   non-differentiable ops). Affine parameters go into qoxide's affine angle map (one native
-   call, one autograd node). The others are "replayed": every call records the quantum
-   function again with the real inputs and weights (PennyLane's own arithmetic, in torch,
-   so autograd chains through it) and feeds those values to the native call as extra
-   input columns. A circuit that reads input values into Python (``.item()``, ``bool``)
+   too, per sample); or anything else (non-affine like IQPEmbedding's ``x_i x_j``, derived
+   through non-differentiable ops, or a trainable tensor the function closes over).
+   Affine parameters go into qoxide's affine angle map (one native call, one autograd
+   node). The others are "replayed": every call records the quantum function again with
+   the real inputs and weights (PennyLane's own arithmetic, in torch, so autograd chains
+   through it) and feeds those values to the native call as extra input columns. A
+   circuit that reads input values into Python (``.item()``, ``bool``, ``.numpy()``)
    replays every parameter, and every replay checks that the circuit's structure (gates,
    wires) is still the compiled one.
 3. Measurements map to qoxide's: expval/var of anything ``qoxide.qubit`` measures

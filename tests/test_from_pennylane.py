@@ -491,3 +491,14 @@ def test_wire_labels_deepcopy_and_no_grad():
     got, want = qx.from_pennylane(ref)(x, tl.weights), ref(x, tl.weights)
     for g, w in zip(got, want, strict=True):
         torch.testing.assert_close(g, w)
+
+
+def test_torch_compile_first_call_converts_eagerly():
+    torch.manual_seed(10)
+    tl = qml.qnn.TorchLayer(qnode(seed003, 2), {"weights": (2,)})
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), qx.from_pennylane(tl))
+    x = torch.randn(5, 2)
+    got = torch.compile(model, backend="eager")(x)  # the conversion runs under compile
+    torch.testing.assert_close(got, torch.nn.Sequential(model[0], tl)(x))
+    got.sum().backward()
+    assert model[1].weights.grad is not None

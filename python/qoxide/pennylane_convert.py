@@ -497,6 +497,13 @@ class _Converter:
 
     # execution --------------------------------------------------------------------------
     def run(self, x: Any, weights: dict[str, Any], static: dict, dtype: torch.dtype) -> Any:
+        """:meth:`run_eager`; under torch.compile behind ``torch.compiler.disable`` (a graph
+        break: dynamo must not trace the recording and conversion)."""
+        if torch.compiler.is_compiling():
+            return _disabled_run()(self, x, weights, static, dtype)
+        return self.run_eager(x, weights, static, dtype)
+
+    def run_eager(self, x: Any, weights: dict[str, Any], static: dict, dtype: torch.dtype) -> Any:
         """The converted circuit at (x [..., F] or [F], weights) in qoxide's result layout
         (a [..., M] tensor for lists of expval/var, a tuple otherwise) and its _Compiled."""
         xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
@@ -566,6 +573,16 @@ class _Converter:
         ):
             z = z.detach()  # an embedded state cannot be differentiated: keep it out of autograd
         return z
+
+
+_DISABLED_RUN: Any = None
+
+
+def _disabled_run() -> Any:
+    global _DISABLED_RUN
+    if _DISABLED_RUN is None:
+        _DISABLED_RUN = torch.compiler.disable(_Converter.run_eager)
+    return _DISABLED_RUN
 
 
 def _shape(w: Any) -> tuple[int, ...]:

@@ -811,7 +811,8 @@ def _torchlayer_class() -> type:
             if x.ndim > 2:
                 x = x.reshape(-1, x.shape[-1])
             dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
-            weights = {n: getattr(self, n) for n in self.weight_names}
+            params = self._parameters  # nn.Module.__getattr__ per weight costs a few µs
+            weights = {n: params[n] for n in self.weight_names}
             out, comp = self.converter.run(x, weights, {}, dtype)
             if comp.single:
                 res = out.type(dtype)

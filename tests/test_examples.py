@@ -42,3 +42,10 @@ def test_regression_torch_runtime(tmp_path):
     assert "epoch 4: train loss" in out
     r2 = float(out.split("validation R^2:")[1])
     assert r2 > 0.8, out  # the 1-qubit model fits the noisy sine
+
+
+def test_moons_from_pennylane(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("pennylane")
+    out = run("moons_from_pennylane.py", cwd=tmp_path)
+    assert out.count("Average loss over epoch") == 6 and "Accuracy" in out, out

@@ -15,6 +15,7 @@ from ._core import (
 )
 from .circuit import QuantumFunction, circuit
 from .observables import Hermitian, I, Observable, Pauli, Projector, Sum, X, Y, Z
+from .pennylane_convert import UnsupportedPennyLaneError, from_pennylane
 from .program import Program
 from .recorder import Recorder
 
@@ -34,10 +35,12 @@ __all__ = [
     "QuantumFunction",
     "Recorder",
     "Sum",
+    "UnsupportedPennyLaneError",
     "X",
     "Y",
     "Z",
     "circuit",
+    "from_pennylane",
     "hsm",
     "nn",
     "train",

@@ -92,6 +92,20 @@ class QuantumLayer(nn.Module):
             fill(p, gen)
             self.register_parameter(n, p)
 
+    @classmethod
+    def from_pennylane(cls, layer: Any) -> QuantumLayer:
+        """A ``qml.qnn.TorchLayer`` as a native layer (see ``qoxide.from_pennylane``)."""
+        import pennylane as qml
+
+        from ..pennylane_convert import from_pennylane
+
+        if not isinstance(layer, qml.qnn.TorchLayer):
+            raise TypeError(
+                "QuantumLayer.from_pennylane takes a qml.qnn.TorchLayer, "
+                f"got {type(layer).__name__}; use qoxide.from_pennylane for a QNode"
+            )
+        return from_pennylane(layer)
+
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         args: list[Any] = [getattr(self, n) for n in self.weight_names]
         args.insert(self.circuit.input_index, inputs)

@@ -19,6 +19,7 @@ pub mod observable;
 pub mod pauli;
 pub mod pool;
 pub mod scalar;
+pub mod shard;
 pub mod state;
 pub mod tape;
 

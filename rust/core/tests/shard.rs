@@ -56,14 +56,14 @@ fn random_obs(n: usize, rng: &mut Rng) -> Vec<Obs> {
     out
 }
 
-fn check<T: Real>(seed: u64, n: usize, k: usize, naive: bool) {
+fn check<T: Real>(seed: u64, n: usize, k: usize, naive: bool) -> usize {
     let mut rng = Rng::new(seed);
     let p = 5;
     let tape = random_tape(n, p, 50, n - k, &mut rng);
     let obs = random_obs(n, &mut rng);
     let fin = shard::observable_wires(&obs).unwrap();
     if fin.len() > n - k {
-        return;
+        return 0;
     }
     let sched = if naive {
         Schedule::naive(&tape, k, &fin).unwrap()
@@ -86,25 +86,31 @@ fn check<T: Real>(seed: u64, n: usize, k: usize, naive: bool) {
     let want = adjoint::vjp::<T>(&tape, &row, 1, &obs, &g, Init::Zero).unwrap();
     let got = virtual_ranks::adjoint::<T>(&tape, &sched, &row, &obs, &[g]).unwrap();
     assert_reals_close(&got, &want, 10.0 * tol, &ctx);
+    sched.n_swaps()
 }
 
 #[test]
 fn sharded_equals_engine_f64() {
+    let (mut swaps, mut naive_swaps) = (0, 0);
     for seed in 0..6 {
         for k in 1..=3 {
-            check::<f64>(seed, 7, k, false);
-            check::<f64>(100 + seed, 6, k, true);
+            swaps += check::<f64>(seed, 7, k, false);
+            naive_swaps += check::<f64>(100 + seed, 6, k, true);
         }
     }
+    // the cases exercise swaps (not only global diagonals and controls)
+    assert!(swaps > 10 && naive_swaps > 10, "{swaps} {naive_swaps}");
 }
 
 #[test]
 fn sharded_equals_engine_f32() {
+    let mut swaps = 0;
     for seed in 0..3 {
         for k in 1..=3 {
-            check::<f32>(200 + seed, 7, k, false);
+            swaps += check::<f32>(200 + seed, 7, k, false);
         }
     }
+    assert!(swaps > 0);
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod compute;
 mod errors;
 mod hsm;
 mod observable;
+mod shard;
 mod tape;
 
 use pyo3::prelude::*;
@@ -15,6 +16,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<observable::PyObservable>()?;
     compute::register(m)?;
     hsm::register(m)?;
+    shard::register(m)?;
     m.add("MAX_QUBITS", qoxide_core::memory::MAX_QUBITS)?;
     m.add(
         "GATES",

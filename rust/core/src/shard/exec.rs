@@ -226,7 +226,7 @@ impl<'a> RankView<'a> {
             return crate::value_err!("step {step} is not a segment");
         };
         let par = par_for(s.len());
-        for i in ops.clone() {
+        for &i in ops {
             self.op_kernel::<T>(i, row, map, false)?.apply(s, par);
         }
         Ok(())
@@ -257,7 +257,7 @@ impl<'a> RankView<'a> {
         };
         let n = self.tape.n_qubits;
         let par = par_for(phi.len());
-        for i in ops.clone().rev() {
+        for &i in ops.iter().rev() {
             let op = &self.tape.ops[i];
             let undo = self.op_kernel::<T>(i, row, map, true)?;
             undo.apply(phi, par);

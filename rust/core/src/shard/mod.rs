@@ -4,7 +4,10 @@
 //! bits equal r. Physical bits 0..L (L = n - k) are local, L..n global. A logical→physical
 //! map says where each wire's bit lives; it changes only at swaps.
 //!
-//! The schedule splits the tape into local segments separated by swaps. Diagonal gates
+//! The schedule splits the tape into local segments separated by swaps. Ops on disjoint
+//! wires commute, so the scheduler reorders them (ops sharing a wire keep their order):
+//! whatever is ready and needs no swap runs first, and a swap happens only when every
+//! ready op is blocked on a global wire. Diagonal gates
 //! and controls need no swap whatever bit they sit on (a global control is a per-rank
 //! condition, a diagonal entry on a global bit a per-rank phase), so only the targets of
 //! non-diagonal kernels must be local. When an op needs global wires, a swap brings them
@@ -25,7 +28,8 @@ use crate::observable::{Obs, Observable};
 use crate::state::Kernel;
 use crate::tape::Tape;
 use crate::value_err;
-use std::ops::Range;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Never used again.
 const NEVER: usize = usize::MAX;
@@ -50,9 +54,10 @@ impl Swap {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
-    /// Ops `ops` of the tape, run locally with `map` (logical wire → physical bit).
+    /// Ops of the tape (indices, in the order they run), run locally with `map`
+    /// (logical wire → physical bit).
     Segment {
-        ops: Range<usize>,
+        ops: Vec<usize>,
         map: Vec<u32>,
     },
     Swap(Swap),
@@ -160,7 +165,7 @@ struct Builder {
     /// physical bit → wire
     inv: Vec<usize>,
     steps: Vec<Step>,
-    seg_start: usize,
+    seg: Vec<usize>,
 }
 
 impl Builder {
@@ -175,7 +180,7 @@ impl Builder {
             map,
             inv,
             steps: Vec::new(),
-            seg_start: 0,
+            seg: Vec::new(),
         }
     }
 
@@ -183,14 +188,13 @@ impl Builder {
         self.map[w] >= self.l
     }
 
-    fn close_segment(&mut self, end: usize) {
-        if end > self.seg_start {
+    fn close_segment(&mut self) {
+        if !self.seg.is_empty() {
             self.steps.push(Step::Segment {
-                ops: self.seg_start..end,
+                ops: std::mem::take(&mut self.seg),
                 map: self.map.clone(),
             });
         }
-        self.seg_start = end;
     }
 
     fn transpose(&mut self, a: u32, b: u32) {
@@ -267,6 +271,34 @@ fn check_fits(tape: &Tape, k: usize, final_wires: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// Swap the global wires of `need` in, with the look-ahead: other global wires whose
+/// next use comes before that of the local wire they would displace. `now` is the
+/// index of the op that needs them; `next(w)` a wire's next use.
+fn swap_in(b: &mut Builder, need: &[usize], now: usize, next: &dyn Fn(usize) -> usize) {
+    let mut incoming: Vec<usize> = need.iter().copied().filter(|&w| b.is_global(w)).collect();
+    let next = |w: usize| if need.contains(&w) { now } else { next(w) };
+    let cands = victims(b, need, next);
+    let mut others: Vec<usize> = (0..b.n)
+        .filter(|&w| b.is_global(w) && !incoming.contains(&w) && next(w) != NEVER)
+        .collect();
+    others.sort_by_key(|&w| (next(w), w));
+    for g in others {
+        let m = incoming.len();
+        if m >= cands.len() || next(g) >= next(cands[m]) {
+            break;
+        }
+        incoming.push(g);
+    }
+    b.close_segment();
+    let pre = b.lift(&cands[..incoming.len()]);
+    let global = b.exchange(&incoming);
+    b.steps.push(Step::Swap(Swap {
+        pre,
+        global,
+        post: Vec::new(),
+    }));
+}
+
 impl Schedule {
     /// The look-ahead schedule of `tape` on 2^k ranks; `final_wires` must be local at the
     /// end (the X/Y wires of the observables, `observable_wires`).
@@ -275,6 +307,22 @@ impl Schedule {
         let n = tape.n_qubits;
         let n_ops = tape.ops.len();
         let u = uses(tape, final_wires);
+        let needs: Vec<Vec<usize>> = (0..n_ops).map(|i| needs_local(tape, i)).collect();
+        // ops sharing a wire keep their order; others commute and may be reordered
+        let mut indeg = vec![0usize; n_ops];
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n_ops];
+        let mut last: Vec<Option<usize>> = vec![None; n];
+        for (i, op) in tape.ops.iter().enumerate() {
+            for &w in &op.wires {
+                if let Some(j) = last[w] {
+                    if !succ[j].contains(&i) {
+                        succ[j].push(i);
+                        indeg[i] += 1;
+                    }
+                }
+                last[w] = Some(i);
+            }
+        }
         // initial map: wires by first use, the earliest on the lowest bits; the k used
         // last start global (free: |0..0> looks the same under any map)
         let mut order: Vec<usize> = (0..n).collect();
@@ -285,53 +333,46 @@ impl Schedule {
         }
         let initial_map = map.clone();
         let mut b = Builder::new(n, k, map);
-        for i in 0..=n_ops {
-            let need: Vec<usize> = if i < n_ops {
-                needs_local(tape, i)
-            } else {
-                final_wires.to_vec()
-            };
-            let mut incoming: Vec<usize> =
-                need.iter().copied().filter(|&w| b.is_global(w)).collect();
-            if incoming.is_empty() {
-                continue;
-            }
-            let next = |w: usize| {
-                if need.contains(&w) {
-                    i
-                } else {
-                    next_use(&u[w], i)
+        // next use of a wire = its first need among the ops not yet scheduled
+        let mut done = vec![false; n_ops + 1];
+        let mut ptr = vec![0usize; n];
+        let mut heap: BinaryHeap<Reverse<usize>> =
+            (0..n_ops).filter(|&i| indeg[i] == 0).map(Reverse).collect();
+        let mut blocked: Vec<usize> = Vec::new();
+        loop {
+            // run every ready op whose non-diagonal targets are local, lowest index first
+            while let Some(Reverse(i)) = heap.pop() {
+                if needs[i].iter().any(|&w| b.is_global(w)) {
+                    blocked.push(i);
+                    continue;
                 }
-            };
-            let cands = victims(&b, &need, next);
-            // look-ahead: other global wires needed before the victim they would displace
-            let mut others: Vec<usize> = (0..n)
-                .filter(|&w| b.is_global(w) && !incoming.contains(&w))
-                .filter(|&w| next(w) != NEVER)
-                .collect();
-            others.sort_by_key(|&w| (next(w), w));
-            for g in others {
-                let m = incoming.len();
-                if m >= cands.len() {
-                    break;
+                b.seg.push(i);
+                done[i] = true;
+                for &w in &needs[i] {
+                    while ptr[w] < u[w].len() && done[u[w][ptr[w]]] {
+                        ptr[w] += 1;
+                    }
                 }
-                if next(g) < next(cands[m]) {
-                    incoming.push(g);
-                } else {
-                    break;
+                for &s in &succ[i] {
+                    indeg[s] -= 1;
+                    if indeg[s] == 0 {
+                        heap.push(Reverse(s));
+                    }
                 }
             }
-            let v = &cands[..incoming.len()];
-            b.close_segment(i);
-            let pre = b.lift(v);
-            let global = b.exchange(&incoming);
-            b.steps.push(Step::Swap(Swap {
-                pre,
-                global,
-                post: Vec::new(),
-            }));
+            let Some(&i) = blocked.iter().min() else {
+                break;
+            };
+            let next = |w: usize| u[w].get(ptr[w]).copied().unwrap_or(NEVER);
+            swap_in(&mut b, &needs[i], i, &next);
+            heap.extend(blocked.drain(..).map(Reverse));
         }
-        b.close_segment(n_ops);
+        debug_assert!(done[..n_ops].iter().all(|&d| d));
+        if final_wires.iter().any(|&w| b.is_global(w)) {
+            let next = |w: usize| u[w].get(ptr[w]).copied().unwrap_or(NEVER);
+            swap_in(&mut b, final_wires, n_ops, &next);
+        }
+        b.close_segment();
         Ok(Schedule {
             n_qubits: n,
             k,
@@ -357,11 +398,14 @@ impl Schedule {
             };
             let incoming: Vec<usize> = need.iter().copied().filter(|&w| b.is_global(w)).collect();
             if incoming.is_empty() {
+                if i < n_ops {
+                    b.seg.push(i);
+                }
                 continue;
             }
             let cands = victims(&b, &need, |w| b.map[w] as usize);
             let v = cands[..incoming.len()].to_vec();
-            b.close_segment(i);
+            b.close_segment();
             let pre = b.lift(&v);
             let global = b.exchange(&incoming);
             if i < n_ops {
@@ -370,11 +414,8 @@ impl Schedule {
                     global: global.clone(),
                     post: Vec::new(),
                 }));
-                b.steps.push(Step::Segment {
-                    ops: i..i + 1,
-                    map: b.map.clone(),
-                });
-                b.seg_start = i + 1;
+                b.seg.push(i);
+                b.close_segment();
                 // and back
                 let m = global.len() as u32;
                 for (j, &gb) in global.iter().enumerate() {
@@ -398,7 +439,7 @@ impl Schedule {
                 }));
             }
         }
-        b.close_segment(n_ops);
+        b.close_segment();
         Ok(Schedule {
             n_qubits: n,
             k,
@@ -466,3 +507,31 @@ impl Schedule {
 
 #[cfg(test)]
 mod tests;
+
+/// The layered benchmark circuit — per layer RX, RY, RZ on every wire (one theta column
+/// each), then a CNOT ring — built without the register-size limit: schedules are
+/// computed for registers far larger than one machine's memory (nothing is allocated).
+pub fn layered_tape(n_qubits: usize, layers: usize) -> Tape {
+    use crate::gates::Gate;
+    use crate::tape::{Op, Param};
+    let mut ops = Vec::with_capacity(layers * 4 * n_qubits);
+    let mut c = 0;
+    for _ in 0..layers {
+        for g in [Gate::RX, Gate::RY, Gate::RZ] {
+            for w in 0..n_qubits {
+                ops.push(Op::new(g, vec![w], vec![Param::Col(c)]));
+                c += 1;
+            }
+        }
+        if n_qubits > 1 {
+            for w in 0..n_qubits {
+                ops.push(Op::new(Gate::CNOT, vec![w, (w + 1) % n_qubits], vec![]));
+            }
+        }
+    }
+    Tape {
+        n_qubits,
+        n_params: c,
+        ops,
+    }
+}

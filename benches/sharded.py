@@ -28,7 +28,9 @@ def ints(s: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--count-qubits", type=ints, default=ints("24,28,32,36,40,44"))
     ap.add_argument("--ranks", type=ints, default=ints("4,16,64,256"))
     ap.add_argument("--layers", type=int, default=8)
@@ -44,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         if out:
             out.write(json.dumps(row) + "\n")
 
-    print("qubits | ranks | swaps/layer (look-ahead) | swaps/layer (swap-and-back) | "
-          "amps sent/rank/layer (look-ahead) | (swap-and-back) | ratio")
+    print(
+        "qubits | ranks | swaps/layer (look-ahead) | swaps/layer (swap-and-back) | "
+        "amps sent/rank/layer (look-ahead) | (swap-and-back) | ratio"
+    )
     print("---|---|---|---|---|---|---")
     for n in a.count_qubits:
         for ranks in a.ranks:
@@ -55,21 +59,39 @@ def main(argv: list[str] | None = None) -> int:
             d = _core.layered_schedule(n, a.layers, k)
             nv = _core.layered_schedule(n, a.layers, k, naive=True)
             ratio = d["amps_sent_per_rank"] / nv["amps_sent_per_rank"]
-            row = {"part": "counts", "qubits": n, "ranks": ranks, "layers": a.layers,
-                   "swaps": d["swaps"], "naive_swaps": nv["swaps"],
-                   "amps": d["amps_sent_per_rank"], "naive_amps": nv["amps_sent_per_rank"],
-                   "ratio": ratio}
+            row = {
+                "part": "counts",
+                "qubits": n,
+                "ranks": ranks,
+                "layers": a.layers,
+                "swaps": d["swaps"],
+                "naive_swaps": nv["swaps"],
+                "amps": d["amps_sent_per_rank"],
+                "naive_amps": nv["amps_sent_per_rank"],
+                "ratio": ratio,
+            }
             emit(row)
-            print(f"{n} | {ranks} | {d['swaps'] / a.layers:.2f} | {nv['swaps'] / a.layers:.2f} | "
-                  f"{d['amps_sent_per_rank'] / a.layers:.3g} | {nv['amps_sent_per_rank'] / a.layers:.3g} | "
-                  f"{ratio:.3f}")
+            print(
+                f"{n} | {ranks} | {d['swaps'] / a.layers:.2f} | {nv['swaps'] / a.layers:.2f} | "
+                f"{d['amps_sent_per_rank'] / a.layers:.3g} | "
+                f"{nv['amps_sent_per_rank'] / a.layers:.3g} | "
+                f"{ratio:.3f}"
+            )
     if a.time_qubits and a.procs:
         print("\nqubits | procs | forward ms | backward (VJP) ms")
         print("---|---|---|---")
     for n in a.time_qubits:
         for p in a.procs:
-            cmd = [sys.executable, "-m", "qoxide", "sharded-demo", f"--qubits={n}", f"--procs={p}",
-                   f"--layers={a.time_layers}", f"--repeats={a.repeats}"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "qoxide",
+                "sharded-demo",
+                f"--qubits={n}",
+                f"--procs={p}",
+                f"--layers={a.time_layers}",
+                f"--repeats={a.repeats}",
+            ]
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
             if r.returncode != 0:
                 print(f"{n} | {p} | failed: {r.stdout[-500:]} {r.stderr[-500:]}")

@@ -40,7 +40,10 @@ def rows(qubits, nodes, gpn, layers, item, link, hbm):  # noqa: ANN001
             local_s = 4 * n * 2 * shard / (hbm * 1e9)
             comm_s = sent / (link * 1e9)
             yield {
-                "qubits": n, "nodes": nd, "ranks": ranks, "global_bits": k,
+                "qubits": n,
+                "nodes": nd,
+                "ranks": ranks,
+                "global_bits": k,
                 "mem_per_rank_GiB": shard / 2**30,
                 "swaps_per_layer": swaps,
                 "bits_per_swap": sum(ms) / max(len(ms), 1),
@@ -53,7 +56,9 @@ def rows(qubits, nodes, gpn, layers, item, link, hbm):  # noqa: ANN001
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--qubits", type=ints, default=ints("36,38,40,42,44"))
     ap.add_argument("--nodes", type=ints, default=ints("4,16,64,256,1024"))
     ap.add_argument("--gpus-per-node", type=int, default=4)
@@ -63,9 +68,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--c64", action="store_true", help="complex64 (8 bytes per amplitude)")
     a = ap.parse_args(argv)
     item = 8 if a.c64 else 16
-    cols = ["qubits", "nodes", "ranks", "global_bits", "mem_per_rank_GiB", "swaps_per_layer",
-            "bits_per_swap", "GiB_sent_per_swap", "GiB_sent_per_layer", "naive_GiB_per_layer",
-            "volume_vs_naive", "comm_share"]
+    cols = [
+        "qubits",
+        "nodes",
+        "ranks",
+        "global_bits",
+        "mem_per_rank_GiB",
+        "swaps_per_layer",
+        "bits_per_swap",
+        "GiB_sent_per_swap",
+        "GiB_sent_per_layer",
+        "naive_GiB_per_layer",
+        "volume_vs_naive",
+        "comm_share",
+    ]
     print(" | ".join(cols))
     print(" | ".join("---" for _ in cols))
     for r in rows(a.qubits, a.nodes, a.gpus_per_node, a.layers, item, a.link_gbs, a.hbm_gbs):

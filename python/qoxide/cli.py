@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         add_help=False,  # its own parser handles -h and options
     )
     add_hsm_parser(sub)
-    sub.add_parser("sharded-demo", help="run the layered circuit sharded on P processes (torchrun)", add_help=False)
+    sub.add_parser(
+        "sharded-demo", help="run the layered circuit sharded on P processes", add_help=False
+    )
     sub.add_parser(
         "bench",
         help="benchmark qoxide against PennyLane anchors; writes bench-results/",

@@ -4,14 +4,22 @@ the wires that start global, probs and the state. Shared by the worker and the t
 from __future__ import annotations
 
 import numpy as np
-
 import qoxide as qx
 
 ONE_Q = ["Identity", "Hadamard", "PauliX", "PauliY", "PauliZ", "S", "T", "SX"]
 ONE_Q_P = {"RX": 1, "RY": 1, "RZ": 1, "PhaseShift": 1, "Rot": 3, "U1": 1, "U2": 2, "U3": 3}
 TWO_Q = ["CNOT", "CY", "CZ", "SWAP", "ISWAP"]
-TWO_Q_P = {"CRX": 1, "CRY": 1, "CRZ": 1, "CRot": 3, "ControlledPhaseShift": 1,
-           "IsingXX": 1, "IsingYY": 1, "IsingZZ": 1, "IsingXY": 1}
+TWO_Q_P = {
+    "CRX": 1,
+    "CRY": 1,
+    "CRZ": 1,
+    "CRot": 3,
+    "ControlledPhaseShift": 1,
+    "IsingXX": 1,
+    "IsingYY": 1,
+    "IsingZZ": 1,
+    "IsingXY": 1,
+}
 
 
 def random_unitary(k: int, rng: np.random.Generator) -> np.ndarray:
@@ -26,8 +34,13 @@ def make_case(seed: int, n: int, n_ops: int = 40):
     rng = np.random.default_rng(seed)
     n_w = 24
     ops = []
-    names = ONE_Q + list(ONE_Q_P) + TWO_Q + list(TWO_Q_P) + [
-        "MultiRZ", "Toffoli", "CSWAP", "MultiControlledX", "QubitUnitary", "GlobalPhase"]
+    names = (
+        ONE_Q
+        + list(ONE_Q_P)
+        + TWO_Q
+        + list(TWO_Q_P)
+        + ["MultiRZ", "Toffoli", "CSWAP", "MultiControlledX", "QubitUnitary", "GlobalPhase"]
+    )
     kinds = names + [names[i] for i in rng.integers(len(names), size=max(0, n_ops - len(names)))]
     rng.shuffle(kinds)
     for name in kinds:
@@ -42,9 +55,15 @@ def make_case(seed: int, n: int, n_ops: int = 40):
         else:
             nw = int(rng.integers(2, 4)) if name != "QubitUnitary" else int(rng.integers(1, 3))
         wires = [int(v) for v in rng.choice(n, size=nw, replace=False)]
-        n_p = ONE_Q_P.get(name) or TWO_Q_P.get(name) or (1 if name in ("MultiRZ", "GlobalPhase") else 0)
-        params = [(int(rng.integers(3)), int(rng.integers(n_w)), float(rng.uniform(-1, 1)))
-                  for _ in range(n_p)]
+        n_p = (
+            ONE_Q_P.get(name)
+            or TWO_Q_P.get(name)
+            or (1 if name in ("MultiRZ", "GlobalPhase") else 0)
+        )
+        params = [
+            (int(rng.integers(3)), int(rng.integers(n_w)), float(rng.uniform(-1, 1)))
+            for _ in range(n_p)
+        ]
         extra = {}
         if name == "QubitUnitary":
             extra["matrix"] = random_unitary(nw, rng)
@@ -77,8 +96,10 @@ def make_case(seed: int, n: int, n_ops: int = 40):
         for i in range(n):
             q.ry(x[i % 3], i)
         for name, wires, params, inv, extra in ops:
-            vals = [x[a] * 0.7 + c if kind == 0 else w[a] if kind == 1 else w[a] - 0.2 * x[a % 3]
-                    for kind, a, c in params]
+            vals = [
+                x[a % 3] * 0.7 + c if kind == 0 else w[a] if kind == 1 else w[a] - 0.2 * x[a % 3]
+                for kind, a, c in params
+            ]
             if name == "GlobalPhase":
                 q.op(name, [], vals, inverse=inv)
             else:
@@ -90,8 +111,10 @@ def make_case(seed: int, n: int, n_ops: int = 40):
         for i in range(n):
             q.ry(x[i % 3], i)
         for name, wires, params, inv, extra in ops:
-            vals = [x[a] * 0.7 + c if kind == 0 else w[a] if kind == 1 else w[a] - 0.2 * x[a % 3]
-                    for kind, a, c in params]
+            vals = [
+                x[a % 3] * 0.7 + c if kind == 0 else w[a] if kind == 1 else w[a] - 0.2 * x[a % 3]
+                for kind, a, c in params
+            ]
             if name == "GlobalPhase":
                 q.op(name, [], vals, inverse=inv)
             else:

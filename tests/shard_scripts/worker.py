@@ -14,9 +14,8 @@ import torch
 torch.set_num_threads(1)
 sys.path.insert(0, os.path.dirname(__file__))
 
-from cases import make_case  # noqa: E402
-
 import qoxide.distributed as qd  # noqa: E402
+from cases import make_case  # noqa: E402
 
 
 def main() -> None:
@@ -34,7 +33,13 @@ def main() -> None:
             sn.comm.reset()
             out = sn(xt, wt)
             res[f"fwd_calls_{tag}"] = np.array(
-                [sn.comm.calls["all_to_all"], sn.comm.calls["all_reduce"], sn.comm.calls["all_gather"], sn.comm.bytes_sent])
+                [
+                    sn.comm.calls["all_to_all"],
+                    sn.comm.calls["all_reduce"],
+                    sn.comm.calls["all_gather"],
+                    sn.comm.bytes_sent,
+                ]
+            )
             *evs, probs, state = out
             res[f"ev_{tag}"] = torch.stack([e.detach() for e in evs], 1).numpy()
             res[f"probs_{tag}"] = probs.numpy()
@@ -45,7 +50,13 @@ def main() -> None:
             sv.comm.reset()
             (y * torch.tensor(g, dtype=dt)).sum().backward()
             res[f"bwd_calls_{tag}"] = np.array(
-                [sv.comm.calls["all_to_all"], sv.comm.calls["all_reduce"], sv.comm.calls["all_gather"], sv.comm.bytes_sent])
+                [
+                    sv.comm.calls["all_to_all"],
+                    sv.comm.calls["all_reduce"],
+                    sv.comm.calls["all_gather"],
+                    sv.comm.bytes_sent,
+                ]
+            )
             res[f"gx_{tag}"] = xt.grad.numpy()
             res[f"gw_{tag}"] = wt.grad.numpy()
             # Jacobian on theta
@@ -54,12 +65,26 @@ def main() -> None:
             sv.comm.reset()
             res[f"jac_{tag}"] = sv.jacobian_theta(prog, theta)
             res[f"jac_calls_{tag}"] = np.array(
-                [sv.comm.calls["all_to_all"], sv.comm.calls["all_reduce"], sv.comm.calls["all_gather"], sv.comm.bytes_sent])
+                [
+                    sv.comm.calls["all_to_all"],
+                    sv.comm.calls["all_reduce"],
+                    sv.comm.calls["all_gather"],
+                    sv.comm.bytes_sent,
+                ]
+            )
             plan = sv.plan(prog)
             res[f"plan_{tag}"] = np.array(
-                [plan.n_collectives(frac), plan.amps_sent_per_rank, plan.n_swaps, len(prog.observables)])
+                [
+                    plan.n_collectives(frac),
+                    plan.amps_sent_per_rank,
+                    plan.n_swaps,
+                    len(prog.observables),
+                ]
+            )
             plan_full = sn.plan(net.program((3,), [(w.size,)]))
-            res[f"planfull_{tag}"] = np.array([plan_full.n_collectives(frac), plan_full.amps_sent_per_rank])
+            res[f"planfull_{tag}"] = np.array(
+                [plan_full.n_collectives(frac), plan_full.amps_sent_per_rank]
+            )
     np.savez(os.path.join(out_dir, f"rank{runner.rank}.npz"), **res)
 
 

@@ -45,19 +45,25 @@ def worker(args: argparse.Namespace) -> int:
     main = sn.rank == 0
     if main:
         item = 16
-        print(f"{n} qubits on {plan.n_ranks} process(es): {plan.local_qubits} local qubits, "
-              f"{(1 << plan.local_qubits) * item / 2**20:.1f} MiB per rank (complex128)")
+        print(
+            f"{n} qubits on {plan.n_ranks} process(es): {plan.local_qubits} local qubits, "
+            f"{(1 << plan.local_qubits) * item / 2**20:.1f} MiB per rank (complex128)"
+        )
         for i, s in enumerate(plan.steps()):
             if s[0] == "segment":
                 print(f"  step {i:3d}: segment of {len(s[1])} op(s)")
             else:
                 m = len(s[1])
                 sent = ((1 << plan.local_qubits) - (1 << (plan.local_qubits - m))) * item
-                print(f"  step {i:3d}: swap of {m} bit(s) (global bits {list(s[1])}, "
-                      f"{len(s[2])} local transposition(s)), {sent / 2**20:.2f} MiB sent per rank, "
-                      f"{plan.rounds(m, sn.buffer_fraction)} round(s)")
-        print(f"swaps: {plan.n_swaps}; amplitudes sent per rank: {plan.amps_sent_per_rank} "
-              f"({plan.amps_sent_per_rank * item / 2**20:.2f} MiB)")
+                print(
+                    f"  step {i:3d}: swap of {m} bit(s) (global bits {list(s[1])}, "
+                    f"{len(s[2])} local transposition(s)), {sent / 2**20:.2f} MiB sent per rank, "
+                    f"{plan.rounds(m, sn.buffer_fraction)} round(s)"
+                )
+        print(
+            f"swaps: {plan.n_swaps}; amplitudes sent per rank: {plan.amps_sent_per_rank} "
+            f"({plan.amps_sent_per_rank * item / 2**20:.2f} MiB)"
+        )
     times = {"forward": [], "backward": []}
     for _ in range(args.repeats):
         sn.comm.reset()
@@ -69,8 +75,10 @@ def worker(args: argparse.Namespace) -> int:
         times["forward"].append(t1 - t0)
         times["backward"].append(t2 - t1)
     if main:
-        print(f"collectives per forward+backward: {dict(sn.comm.calls)}, "
-              f"{sn.comm.bytes_sent / 2**20:.2f} MiB sent by rank 0")
+        print(
+            f"collectives per forward+backward: {dict(sn.comm.calls)}, "
+            f"{sn.comm.bytes_sent / 2**20:.2f} MiB sent by rank 0"
+        )
         for k, v in times.items():
             print(f"{k}: median {np.median(v) * 1e3:.1f} ms over {len(v)} call(s)")
         print(f"<Z_0> = {float(y[0]):.6f}, <X_0 Y_1> = {float(y[-1]):.6f}")
@@ -94,12 +102,25 @@ def main(argv: list[str] | None = None) -> int:
         return worker(args)
     from ..train.distributed import free_port
 
-    env = dict(os.environ, OMP_NUM_THREADS="1", RAYON_NUM_THREADS=os.environ.get("RAYON_NUM_THREADS", "1"))
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={args.procs}",
-           "--master_addr=127.0.0.1", f"--master_port={free_port()}",
-           "-m", "qoxide.distributed.demo", "--worker",
-           f"--qubits={args.qubits}", f"--procs={args.procs}", f"--layers={args.layers}",
-           f"--repeats={args.repeats}", f"--buffer-fraction={args.buffer_fraction}"]
+    env = dict(
+        os.environ, OMP_NUM_THREADS="1", RAYON_NUM_THREADS=os.environ.get("RAYON_NUM_THREADS", "1")
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc_per_node={args.procs}",
+        "--master_addr=127.0.0.1",
+        f"--master_port={free_port()}",
+        "-m",
+        "qoxide.distributed.demo",
+        "--worker",
+        f"--qubits={args.qubits}",
+        f"--procs={args.procs}",
+        f"--layers={args.layers}",
+        f"--repeats={args.repeats}",
+        f"--buffer-fraction={args.buffer_fraction}",
+    ]
     return subprocess.run(cmd, env=env).returncode
 
 

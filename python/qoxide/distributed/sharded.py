@@ -143,7 +143,7 @@ class ShardedCircuit:
     def _exchange(self, plan: Any, step: int, global_bits: list[int], buf: np.ndarray) -> None:
         m = len(global_bits)
         dests, _ = plan.route(step, self.rank)
-        if any(a >= b for a, b in zip(dests, dests[1:])):
+        if any(a >= b for a, b in zip(dests, dests[1:], strict=False)):
             raise RuntimeError("qoxide internal error: swap partners are not ascending")
         chunk = 1 << (plan.local_qubits - m)
         rounds = plan.rounds(m, self.buffer_fraction)
@@ -193,7 +193,11 @@ class ShardedCircuit:
                 wires = list(range(prog.n_qubits)) if m.wires is None else list(m.wires)
                 probs_wires.append(wires)
                 parts.append(plan.probs_partial(self.rank, shards, wires))
-        flat = torch.from_numpy(np.concatenate([p.reshape(b, -1) for p in parts], axis=1)) if parts else None
+        flat = (
+            torch.from_numpy(np.concatenate([p.reshape(b, -1) for p in parts], axis=1))
+            if parts
+            else None
+        )
         if flat is not None:
             self.comm.all_reduce(flat)
         out: list[np.ndarray] = []
@@ -326,27 +330,30 @@ class ShardedFunction(torch.autograd.Function):
         ctx.shards = shards if theta.requires_grad else None
         ctx.kinds = [type(m).__name__ for m in prog.measurements]
         res = []
-        for m, o in zip(prog.measurements, outs):
+        for m, o in zip(prog.measurements, outs, strict=True):
             t = torch.from_numpy(np.ascontiguousarray(o))
             if isinstance(m, Expval):
                 t = t.to(theta.dtype)
             res.append(t)
-        ctx.mark_non_differentiable(*[r for m, r in zip(prog.measurements, res) if not isinstance(m, Expval)])
+        ctx.mark_non_differentiable(
+            *[r for m, r in zip(prog.measurements, res, strict=True) if not isinstance(m, Expval)]
+        )
         return tuple(res)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, *grads):  # noqa: ANN001
         prog = ctx.prog
-        ev = [g for m, g in zip(prog.measurements, grads) if isinstance(m, Expval)]
-        for m, g in zip(prog.measurements, grads):
+        ev = [g for m, g in zip(prog.measurements, grads, strict=True) if isinstance(m, Expval)]
+        for m, g in zip(prog.measurements, grads, strict=True):
             if not isinstance(m, Expval) and g is not None and bool(torch.any(g != 0)):
                 raise NotImplementedError(
                     f"gradients of {type(m).__name__.lower()} measurements are not implemented"
                 )
         b = ctx.theta.shape[0]
         g = np.stack(
-            [np.zeros(b) if x is None else x.detach().numpy().astype(np.float64) for x in ev], axis=1
+            [np.zeros(b) if x is None else x.detach().numpy().astype(np.float64) for x in ev],
+            axis=1,
         )
         gt = ctx.runner.vjp_theta(prog, ctx.theta, g, ctx.shards)
         return torch.from_numpy(gt), None, None

@@ -175,6 +175,12 @@ def test_schedule_counts_and_naive_comparison() -> None:
         fm = plan.final_map
         assert fm[0] < l_bits and fm[1] < l_bits
         assert plan.n_collectives(1e9) == plan.n_swaps
+    # the layered circuit at 40 qubits: at most 1/5 of swap-in-and-back's volume
+    for k in (2, 4, 8):
+        d = _core.layered_schedule(40, 4, k)
+        nv = _core.layered_schedule(40, 4, k, naive=True)
+        assert d["amps_sent_per_rank"] * 5 <= nv["amps_sent_per_rank"], (k, d, nv)
+        assert d["swaps"] <= 2 * 4, d  # about one swap per layer
     with pytest.raises(NotImplementedError, match="Pauli"):
 
         @qx.circuit(n_qubits=3, inputs=None)

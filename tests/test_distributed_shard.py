@@ -5,7 +5,9 @@ collectives and bytes each rank sends equal what the schedule predicts."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -101,7 +103,44 @@ def reference(seed: int, n: int, dt: torch.dtype) -> dict:
 
 @pytest.mark.parametrize("procs,n", [(1, 6), (2, 7), (4, 8)])
 def test_sharded_equals_single_process(procs: int, n: int, tmp_path: Path) -> None:
-    ranks = launch(procs, n, tmp_path)
+    check(launch(procs, n, tmp_path), procs, n)
+
+
+@pytest.mark.skipif(
+    shutil.which("mpirun") is None or importlib.util.find_spec("mpi4py") is None,
+    reason="needs mpirun and mpi4py (apt-get install openmpi-bin libopenmpi-dev; "
+    "pip install mpi4py)",
+)
+def test_mpirun_two_processes(tmp_path: Path) -> None:
+    n = 7
+    env = dict(
+        os.environ,
+        RAYON_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+        OMPI_ALLOW_RUN_AS_ROOT="1",
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        OMPI_MCA_btl_vader_single_copy_mechanism="none",
+    )
+    for v in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(v, None)  # rank 0 publishes its address through mpi4py
+    cmd = [
+        "mpirun",
+        "-n",
+        "2",
+        "--oversubscribe",
+        sys.executable,
+        str(HERE / "worker.py"),
+        str(tmp_path),
+        ",".join(map(str, SEEDS)),
+        str(n),
+        str(FRAC),
+    ]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
+    check([dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2)], 2, n)
+
+
+def check(ranks: list[dict], procs: int, n: int) -> None:
     itemsize = {"64": 16, "32": 8}
     for seed in SEEDS:
         for dt in (torch.float64, torch.float32):

@@ -254,3 +254,39 @@ def set_batch_lanes(enabled: bool) -> None:
     4 or more, all samples' forward and adjoint passes run together, 16 samples per block."""
 
 def batch_lanes_enabled() -> bool: ...
+
+class ShardPlan:
+    """The sharded schedule of a tape on 2^k ranks and one rank's local work
+    (``qoxide.distributed``; no communication happens in here)."""
+
+    def __init__(
+        self, tape: Tape, k: int, observables: list[Observable] = ..., naive: bool = False
+    ) -> None: ...
+    n_qubits: int
+    k: int
+    n_ranks: int
+    local_qubits: int
+    n_params: int
+    n_observables: int
+    n_swaps: int
+    n_local_transpositions: int
+    amps_sent_per_rank: int
+    initial_map: list[int]
+    final_map: list[int]
+    def steps(self) -> list[tuple]: ...
+    def rounds(self, m: int, fraction: float) -> int: ...
+    def n_collectives(self, fraction: float) -> int: ...
+    def route(self, step: int, rank: int) -> tuple[list[int], int]: ...
+    def forward_segment(
+        self, step: int, rank: int, theta: np.ndarray, shards: np.ndarray
+    ) -> None: ...
+    def backward_segment(
+        self, step: int, rank: int, theta: np.ndarray, buf: np.ndarray, grads: np.ndarray
+    ) -> None: ...
+    def transpose(self, step: int, before_exchange: bool, undo: bool, buf: np.ndarray) -> None: ...
+    def expval_partial(self, rank: int, shards: np.ndarray) -> np.ndarray: ...
+    def probs_partial(self, rank: int, shards: np.ndarray, wires: list[int]) -> np.ndarray: ...
+    def start_adjoint(self, rank: int, buf: np.ndarray, g: np.ndarray) -> None: ...
+
+def layered_schedule(n_qubits: int, layers: int, k: int, naive: bool = False) -> dict:
+    """Schedule counts of the layered RX/RY/RZ + CNOT-ring circuit on 2^k ranks."""

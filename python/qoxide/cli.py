@@ -9,7 +9,7 @@ from .hsm.cli import add_parser as add_hsm_parser
 from .hsm.cli import run as run_hsm
 
 # these subcommands parse their own options
-PASS_THROUGH = ("bench", "train-ddp-demo")
+PASS_THROUGH = ("bench", "train-ddp-demo", "sharded-demo")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         add_help=False,  # its own parser handles -h and options
     )
     add_hsm_parser(sub)
+    sub.add_parser(
+        "sharded-demo", help="run the layered circuit sharded on P processes", add_help=False
+    )
     sub.add_parser(
         "bench",
         help="benchmark qoxide against PennyLane anchors; writes bench-results/",
@@ -48,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         except (FileNotFoundError, ValueError) as e:  # bad paths, data or config: no traceback
             print(f"qoxide hsm: error: {e}", file=sys.stderr)
             return 2
+    if args.command == "sharded-demo":
+        from .distributed.demo import main as sharded_demo
+
+        return sharded_demo(rest)
     if args.command == "train-ddp-demo":
         from .train.ddp_demo import main as ddp_demo
 

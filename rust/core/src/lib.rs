@@ -26,6 +26,7 @@ pub mod pool;
 pub mod program;
 pub mod rng;
 pub mod scalar;
+pub mod shard;
 pub mod simple;
 pub mod state;
 pub mod tape;

@@ -6,6 +6,7 @@ mod compute;
 mod errors;
 mod hsm;
 mod observable;
+mod shard;
 mod tape;
 
 use pyo3::prelude::*;
@@ -17,6 +18,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     compute::register(m)?;
     errors::register(m)?;
     hsm::register(m)?;
+    shard::register(m)?;
     m.add("MAX_QUBITS", qoxide_core::memory::MAX_QUBITS)?;
     m.add(
         "GATES",

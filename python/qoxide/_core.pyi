@@ -2,7 +2,7 @@
 float64 runs complex128, float32 runs complex64; real outputs come back in theta's dtype."""
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, final
 
 import numpy as np
 import numpy.typing as npt
@@ -22,10 +22,11 @@ class OutOfMemoryError(MemoryError):
 
 _Engine = Literal["auto", "per_sample", "lanes", "tiled"] | None
 
+@final
 class Tape:
     """Built op by op with ``add``; frozen (compiled once) by its first run."""
 
-    def __init__(self, n_qubits: int, n_params: int) -> None: ...
+    def __new__(cls, n_qubits: int, n_params: int) -> Tape: ...
     def add(
         self,
         name: str,
@@ -45,6 +46,7 @@ class Tape:
     @property
     def frozen(self) -> bool: ...
 
+@final
 class Observable:
     @staticmethod
     def pauli(
@@ -143,11 +145,12 @@ def set_num_threads(n: int) -> None: ...
 
 # --- Hilbert Space Models (qoxide.hsm) ---------------------------------------------------
 
+@final
 class PauliStrings:
     """Distinct Pauli strings on ``n_qubits`` as x/z masks (wire 0 the high bit), grouped by
     x mask for matrix-free sums with real coefficients."""
 
-    def __init__(self, n_qubits: int, x: Sequence[int], z: Sequence[int]) -> None: ...
+    def __new__(cls, n_qubits: int, x: Sequence[int], z: Sequence[int]) -> PauliStrings: ...
     @staticmethod
     def enumerate(n_qubits: int, max_weight: int) -> PauliStrings:
         """All strings with at most ``max_weight`` non-identity factors, by weight."""
@@ -188,6 +191,7 @@ class PauliStrings:
     ) -> npt.NDArray[np.complex128]:
         """⟨u_b|P_s|v_b⟩: [B, N], or summed over the batch: [N]."""
 
+@final
 class DenseGroundStates:
     """Factorised ground states of dense Hermitian matrices (``hsm_dense_ground``)."""
 
@@ -255,13 +259,14 @@ def set_batch_lanes(enabled: bool) -> None:
 
 def batch_lanes_enabled() -> bool: ...
 
+@final
 class ShardPlan:
     """The sharded schedule of a tape on 2^k ranks and one rank's local work
     (``qoxide.distributed``; no communication happens in here)."""
 
-    def __init__(
-        self, tape: Tape, k: int, observables: list[Observable] = ..., naive: bool = False
-    ) -> None: ...
+    def __new__(
+        cls, tape: Tape, k: int, observables: list[Observable] = ..., naive: bool = False
+    ) -> ShardPlan: ...
     n_qubits: int
     k: int
     n_ranks: int

@@ -233,6 +233,11 @@ impl<'py> Call<'py> {
     ) -> PyResult<Self> {
         let compiled = tape.compiled();
         let theta = reals_2d(theta, "theta", None, Some(compiled.tape().n_params))?;
+        if theta.batch == 0 {
+            return Err(shape(
+                "batch size must be at least 1: theta has 0 rows".to_string(),
+            ));
+        }
         let engine = match engine {
             None | Some("auto") => None,
             Some(name) => Some(Engine::from_name(name).ok_or_else(|| {

@@ -116,10 +116,16 @@ impl Options {
     }
 }
 
-/// Largest register the lane engine takes: on the dressed circuit at batch 16-64 the lanes
-/// are 2.9x faster than the per-sample path at 6 qubits, 1.8x at 8 and 1.3-1.8x at 10,
-/// where a block's φ and λ (f64) take 512 KiB, half the L2 of the Zen 4 measured on.
-pub const LANES_MAX_QUBITS: usize = 10;
+/// Largest register the planner gives the lane engine (a forced `Engine::Lanes` takes up to
+/// 10). Expvals of an H+RY / CNOT-chain / RY circuit, 2 threads, best of 5 (2-vCPU VM,
+/// 2026-12-05), lanes vs per-sample: 6 q batch 4096 4.0 vs 7.6 ms; 7 q 14.8 vs 16.0 ms;
+/// 8 q 31.5 vs 24.0 ms (batch 64: 3.7 vs 4.2 ms); 9 q 52 vs 31 ms; 10 q 142 vs 58 ms
+/// (batch 64: 3.9 vs 1.1 ms): above 8 qubits a block's states outgrow L2 and the
+/// per-sample path, whose state stays in L1, wins.
+pub const LANES_MAX_QUBITS: usize = 8;
+
+/// Largest register a forced `Engine::Lanes` runs: a block's φ and λ (f64) take 512 KiB.
+pub const LANES_FORCED_MAX_QUBITS: usize = 10;
 
 /// Smallest batch the planner gives the lane engine: a block of 16 lanes costs the same
 /// with 2 live ones, 0.8x the per-sample path's speed at batch 2, 1.4x at 4, 2.3x at 8.
@@ -133,12 +139,12 @@ pub fn choose<T: Real>(prog: &Program<T>, batch: usize, opts: &Options) -> Resul
     // parametrised gates never carry a dense 3+-wire matrix: the fixed kernels decide
     let lane_kernels =
         *(prog.lane_kernels).get_or_init(|| prog.fixed_kernels().all(lanes::implements));
-    let lanes_ok = lane_kernels && tape.n_qubits <= LANES_MAX_QUBITS;
+    let lanes_ok = lane_kernels && tape.n_qubits <= LANES_FORCED_MAX_QUBITS;
     let tiled = || prog.fused(opts.tile_qubits).as_ref().is_some();
     match opts.engine {
         Some(Engine::Lanes) if !lanes_ok => Err(QoxideError::Value(format!(
-            "engine 'lanes' runs registers of at most {LANES_MAX_QUBITS} qubits without dense \
-             matrices on 3+ wires; this tape has {} qubits{}",
+            "engine 'lanes' runs registers of at most {LANES_FORCED_MAX_QUBITS} qubits without \
+             dense matrices on 3+ wires; this tape has {} qubits{}",
             tape.n_qubits,
             if lane_kernels {
                 ""
@@ -148,7 +154,13 @@ pub fn choose<T: Real>(prog: &Program<T>, batch: usize, opts: &Options) -> Resul
         ))),
         Some(Engine::Tiled) if !tiled() => Ok(Engine::PerSample),
         Some(e) => Ok(e),
-        None if lanes_ok && batch >= LANES_MIN_BATCH && lanes::enabled() => Ok(Engine::Lanes),
+        None if lanes_ok
+            && tape.n_qubits <= LANES_MAX_QUBITS
+            && batch >= LANES_MIN_BATCH
+            && lanes::enabled() =>
+        {
+            Ok(Engine::Lanes)
+        }
         None if fusion::enabled() && tiled() => Ok(Engine::Tiled),
         None => Ok(Engine::PerSample),
     }

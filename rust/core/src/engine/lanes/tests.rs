@@ -1,7 +1,7 @@
 //! The lane engine against the per-sample path: random circuits over every gate kind.
 
 use super::*;
-use crate::engine::{choose, Engine, LANES_MAX_QUBITS, LANES_MIN_BATCH};
+use crate::engine::{choose, Engine, LANES_FORCED_MAX_QUBITS, LANES_MAX_QUBITS, LANES_MIN_BATCH};
 use crate::observable::Obs;
 use crate::{adjoint, measure, Gate, Tape};
 use std::sync::Arc;
@@ -284,6 +284,8 @@ fn eligibility() {
     assert_eq!(auto(&tape, LANES_MIN_BATCH - 1), Ok(Engine::PerSample));
     let tape = random_tape(LANES_MAX_QUBITS + 1, 3, &mut rng);
     assert_ne!(auto(&tape, 64), Ok(Engine::Lanes));
+    assert!(lanes(&tape).is_ok());
+    let tape = random_tape(LANES_FORCED_MAX_QUBITS + 1, 3, &mut rng);
     assert!(lanes(&tape).is_err());
     let mut tape = Tape::new(3, 0).unwrap();
     let mut op = Op::new(Gate::QubitUnitary, vec![0, 1, 2], vec![]);

@@ -43,7 +43,7 @@ def python_blocks(text: str) -> list[tuple[int, str, bool]]:
 def test_block_extraction():
     text = (
         "intro\n```python\nx = 1\n```\n<!-- no-test -->\n```python\nraise SystemExit\n```\n"
-        "```bash\nls\n```\n```python title=\"a.py\"\ny = x + 1\n```\n"
+        '```bash\nls\n```\n```python title="a.py"\ny = x + 1\n```\n'
     )
     blocks = python_blocks(text)
     assert [(line, runs) for line, _, runs in blocks] == [(2, True), (6, False), (12, True)]

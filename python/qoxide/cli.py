@@ -16,13 +16,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qoxide", description="qoxide quantum simulator")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
-        "demo", help="train seed 003's hybrid moons classifier with qoxide and time it"
+        "demo", help="train the hybrid make_moons classifier with qoxide and time it"
     )
     demo.add_argument("--epochs", type=int, default=6, help="training epochs (default 6)")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     sub.add_parser(
         "train-ddp-demo",
-        help="train seed 001's dressed net data-parallel on 2 processes (torch.distributed)",
+        help="train a 4-qubit dressed quantum net data-parallel on 2 processes",
         add_help=False,  # its own parser handles -h and options
     )
     add_hsm_parser(sub)

@@ -1,4 +1,4 @@
-"""`qoxide demo`: seed 003's hybrid classifier on make_moons, trained with qoxide.
+"""`qoxide demo`: the hybrid make_moons classifier (PennyLane forum benchmark), trained with qoxide.
 
 The model of the PennyLane forum benchmark users know: Linear(2,10)–ReLU–Linear(10,2)–Tanh,
 a 2-qubit quantum layer (H + RZ(2x) encoding, CNOT, RY weights, ⟨Z0⟩, ⟨Z1⟩), then the same
@@ -41,7 +41,7 @@ def classical_block() -> nn.Sequential:
 
 
 class HybridMoons(nn.Module):
-    """classical block → quantum layer → classical block, as in seed 003."""
+    """classical block → quantum layer → classical block, as in the forum benchmark."""
 
     def __init__(self, qlayer: nn.Module):
         super().__init__()
@@ -108,7 +108,7 @@ def train_moons(
 
 def main(epochs: int = EPOCHS, progress: bool = True) -> dict[str, Any]:
     print(
-        f"qoxide {qx.__version__}: seed 003 hybrid moons classifier "
+        f"qoxide {qx.__version__}: hybrid make_moons classifier "
         f"({N_SAMPLES} samples, batch {BATCH_SIZE}, {epochs} epochs, SGD lr {LR}, L1 loss)"
     )
     result = train_moons(epochs=epochs, progress=progress)

@@ -59,6 +59,11 @@ typedef qx_c<double> qx_cd;
 #define QX_G_IXY 11
 #define QX_G_GPHASE 12
 
+// Number of parameters of a parametrised gate.
+QX_DEVICE int qx_gate_nparams(int gate) {
+    return gate == QX_G_ROT || gate == QX_G_U3 ? 3 : gate == QX_G_U2 ? 2 : gate == QX_G_FIXED ? 0 : 1;
+}
+
 // Number of complex coefficients of a form.
 QX_DEVICE int qx_form_len(int kind) {
     return kind == QX_K_MAT1 ? 4 : kind == QX_K_MAT2 ? 16 : (kind == QX_K_DIAG1 || kind == QX_K_PARITY) ? 2 : 0;

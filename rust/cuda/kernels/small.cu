@@ -231,8 +231,9 @@ template <typename R> QX_DEVICE void qx_small(const qx_small_args<R>& A) {
         qx_op_form(op, A.consts, A.mats, row, -1, true, m);
         qx_apply<R>(op, m, phi, dim, lt, tps);
         QX_SYNC();
-        if (op[1] != QX_G_FIXED) {
-            for (int j = 0; j < 3; ++j) {
+        {
+            const int np = qx_gate_nparams(op[1]);
+            for (int j = 0; j < np; ++j) {
                 const int col = op[8 + j];
                 if (col < 0) continue;
                 qx_op_form(op, A.consts, A.mats, row, j, false, m);

@@ -116,10 +116,12 @@ pub fn nvrtc_version() -> Result<(i32, i32), String> {
         if !guarded("looking for libnvrtc", || unsafe {
             cudarc::nvrtc::sys::is_culib_present()
         })? {
-            return Err("libnvrtc (NVRTC, the CUDA runtime compiler) was not found: set \
+            return Err(
+                "libnvrtc (NVRTC, the CUDA runtime compiler) was not found: set \
                         QOXIDE_NVRTC to libnvrtc.so.13 (torch's CUDA wheels ship it under \
                         site-packages/nvidia/cu13/lib) or add its folder to LD_LIBRARY_PATH"
-                .into());
+                    .into(),
+            );
         }
         let (mut ma, mut mi) = (0, 0);
         // SAFETY: plain out-pointers.
@@ -140,14 +142,19 @@ pub fn driver_devices() -> Result<usize, String> {
         if !guarded("looking for libcuda", || unsafe {
             cudarc::driver::sys::is_culib_present()
         })? {
-            return Err("the NVIDIA driver library (libcuda.so) was not found: no CUDA driver \
+            return Err(
+                "the NVIDIA driver library (libcuda.so) was not found: no CUDA driver \
                         is installed on this machine"
-                .into());
+                    .into(),
+            );
         }
         guarded("cuInit", cudarc::driver::result::init)?
             .map_err(|e| format!("the CUDA driver failed to initialise (cuInit): {e:?}"))?;
-        let n = guarded("cuDeviceGetCount", cudarc::driver::result::device::get_count)?
-            .map_err(|e| format!("cuDeviceGetCount: {e:?}"))?;
+        let n = guarded(
+            "cuDeviceGetCount",
+            cudarc::driver::result::device::get_count,
+        )?
+        .map_err(|e| format!("cuDeviceGetCount: {e:?}"))?;
         if n <= 0 {
             return Err("the CUDA driver found no GPU".into());
         }

@@ -53,7 +53,9 @@ pub fn parse_ptxas(log: &str) -> Vec<KernelStats> {
     let mut props = String::new();
     for line in log.lines() {
         if let Some(i) = line.find("Function properties for ") {
-            props = line[i + "Function properties for ".len()..].trim().to_string();
+            props = line[i + "Function properties for ".len()..]
+                .trim()
+                .to_string();
             continue;
         }
         if let Some(i) = line.find("Compiling entry function '") {
@@ -103,7 +105,9 @@ pub fn compile(arch: &str) -> Result<Compiled, String> {
             })
             .unwrap_or_default();
         let image = if let Err(e) = done {
-            Err(format!("NVRTC failed to compile the kernels for {arch}: {e:?}\n{log}"))
+            Err(format!(
+                "NVRTC failed to compile the kernels for {arch}: {e:?}\n{log}"
+            ))
         } else if is_cubin {
             let mut n = 0usize;
             // SAFETY: size query then a buffer of that size.
@@ -124,7 +128,11 @@ pub fn compile(arch: &str) -> Result<Compiled, String> {
         };
         let _ = unsafe { result::destroy_program(prog) };
         let image = image?;
-        let stats = if is_cubin { parse_ptxas(&log) } else { Vec::new() };
+        let stats = if is_cubin {
+            parse_ptxas(&log)
+        } else {
+            Vec::new()
+        };
         Ok(Compiled {
             image,
             is_cubin,

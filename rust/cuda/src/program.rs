@@ -285,7 +285,8 @@ impl SmallProgram {
                 p.terms.extend_from_slice(&[x, z, ny & 3]);
                 p.coefs.push(term.coef);
             }
-            p.obs_start.push(i32_of(p.coefs.len(), "the number of Pauli terms")?);
+            p.obs_start
+                .push(i32_of(p.coefs.len(), "the number of Pauli terms")?);
         }
         Ok(p)
     }

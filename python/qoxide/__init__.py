@@ -1,6 +1,6 @@
 """qoxide: fast batched statevector simulation with adjoint gradients for QML in PyTorch."""
 
-from . import _core, hsm, nn, train
+from . import _core, cuda, hsm, nn, train
 from ._core import (
     GATES,
     batch_lanes_enabled,
@@ -32,6 +32,7 @@ __all__ = [
     "Y",
     "Z",
     "circuit",
+    "cuda",
     "hsm",
     "nn",
     "train",

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import _core
+from . import _core, cuda
 from .autograd import CircuitFunction, ExpvalFunction, NoGradFunction
 from .measurements import Counts, Expval, Measurement, Probs, Sample, State, Var
 from .params import symbols
@@ -161,11 +161,9 @@ class QuantumFunction:
         x, ws = self._split(args)
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
         device = tensors[0].device
-        if device.type != "cpu":
-            raise NotImplementedError(
-                f"qoxide runs on CPU in this build; got a tensor on {device}. "
-                "Move inputs with .cpu() (the CUDA backend is a separate feature)."
-            )
+        if any(t.device.type != "cpu" for t in tensors):
+            bad = next(t.device for t in tensors if t.device.type != "cpu")
+            raise cuda.device_error(bad)
         if any(t.is_complex() for t in tensors):
             raise TypeError("circuit inputs and weights must be real; got a complex tensor")
         if dtype is None:

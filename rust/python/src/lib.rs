@@ -2,6 +2,7 @@
 //! no simulation logic lives here.
 
 mod compute;
+mod cuda;
 mod errors;
 mod hsm;
 mod observable;
@@ -15,6 +16,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<observable::PyObservable>()?;
     compute::register(m)?;
     hsm::register(m)?;
+    cuda::register(m)?;
     m.add("MAX_QUBITS", qoxide_core::memory::MAX_QUBITS)?;
     m.add(
         "GATES",

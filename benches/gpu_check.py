@@ -22,11 +22,11 @@ import math
 import statistics
 import sys
 import time
-from typing import Any, Callable
-
-import torch
+from collections.abc import Callable
+from typing import Any
 
 import qoxide as qx
+import torch
 
 N_QUBITS = 4
 DEPTH = 6
@@ -61,8 +61,10 @@ def torch_statevector(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     def one(psi: torch.Tensor, m: torch.Tensor, wire: int) -> torch.Tensor:
         # m: [2, 2] or [B, 2, 2]; wire 0 is the most significant axis (axis 1)
         p = psi.movedim(wire + 1, -1)
-        p = torch.einsum("...ij,b...j->b...i", m, p) if m.dim() == 2 else torch.einsum(
-            "bij,b...j->b...i", m, p
+        p = (
+            torch.einsum("...ij,b...j->b...i", m, p)
+            if m.dim() == 2
+            else torch.einsum("bij,b...j->b...i", m, p)
         )
         return p.movedim(-1, wire + 1)
 
@@ -168,7 +170,8 @@ def main() -> int:
 
     print()
     tcol = f"torch_{dev.type}_s"
-    print(f"{'batch':>8} {'qoxide cpu (s)':>15} {tcol + ' ':>15} {'cpu/torch':>10} {'qoxide cuda':>12}")
+    head = f"{'batch':>8} {'qoxide cpu (s)':>15} {tcol:>15} {'cpu/torch':>10}"
+    print(head + f" {'qoxide cuda':>12}")
     for r in rows:
         print(
             f"{r['batch']:>8} {r['qoxide_cpu_s']:>15.5f} {r[tcol]:>15.5f} "

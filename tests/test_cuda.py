@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import qoxide as qx
 import torch
@@ -118,3 +119,76 @@ def test_gpu_backend_available() -> None:
     major = torch.cuda.get_device_capability()[0]
     report = qx.cuda.compile_check(f"sm_{major}0")
     assert {r["kernel"] for r in report} == {"qx_small_c64", "qx_small_c128"}
+
+
+# ---- the kernel on a GPU (host arrays in/out) against the CPU engine -------------------
+
+_GATES_1P = ["RX", "RY", "RZ", "PhaseShift", "U1"]
+_GATES_2W = ["CNOT", "CY", "CZ", "SWAP", "ISWAP"]
+_GATES_2W_1P = ["CRX", "CRY", "CRZ", "ControlledPhaseShift", "IsingXX", "IsingYY", "IsingZZ"]
+
+
+def _random_case(rng: np.random.Generator, n: int, n_ops: int, n_params: int):  # type: ignore[no-untyped-def]
+    tape = qx._core.Tape(n, n_params)
+
+    def par() -> int | float:
+        return int(rng.integers(n_params)) if rng.random() < 0.75 else float(rng.normal())
+
+    for w in range(n):
+        tape.add("Hadamard", [w])
+    for _ in range(n_ops):
+        k = int(rng.integers(6 if n >= 3 else (4 if n >= 2 else 2)))
+        if k == 0:
+            tape.add(
+                str(rng.choice(_GATES_1P)),
+                [int(rng.integers(n))],
+                [par()],
+                bool(rng.random() < 0.2),
+            )
+        elif k == 1:
+            tape.add(str(rng.choice(["Rot", "U3"])), [int(rng.integers(n))], [par(), par(), par()])
+        elif k == 2:
+            ws = [int(w) for w in rng.choice(n, 2, replace=False)]
+            tape.add(str(rng.choice(_GATES_2W)), ws)
+        elif k == 3:
+            ws = [int(w) for w in rng.choice(n, 2, replace=False)]
+            tape.add(str(rng.choice(_GATES_2W_1P)), ws, [par()], bool(rng.random() < 0.2))
+        elif k == 4:
+            ws = [int(w) for w in rng.choice(n, 3, replace=False)]
+            tape.add(str(rng.choice(["Toffoli", "CSWAP"])), ws)
+        else:
+            ws = [int(w) for w in rng.choice(n, 3, replace=False)]
+            tape.add("MultiRZ", ws, [par()])
+    obs = [[(1.0, [(i, "Z")])] for i in range(n)]
+    obs.append([(0.5, [(0, "X"), (n - 1, "Y")] if n > 1 else [(0, "X")]), (-0.3, [(0, "Z")])])
+    return tape, obs
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 6, 9, 12])
+@pytest.mark.parametrize("precision", ["complex128", "complex64"])
+def test_gpu_kernel_matches_cpu_engine(n: int, precision: str) -> None:
+    rng = np.random.default_rng(100 + n)
+    n_params, batch = 4, 37
+    tape, obs = _random_case(rng, n, 6 * n + 10, n_params)
+    theta = rng.normal(size=(batch, n_params))
+    g = rng.normal(size=(batch, len(obs)))
+    cobs = [qx._core.Observable.pauli(n, o) for o in obs]
+    want_ev = qx._core.expval(tape, theta, cobs)
+    want_state = qx._core.state(tape, theta)
+    want_vjp = qx._core.vjp(tape, theta, cobs, g)
+    tol = 1e-10 if precision == "complex128" else 2e-4
+    ev, st, _ = qx._core.cuda_run_small(tape, theta, obs, None, precision, True)
+    np.testing.assert_allclose(ev, want_ev, atol=tol)
+    np.testing.assert_allclose(st, want_state, atol=tol)
+    ev2, _, gr = qx._core.cuda_run_small(tape, theta, obs, g, precision, False)
+    np.testing.assert_allclose(ev2, want_ev, atol=tol)
+    np.testing.assert_allclose(gr, want_vjp, atol=10 * tol)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_run_without_gpu_raises_with_reason() -> None:
+    tape = qx._core.Tape(1, 1)
+    tape.add("RX", [0], [0])
+    with pytest.raises(RuntimeError, match="not available"):
+        qx._core.cuda_run_small(tape, np.zeros((2, 1)), [[(1.0, [(0, "Z")])]])

@@ -220,3 +220,14 @@ def cuda_nvrtc_version() -> tuple[int, int]: ...
 def cuda_compile_check(arch: str) -> list[tuple[str, int, int, int, int]]:
     """Compile every kernel for ``arch``: (kernel, registers, spill stores, spill loads,
     stack bytes) per kernel (empty for a PTX architecture such as compute_75)."""
+def cuda_run_small(
+    tape: Tape,
+    theta: npt.NDArray[np.float64],
+    observables: Sequence[Sequence[tuple[float, Sequence[tuple[int, str]]]]],
+    grad_out: npt.NDArray[np.float64] | None = None,
+    precision: str = "complex128",
+    want_state: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The batched small-register kernel on GPU 0 from host arrays (synchronous):
+    (expval [B, M], final states [B, 2^n] or None, grad_theta [B, P] or None).
+    RuntimeError with the reason where the CUDA backend is not available."""

@@ -3,7 +3,7 @@
 //! barrier. Slow by design; it checks the kernel logic the GPU runs, not speed.
 
 use crate::error::{CudaError, Result};
-use crate::program::{Precision, SmallProgram};
+use crate::program::{Precision, RunOutput, SmallProgram};
 use std::os::raw::c_int;
 
 extern "C" {
@@ -34,15 +34,7 @@ extern "C" {
 }
 
 /// What one emulated launch returns.
-#[derive(Clone, Debug, Default)]
-pub struct HostRun {
-    /// [B, M]
-    pub expval: Vec<f64>,
-    /// [B, 2^n] complex, interleaved (re, im), when asked for.
-    pub state: Option<Vec<f64>>,
-    /// [B, P] when grad_out was given.
-    pub grad: Option<Vec<f64>>,
-}
+pub type HostRun = RunOutput;
 
 /// Run the kernel on `batch` rows of theta; `max_tps` caps the threads per sample.
 pub fn run(
@@ -54,23 +46,7 @@ pub fn run(
     want_state: bool,
     max_tps: u32,
 ) -> Result<HostRun> {
-    if theta.len() != batch * prog.n_params {
-        return Err(CudaError::Value(format!(
-            "theta must hold batch x {} = {} values, got {}",
-            prog.n_params,
-            batch * prog.n_params,
-            theta.len()
-        )));
-    }
-    if let Some(g) = grad_out {
-        if g.len() != batch * prog.n_obs {
-            return Err(CudaError::Value(format!(
-                "grad_out must hold batch x {} values, got {}",
-                prog.n_obs,
-                g.len()
-            )));
-        }
-    }
+    prog.check_inputs(theta, batch, grad_out)?;
     let l = prog.launch(batch, grad_out.is_some(), prec, max_tps)?;
     let dim = 1usize << prog.n_qubits;
     let mut out = HostRun {

@@ -4,6 +4,7 @@
 //! compiled for the host through `host/shim.h` in the tests (feature `host-emulation`).
 
 pub mod avail;
+pub mod device;
 pub mod error;
 #[cfg(feature = "host-emulation")]
 pub mod host;
@@ -12,4 +13,4 @@ pub mod program;
 
 pub use avail::{is_available, reason};
 pub use error::{CudaError, Result};
-pub use program::{Launch, PauliObs, PauliTerm, Precision, SmallProgram};
+pub use program::{Launch, PauliObs, PauliTerm, Precision, RunOutput, SmallProgram};

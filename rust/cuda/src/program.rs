@@ -83,6 +83,17 @@ pub struct SmallProgram {
     pub coefs: Vec<f64>,
 }
 
+/// What one launch returns (host arrays).
+#[derive(Clone, Debug, Default)]
+pub struct RunOutput {
+    /// [B, M]
+    pub expval: Vec<f64>,
+    /// [B, 2^n] complex, interleaved (re, im), when asked for.
+    pub state: Option<Vec<f64>>,
+    /// [B, P] when grad_out was given.
+    pub grad: Option<Vec<f64>>,
+}
+
 /// Launch shape: `tps` threads per sample, `spb` samples per block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Launch {
@@ -289,6 +300,34 @@ impl SmallProgram {
                 .push(i32_of(p.coefs.len(), "the number of Pauli terms")?);
         }
         Ok(p)
+    }
+
+    /// Shapes of theta [batch, P] and grad_out [batch, M].
+    pub fn check_inputs(
+        &self,
+        theta: &[f64],
+        batch: usize,
+        grad_out: Option<&[f64]>,
+    ) -> Result<()> {
+        if theta.len() != batch * self.n_params {
+            return Err(CudaError::Value(format!(
+                "theta must hold batch x {} = {} values, got {}",
+                self.n_params,
+                batch * self.n_params,
+                theta.len()
+            )));
+        }
+        if let Some(g) = grad_out {
+            if g.len() != batch * self.n_obs {
+                return Err(CudaError::Value(format!(
+                    "grad_out must hold batch x {} = {} values, got {}",
+                    self.n_obs,
+                    batch * self.n_obs,
+                    g.len()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Launch shape for `batch` samples; `max_tps` caps the threads per sample (the

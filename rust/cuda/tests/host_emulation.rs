@@ -149,7 +149,7 @@ fn random_obs(rng: &mut Rng, n: usize) -> Vec<PauliObs> {
             }]
         })
         .collect();
-    let mut word = |rng: &mut Rng| {
+    let word = |rng: &mut Rng| {
         let k = 1 + rng.below(n.min(3));
         rng.wires(n, k)
             .into_iter()

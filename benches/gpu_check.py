@@ -4,8 +4,9 @@ Section (i) of issue 17: the seeds' dressed circuit (H layer, RY(x), depth x (CN
 shifted pairs, RY(w)), <Z_i>) forward + backward at batch 64 ... 262144, timed for
 - qoxide on the CPU (the anchor),
 - a plain-torch batched statevector on CUDA (autograd backward),
-- qoxide on CUDA: reported as null with the reason while the torch-tensor execution path
-  of the CUDA backend is not built (the kernels are; see python/qoxide/cuda.py).
+- qoxide's CUDA kernel from host arrays (``qx._core.cuda_run_small``: upload, one forward
+  launch, one VJP launch, download — copies included; the torch-tensor path that would
+  skip the copies is not built yet), or null with the reason where CUDA is unavailable.
 Every ratio is taken from figures measured in the same run. Prints one JSON line per
 measurement, then a table. ``--dry`` runs the CPU side only (tiny batches, no GPU needed):
 the torch statevector reference on the CPU is checked against qoxide first.
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import qoxide as qx
 import torch
 
@@ -94,6 +96,33 @@ def torch_statevector(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return prob @ signs
 
 
+def dressed_tape() -> tuple[Any, list[Any]]:
+    """The same circuit as a native tape: theta = [x (4) | w (depth x 4)]."""
+    t = qx._core.Tape(N_QUBITS, N_QUBITS * (DEPTH + 1))
+    for i in range(N_QUBITS):
+        t.add("Hadamard", [i])
+        t.add("RY", [i], [i])
+    for k in range(DEPTH):
+        for i in list(range(0, N_QUBITS - 1, 2)) + list(range(1, N_QUBITS - 1, 2)):
+            t.add("CNOT", [i, i + 1])
+        for i in range(N_QUBITS):
+            t.add("RY", [i], [N_QUBITS * (k + 1) + i])
+    return t, [[(1.0, [(i, "Z")])] for i in range(N_QUBITS)]
+
+
+def qoxide_cuda_fwd_bwd(x: torch.Tensor, w: torch.Tensor, precision: str) -> Callable[[], Any]:
+    tape, obs = dressed_tape()
+    b = x.shape[0]
+    theta = torch.cat([x.double(), w.double().reshape(1, -1).expand(b, -1)], 1).numpy()
+    g = np.ones((b, N_QUBITS))
+
+    def run() -> None:
+        qx._core.cuda_run_small(tape, theta, obs, None, precision)
+        qx._core.cuda_run_small(tape, theta, obs, g, precision)
+
+    return run
+
+
 def timed(fn: Callable[[], Any], sync: Callable[[], None], repeats: int) -> float:
     fn()
     sync()  # warm-up (compile, allocate)
@@ -140,11 +169,18 @@ def main() -> int:
         return 1
 
     cuda_reason = None if qx.cuda.is_available() else qx.cuda.reason()
-    qoxide_gpu_reason = (
-        f"CUDA backend unavailable: {cuda_reason}"
-        if cuda_reason
-        else "the torch-tensor execution path of the CUDA backend is not built yet"
-    )
+    qoxide_gpu_reason = f"CUDA backend unavailable: {cuda_reason}" if cuda_reason else None
+    precision = "complex64" if dtype == torch.float32 else "complex128"
+    if cuda_reason is None:  # the kernel agrees with the CPU engine before it is timed
+        tape, obs = dressed_tape()
+        x8 = torch.rand(8, N_QUBITS, generator=g, dtype=torch.float64)
+        w8 = torch.rand(DEPTH, N_QUBITS, generator=g, dtype=torch.float64)
+        th = torch.cat([x8, w8.reshape(1, -1).expand(8, -1)], 1).numpy()
+        ev, _, _ = qx._core.cuda_run_small(tape, th, obs, None, "complex128")
+        err = float(np.abs(ev - qfn(x8, w8).numpy()).max())
+        print(json.dumps({"check": "qoxide cuda == qoxide cpu", "max_abs_err": err}))
+        if err > 1e-10:
+            return 1
     sync_gpu = torch.cuda.synchronize if gpu else (lambda: None)
     for b in batches:
         x = torch.rand(b, N_QUBITS, generator=g, dtype=dtype) * math.pi
@@ -152,14 +188,21 @@ def main() -> int:
         reps = max(1, a.repeats if b <= 16384 else a.repeats // 2)
         t_cpu = timed(fwd_bwd(qfn, x, w), lambda: None, reps)
         t_torch = timed(fwd_bwd(torch_statevector, x.to(dev), w.to(dev)), sync_gpu, reps)
+        t_qcuda = (
+            None
+            if qoxide_gpu_reason
+            else timed(qoxide_cuda_fwd_bwd(x, w, precision), lambda: None, reps)
+        )
         row = {
             "section": "dressed_fwd_bwd",
             "batch": b,
             "dtype": a.dtype,
             "qoxide_cpu_s": t_cpu,
             f"torch_{dev.type}_s": t_torch,
-            "qoxide_cuda_s": None,
+            "qoxide_cuda_host_arrays_s": t_qcuda,
             "qoxide_cuda_skipped": qoxide_gpu_reason,
+            f"torch_{dev.type}_over_qoxide_cuda": None if t_qcuda is None else t_torch / t_qcuda,
+            "qoxide_cpu_over_qoxide_cuda": None if t_qcuda is None else t_cpu / t_qcuda,
             f"qoxide_cpu_over_torch_{dev.type}": t_cpu / t_torch,
             "device": torch.cuda.get_device_name() if gpu else "cpu (dry run)",
         }
@@ -170,14 +213,21 @@ def main() -> int:
 
     print()
     tcol = f"torch_{dev.type}_s"
-    head = f"{'batch':>8} {'qoxide cpu (s)':>15} {tcol:>15} {'cpu/torch':>10}"
-    print(head + f" {'qoxide cuda':>12}")
+    head = f"{'batch':>8} {'qoxide cpu (s)':>15} {tcol:>15} {'qoxide cuda (s)':>16}"
+    print(head + f" {'torch/qx-cuda':>14} {'qx-cpu/qx-cuda':>15}")
     for r in rows:
-        print(
-            f"{r['batch']:>8} {r['qoxide_cpu_s']:>15.5f} {r[tcol]:>15.5f} "
-            f"{r['qoxide_cpu_s'] / r[tcol]:>10.2f} {'n/a':>12}"
+        tq = r["qoxide_cuda_host_arrays_s"]
+        cells = (
+            ("n/a", "n/a", "n/a")
+            if tq is None
+            else (f"{tq:.5f}", f"{r[tcol] / tq:.2f}", f"{r['qoxide_cpu_s'] / tq:.2f}")
         )
-    print(f"qoxide cuda: {qoxide_gpu_reason}")
+        print(
+            f"{r['batch']:>8} {r['qoxide_cpu_s']:>15.5f} {r[tcol]:>15.5f} {cells[0]:>16} "
+            f"{cells[1]:>14} {cells[2]:>15}"
+        )
+    if qoxide_gpu_reason:
+        print(f"qoxide cuda: {qoxide_gpu_reason}")
     return 0
 
 

@@ -20,6 +20,9 @@ fn to_py(e: CudaError) -> PyErr {
     }
 }
 
+/// (kernel, registers, spill stores, spill loads, stack bytes)
+type KernelReport = (String, u32, u32, u32, u32);
+
 type PyPauliObs = Vec<(f64, Vec<(usize, String)>)>;
 
 /// Run the batched small-register kernel on GPU 0 from numpy arrays (synchronous):
@@ -138,7 +141,7 @@ fn cuda_nvrtc_version() -> PyResult<(i32, i32)> {
 /// Compile every kernel for `arch` ("sm_90", "compute_75"): a list of
 /// (kernel, registers, spill stores, spill loads, stack bytes) — empty for PTX.
 #[pyfunction]
-fn cuda_compile_check(py: Python<'_>, arch: String) -> PyResult<Vec<(String, u32, u32, u32, u32)>> {
+fn cuda_compile_check(py: Python<'_>, arch: String) -> PyResult<Vec<KernelReport>> {
     let r = py.detach(|| {
         std::panic::catch_unwind(|| qoxide_cuda::nvrtc::compile(&arch))
             .unwrap_or_else(|_| Err("NVRTC compile panicked".to_string()))

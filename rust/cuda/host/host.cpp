@@ -15,7 +15,7 @@ void qx_host_sync() { pthread_barrier_wait(qx_barrier); }
 
 typedef void (*qx_small_fn)(const int*, const double*, const double*, const double*, const int*,
                             const int*, const double*, const double*, double*, double*, double*,
-                            int, int, int, int, int, int, int);
+                            double*, int, int, int, int, int, int, int);
 
 // Launch qx_small_c128 (precision 128) or qx_small_c64 (64) on grid x block threads with
 // `smem` bytes of shared memory per block. Returns 0, or -1 on a bad argument.
@@ -23,7 +23,8 @@ extern "C" int qx_host_small(int precision, unsigned grid, unsigned block, size_
                              const int* ops, const double* consts, const double* mats,
                              const double* theta, const int* obs_start, const int* terms,
                              const double* coefs, const double* grad_out, double* out,
-                             double* out_state, double* grad_theta, int n_ops, int n_qubits,
+                             double* out_state, double* grad_theta, double* jac, int n_ops,
+                             int n_qubits,
                              int P, int B, int M, int spb, int tps) {
     qx_small_fn f = precision == 128 ? qx_small_c128 : precision == 64 ? qx_small_c64 : nullptr;
     if (!f || block == 0) return -1;
@@ -41,7 +42,7 @@ extern "C" int qx_host_small(int precision, unsigned grid, unsigned block, size_
             for (unsigned b = 0; b < grid; ++b) {
                 blockIdx = {b, 0, 0};
                 f(ops, consts, mats, theta, obs_start, terms, coefs, grad_out, out, out_state,
-                  grad_theta, n_ops, n_qubits, P, B, M, spb, tps);
+                  grad_theta, jac, n_ops, n_qubits, P, B, M, spb, tps);
                 // the block is done before its shared memory is reused by the next one
                 pthread_barrier_wait(&bar);
             }

@@ -3,9 +3,11 @@
 // states in shared memory, `tps` threads per sample (a power of two); the expectation
 // values (Pauli sums) are reduced in the same launch. With `grad_out` set, the same launch
 // then runs the adjoint VJP: λ = Σ_m g_m O_m |φ⟩ in shared memory next to φ, one backward
-// sweep, grad_theta[b, col] += 2 Re ⟨λ|∂U|φ⟩.
+// sweep, grad_theta[b, col] += 2 Re ⟨λ|∂U|φ⟩. With `jac` set instead, the adjoint
+// Jacobian [B, M, P]: one sweep per observable in the same launch.
 //
-// Shared memory (dynamic): φ [spb][2^n] complex, λ [spb][2^n] (VJP only), red [blockDim] R.
+// Shared memory (dynamic): φ [spb][2^n] complex, λ [spb][2^n] (VJP / Jacobian only),
+// red [blockDim] R.
 // Every thread reaches every barrier: samples past the batch end (the last block) compute
 // on zeros and write nothing.
 
@@ -21,6 +23,7 @@ template <typename R> struct qx_small_args {
     double* out;           // [B, M] expectation values or null
     double* out_state;     // [B, 2^n] complex interleaved or null
     double* grad_theta;    // [B, P] (VJP only; overwritten)
+    double* jac;           // [B, M, P] Jacobian, or null (used when grad_out is null)
     int n_ops, n_qubits, P, B, M, spb, tps;
 };
 
@@ -152,20 +155,10 @@ template <typename R> QX_DEVICE qx_c<R> qx_ipow(int k, qx_c<R> z) {
     }
 }
 
-template <typename R> QX_DEVICE void qx_small(const qx_small_args<R>& A) {
-    QX_DYN_SHARED(smem);
-    const unsigned dim = 1u << A.n_qubits;
-    const int tid = threadIdx.x, tps = A.tps;
-    const int s = tid / tps, lt = tid % tps;
-    const long long b = (long long)blockIdx.x * A.spb + s;
-    const bool live = b < A.B;
-    const bool vjp = A.grad_out != 0;
-    qx_c<R>* phi = reinterpret_cast<qx_c<R>*>(smem) + (size_t)s * dim;
-    qx_c<R>* lam = reinterpret_cast<qx_c<R>*>(smem) + (size_t)(A.spb + s) * dim;
-    R* red = reinterpret_cast<R*>(reinterpret_cast<qx_c<R>*>(smem) + (size_t)A.spb * dim * (vjp ? 2 : 1));
-    // Rows past the batch end read row 0 (any valid angles; nothing is written).
-    const double* row = A.theta + (live ? b : 0) * (long long)A.P;
-
+// φ ← U_{n-1} ... U_0 |0⟩ (this lane's share; ends with a barrier).
+template <typename R>
+QX_DEVICE void qx_forward(const qx_small_args<R>& A, const double* row, qx_c<R>* phi,
+                          unsigned dim, int lt, int tps) {
     for (unsigned i = lt; i < dim; i += tps) phi[i] = qx_mk<R>(i == 0 ? 1 : 0, 0);
     QX_SYNC();
     qx_cd m[16];
@@ -176,6 +169,74 @@ template <typename R> QX_DEVICE void qx_small(const qx_small_args<R>& A) {
         qx_apply<R>(op, m, phi, dim, lt, tps);
         QX_SYNC();
     }
+}
+
+// One adjoint sweep from the final φ: λ = Σ_m w_m O_m φ with w = g (g != null) or the
+// one-hot e_{only}; gt[col] = Σ 2 Re ⟨λ|∂U|φ⟩ over the ops using theta column col
+// (written by lane 0 when `live`). φ is left un-computed (back to |0⟩).
+template <typename R>
+QX_DEVICE void qx_backward(const qx_small_args<R>& A, const double* row, const double* g,
+                           int only, double* gt, bool live, qx_c<R>* phi, qx_c<R>* lam,
+                           R* red, unsigned dim, int tid, int lt, int tps) {
+    // λ[k] = Σ_m w_m Σ_t c_t i^ny (-1)^{|(k^x) & z|} φ[k^x]
+    for (unsigned k = lt; k < dim; k += tps) {
+        qx_c<R> acc = qx_mk<R>(0, 0);
+        for (int mo = 0; mo < A.M; ++mo) {
+            const R gm = !live ? (R)0 : g ? (R)g[mo] : (R)(mo == only ? 1 : 0);
+            for (int t = A.obs_start[mo]; t < A.obs_start[mo + 1]; ++t) {
+                const unsigned x = (unsigned)A.terms[3 * t], z = (unsigned)A.terms[3 * t + 1];
+                const unsigned j = k ^ x;
+                qx_c<R> w = qx_scale(qx_ipow(A.terms[3 * t + 2], phi[j]), gm * (R)A.coefs[t]);
+                if (QX_POPC(j & z) & 1) w = qx_scale(w, (R)-1);
+                acc = qx_add(acc, w);
+            }
+        }
+        lam[k] = acc;
+    }
+    if (live && lt == 0)
+        for (int p = 0; p < A.P; ++p) gt[p] = 0;
+    QX_SYNC();
+    qx_cd m[16];
+    for (int k = A.n_ops - 1; k >= 0; --k) {
+        const int* op = A.ops + k * QX_OP_INTS;
+        if (op[0] == QX_K_ID) continue;
+        // φ ← U_k† φ
+        qx_op_form(op, A.consts, A.mats, row, -1, true, m);
+        qx_apply<R>(op, m, phi, dim, lt, tps);
+        QX_SYNC();
+        const int np = qx_gate_nparams(op[1]);
+        for (int j = 0; j < np; ++j) {
+            const int col = op[8 + j];
+            if (col < 0) continue;
+            qx_op_form(op, A.consts, A.mats, row, j, false, m);
+            R part = qx_braket<R>(op, m, lam, phi, dim, lt, tps).re;
+            R tot = qx_reduce<R>(part, red, tid, lt, tps);
+            if (live && lt == 0) gt[col] += 2.0 * (double)tot;
+        }
+        // λ ← U_k† λ
+        qx_op_form(op, A.consts, A.mats, row, -1, true, m);
+        qx_apply<R>(op, m, lam, dim, lt, tps);
+        QX_SYNC();
+    }
+}
+
+template <typename R> QX_DEVICE void qx_small(const qx_small_args<R>& A) {
+    QX_DYN_SHARED(smem);
+    const unsigned dim = 1u << A.n_qubits;
+    const int tid = threadIdx.x, tps = A.tps;
+    const int s = tid / tps, lt = tid % tps;
+    const long long b = (long long)blockIdx.x * A.spb + s;
+    const bool live = b < A.B;
+    const bool adjoint = A.grad_out != 0 || A.jac != 0;
+    qx_c<R>* phi = reinterpret_cast<qx_c<R>*>(smem) + (size_t)s * dim;
+    qx_c<R>* lam = reinterpret_cast<qx_c<R>*>(smem) + (size_t)(A.spb + s) * dim;
+    R* red = reinterpret_cast<R*>(reinterpret_cast<qx_c<R>*>(smem) +
+                                  (size_t)A.spb * dim * (adjoint ? 2 : 1));
+    // Rows past the batch end read row 0 (any valid angles; nothing is written).
+    const long long bb = live ? b : 0;
+    const double* row = A.theta + bb * A.P;
+
+    qx_forward<R>(A, row, phi, dim, lt, tps);
     if (A.out_state && live) {
         double* o = A.out_state + 2 * b * (long long)dim;
         for (unsigned i = lt; i < dim; i += tps) {
@@ -202,50 +263,16 @@ template <typename R> QX_DEVICE void qx_small(const qx_small_args<R>& A) {
             if (live && lt == 0) A.out[b * A.M + mo] = (double)tot;
         }
     }
-    if (!vjp) return;
-
-    // λ[k] = Σ_m g_m Σ_t c_t i^ny (-1)^{|(k^x) & z|} φ[k^x]
-    const double* g = A.grad_out + (live ? b : 0) * (long long)A.M;
-    for (unsigned k = lt; k < dim; k += tps) {
-        qx_c<R> acc = qx_mk<R>(0, 0);
+    if (A.grad_out) {
+        qx_backward<R>(A, row, A.grad_out + bb * A.M, -1, A.grad_theta + bb * A.P, live, phi,
+                       lam, red, dim, tid, lt, tps);
+    } else if (A.jac) {
+        // Jacobian [B, M, P]: one sweep per observable, the forward re-run in between
         for (int mo = 0; mo < A.M; ++mo) {
-            const R gm = live ? (R)g[mo] : (R)0;
-            for (int t = A.obs_start[mo]; t < A.obs_start[mo + 1]; ++t) {
-                const unsigned x = (unsigned)A.terms[3 * t], z = (unsigned)A.terms[3 * t + 1];
-                const unsigned j = k ^ x;
-                qx_c<R> w = qx_scale(qx_ipow(A.terms[3 * t + 2], phi[j]), gm * (R)A.coefs[t]);
-                if (QX_POPC(j & z) & 1) w = qx_scale(w, (R)-1);
-                acc = qx_add(acc, w);
-            }
+            if (mo > 0) qx_forward<R>(A, row, phi, dim, lt, tps);
+            qx_backward<R>(A, row, 0, mo, A.jac + (bb * A.M + mo) * A.P, live, phi, lam, red,
+                           dim, tid, lt, tps);
         }
-        lam[k] = acc;
-    }
-    double* gt = A.grad_theta + (live ? b : 0) * (long long)A.P;
-    if (live && lt == 0)
-        for (int p = 0; p < A.P; ++p) gt[p] = 0;
-    QX_SYNC();
-    for (int k = A.n_ops - 1; k >= 0; --k) {
-        const int* op = A.ops + k * QX_OP_INTS;
-        if (op[0] == QX_K_ID) continue;
-        // φ ← U_k† φ
-        qx_op_form(op, A.consts, A.mats, row, -1, true, m);
-        qx_apply<R>(op, m, phi, dim, lt, tps);
-        QX_SYNC();
-        {
-            const int np = qx_gate_nparams(op[1]);
-            for (int j = 0; j < np; ++j) {
-                const int col = op[8 + j];
-                if (col < 0) continue;
-                qx_op_form(op, A.consts, A.mats, row, j, false, m);
-                R part = qx_braket<R>(op, m, lam, phi, dim, lt, tps).re;
-                R tot = qx_reduce<R>(part, red, tid, lt, tps);
-                if (live && lt == 0) gt[col] += 2.0 * (double)tot;
-            }
-        }
-        // λ ← U_k† λ
-        qx_op_form(op, A.consts, A.mats, row, -1, true, m);
-        qx_apply<R>(op, m, lam, dim, lt, tps);
-        QX_SYNC();
     }
 }
 
@@ -253,12 +280,13 @@ template <typename R> QX_DEVICE void qx_small(const qx_small_args<R>& A) {
     QX_GLOBAL void NAME(const int* ops, const double* consts, const double* mats,         \
                         const double* theta, const int* obs_start, const int* terms,      \
                         const double* coefs, const double* grad_out, double* out,         \
-                        double* out_state, double* grad_theta, int n_ops, int n_qubits,   \
+                        double* out_state, double* grad_theta, double* jac, int n_ops,    \
+                        int n_qubits,                                                     \
                         int P, int B, int M, int spb, int tps) {                          \
         qx_small_args<R> a;                                                               \
         a.ops = ops; a.consts = consts; a.mats = mats; a.theta = theta;                   \
         a.obs_start = obs_start; a.terms = terms; a.coefs = coefs; a.grad_out = grad_out; \
-        a.out = out; a.out_state = out_state; a.grad_theta = grad_theta;                  \
+        a.out = out; a.out_state = out_state; a.grad_theta = grad_theta; a.jac = jac;     \
         a.n_ops = n_ops; a.n_qubits = n_qubits; a.P = P; a.B = B; a.M = M;                \
         a.spb = spb; a.tps = tps;                                                         \
         qx_small<R>(a);                                                                   \

@@ -9,7 +9,7 @@
 
 use crate::avail::{guarded, reason};
 use crate::error::{CudaError, Result};
-use crate::program::{Precision, RunOutput, SmallProgram, MAX_THREADS_PER_SAMPLE};
+use crate::program::{Adjoint, Precision, RunOutput, SmallProgram, MAX_THREADS_PER_SAMPLE};
 use cudarc::driver::sys::{CUdevice_attribute, CUfunction_attribute};
 use cudarc::driver::{CudaContext, CudaModule, CudaStream, LaunchConfig, PushKernelArg};
 use cudarc::nvrtc::Ptx;
@@ -81,13 +81,13 @@ pub fn run(
     theta: &[f64],
     batch: usize,
     prec: Precision,
-    grad_out: Option<&[f64]>,
+    adjoint: Adjoint<'_>,
     want_state: bool,
 ) -> Result<RunOutput> {
-    prog.check_inputs(theta, batch, grad_out)?;
+    prog.check_inputs(theta, batch, adjoint.grad_out())?;
     let d = device()?;
     guarded("a CUDA launch", || {
-        run_on(d, prog, theta, batch, prec, grad_out, want_state)
+        run_on(d, prog, theta, batch, prec, adjoint, want_state)
     })
     .unwrap_or_else(|e| Err(CudaError::Driver(e)))
 }
@@ -98,10 +98,12 @@ fn run_on(
     theta: &[f64],
     batch: usize,
     prec: Precision,
-    grad_out: Option<&[f64]>,
+    adjoint: Adjoint<'_>,
     want_state: bool,
 ) -> Result<RunOutput> {
-    let l = prog.launch(batch, grad_out.is_some(), prec, MAX_THREADS_PER_SAMPLE)?;
+    let grad_out = adjoint.grad_out();
+    let want_jac = matches!(adjoint, Adjoint::Jacobian);
+    let l = prog.launch(batch, adjoint.is_some(), prec, MAX_THREADS_PER_SAMPLE)?;
     if l.shared_bytes > d.max_shared {
         return Err(CudaError::Unsupported(format!(
             "{} qubits at this precision need {} bytes of shared memory per block; this GPU \
@@ -117,7 +119,8 @@ fn run_on(
     } else {
         0
     };
-    let bytes = 8 * (theta.len() + 2 * n_out + n_state + n_grad) as u128;
+    let n_jac = if want_jac { n_out * prog.n_params } else { 0 };
+    let bytes = 8 * (theta.len() + 2 * n_out + n_state + n_grad + n_jac) as u128;
     let (free, _) = drv("cuMemGetInfo", d.ctx.mem_get_info())?;
     if bytes > free as u128 {
         return Err(CudaError::Memory(format!(
@@ -145,6 +148,7 @@ fn run_on(
     let mut out = drv("alloc", s.alloc_zeros::<f64>(n_out.max(1)))?;
     let mut st = drv("alloc", s.alloc_zeros::<f64>(n_state.max(1)))?;
     let mut gt = drv("alloc", s.alloc_zeros::<f64>(n_grad.max(1)))?;
+    let mut jac = drv("alloc", s.alloc_zeros::<f64>(n_jac.max(1)))?;
     let f = drv("the kernel", d.module.load_function(prec.kernel()))?;
     drv(
         "dynamic shared memory",
@@ -191,6 +195,11 @@ fn run_on(
     } else {
         a.arg(&null);
     }
+    if want_jac {
+        a.arg(&mut jac);
+    } else {
+        a.arg(&null);
+    }
     a.arg(&n_ops)
         .arg(&nq)
         .arg(&p)
@@ -206,12 +215,16 @@ fn run_on(
         expval: expval[..n_out].to_vec(),
         state: None,
         grad: None,
+        jac: None,
     };
     if want_state {
         r.state = Some(drv("download", s.clone_dtoh(&st))?);
     }
     if grad_out.is_some() {
         r.grad = Some(drv("download", s.clone_dtoh(&gt))?[..n_grad].to_vec());
+    }
+    if want_jac {
+        r.jac = Some(drv("download", s.clone_dtoh(&jac))?[..n_jac].to_vec());
     }
     drv("synchronize", s.synchronize())?;
     Ok(r)

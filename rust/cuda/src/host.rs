@@ -3,7 +3,7 @@
 //! barrier. Slow by design; it checks the kernel logic the GPU runs, not speed.
 
 use crate::error::{CudaError, Result};
-use crate::program::{Precision, RunOutput, SmallProgram};
+use crate::program::{Adjoint, Precision, RunOutput, SmallProgram};
 use std::os::raw::c_int;
 
 extern "C" {
@@ -23,6 +23,7 @@ extern "C" {
         out: *mut f64,
         out_state: *mut f64,
         grad_theta: *mut f64,
+        jac: *mut f64,
         n_ops: c_int,
         n_qubits: c_int,
         p: c_int,
@@ -42,17 +43,20 @@ pub fn run(
     theta: &[f64],
     batch: usize,
     prec: Precision,
-    grad_out: Option<&[f64]>,
+    adjoint: Adjoint<'_>,
     want_state: bool,
     max_tps: u32,
 ) -> Result<HostRun> {
+    let grad_out = adjoint.grad_out();
     prog.check_inputs(theta, batch, grad_out)?;
-    let l = prog.launch(batch, grad_out.is_some(), prec, max_tps)?;
+    let l = prog.launch(batch, adjoint.is_some(), prec, max_tps)?;
     let dim = 1usize << prog.n_qubits;
     let mut out = HostRun {
         expval: vec![0.0; batch * prog.n_obs],
         state: want_state.then(|| vec![0.0; batch * dim * 2]),
         grad: grad_out.map(|_| vec![0.0; batch * prog.n_params]),
+        jac: matches!(adjoint, Adjoint::Jacobian)
+            .then(|| vec![0.0; batch * prog.n_obs * prog.n_params]),
     };
     let null_mut = std::ptr::null_mut();
     // SAFETY: every pointer is valid for the sizes the kernel reads/writes (checked above).
@@ -76,6 +80,7 @@ pub fn run(
             out.expval.as_mut_ptr(),
             out.state.as_mut().map_or(null_mut, |s| s.as_mut_ptr()),
             out.grad.as_mut().map_or(null_mut, |g| g.as_mut_ptr()),
+            out.jac.as_mut().map_or(null_mut, |j| j.as_mut_ptr()),
             prog.n_ops as c_int,
             prog.n_qubits as c_int,
             prog.n_params as c_int,

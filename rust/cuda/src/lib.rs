@@ -13,4 +13,4 @@ pub mod program;
 
 pub use avail::{is_available, reason};
 pub use error::{CudaError, Result};
-pub use program::{Launch, PauliObs, PauliTerm, Precision, RunOutput, SmallProgram};
+pub use program::{Adjoint, Launch, PauliObs, PauliTerm, Precision, RunOutput, SmallProgram};

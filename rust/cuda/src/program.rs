@@ -83,6 +83,28 @@ pub struct SmallProgram {
     pub coefs: Vec<f64>,
 }
 
+/// What a launch computes after the forward pass and the expectation values.
+#[derive(Clone, Copy, Debug)]
+pub enum Adjoint<'a> {
+    None,
+    /// Σ_m grad_out[b, m] ∂⟨O_m⟩/∂θ: grad_out [B, M] in, [B, P] out.
+    Vjp(&'a [f64]),
+    /// ∂⟨O_m⟩/∂θ_p: [B, M, P] (one sweep per observable).
+    Jacobian,
+}
+
+impl Adjoint<'_> {
+    pub fn is_some(&self) -> bool {
+        !matches!(self, Adjoint::None)
+    }
+    pub fn grad_out(&self) -> Option<&[f64]> {
+        match self {
+            Adjoint::Vjp(g) => Some(g),
+            _ => None,
+        }
+    }
+}
+
 /// What one launch returns (host arrays).
 #[derive(Clone, Debug, Default)]
 pub struct RunOutput {
@@ -90,8 +112,10 @@ pub struct RunOutput {
     pub expval: Vec<f64>,
     /// [B, 2^n] complex, interleaved (re, im), when asked for.
     pub state: Option<Vec<f64>>,
-    /// [B, P] when grad_out was given.
+    /// [B, P] for Adjoint::Vjp.
     pub grad: Option<Vec<f64>>,
+    /// [B, M, P] for Adjoint::Jacobian.
+    pub jac: Option<Vec<f64>>,
 }
 
 /// Launch shape: `tps` threads per sample, `spb` samples per block.
@@ -332,7 +356,13 @@ impl SmallProgram {
 
     /// Launch shape for `batch` samples; `max_tps` caps the threads per sample (the
     /// device uses MAX_THREADS_PER_SAMPLE; the host emulation may use fewer).
-    pub fn launch(&self, batch: usize, vjp: bool, prec: Precision, max_tps: u32) -> Result<Launch> {
+    pub fn launch(
+        &self,
+        batch: usize,
+        adjoint: bool,
+        prec: Precision,
+        max_tps: u32,
+    ) -> Result<Launch> {
         let dim = 1u32 << self.n_qubits;
         let tps = (dim / 2).clamp(1, max_tps.clamp(1, MAX_THREADS_PER_SAMPLE));
         if !tps.is_power_of_two() {
@@ -352,7 +382,7 @@ impl SmallProgram {
         let block = spb * tps;
         let c = prec.complex_bytes();
         let shared_bytes =
-            spb as usize * dim as usize * c * if vjp { 2 } else { 1 } + block as usize * c / 2;
+            spb as usize * dim as usize * c * if adjoint { 2 } else { 1 } + block as usize * c / 2;
         i32_of(batch, "the batch size")?;
         Ok(Launch {
             tps,

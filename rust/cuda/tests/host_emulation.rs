@@ -9,7 +9,7 @@ use num_complex::Complex;
 use qoxide_core::gates::{form, Form};
 use qoxide_core::{Gate, Init, Obs, Op, Param, Tape};
 use qoxide_cuda::host::run;
-use qoxide_cuda::{CudaError, PauliObs, PauliTerm, Precision, SmallProgram};
+use qoxide_cuda::{Adjoint, CudaError, PauliObs, PauliTerm, Precision, SmallProgram};
 use std::sync::Arc;
 
 type C64 = Complex<f64>;
@@ -212,7 +212,7 @@ fn check(seed: u64, n: usize, n_ops: usize, batch: usize, prec: Precision, max_t
         tape.ops.len()
     );
 
-    let fwd = run(&prog, &theta, batch, prec, None, true, max_tps).unwrap();
+    let fwd = run(&prog, &theta, batch, prec, Adjoint::None, true, max_tps).unwrap();
     let want_state = qoxide_core::state::<f64>(&tape, &theta, batch, Init::Zero).unwrap();
     let ws: Vec<f64> = want_state.iter().flat_map(|z| [z.re, z.im]).collect();
     close(
@@ -224,7 +224,7 @@ fn check(seed: u64, n: usize, n_ops: usize, batch: usize, prec: Precision, max_t
     let want_ev = qoxide_core::expval::<f64>(&tape, &theta, batch, &cobs, Init::Zero).unwrap();
     close(&format!("expval ({ctx})"), &fwd.expval, &want_ev, tol);
 
-    let back = run(&prog, &theta, batch, prec, Some(&g), false, max_tps).unwrap();
+    let back = run(&prog, &theta, batch, prec, Adjoint::Vjp(&g), false, max_tps).unwrap();
     close(
         &format!("expval in the VJP launch ({ctx})"),
         &back.expval,
@@ -340,7 +340,16 @@ fn vjp_per_gate_kind() {
         let theta: Vec<f64> = (0..3).map(|_| rng.angle()).collect();
         let gg: Vec<f64> = (0..obs.len()).map(|_| rng.angle()).collect();
         let prog = SmallProgram::new(&t, &obs).unwrap();
-        let r = run(&prog, &theta, 1, Precision::C128, Some(&gg), false, 4).unwrap();
+        let r = run(
+            &prog,
+            &theta,
+            1,
+            Precision::C128,
+            Adjoint::Vjp(&gg),
+            false,
+            4,
+        )
+        .unwrap();
         let w = qoxide_core::vjp::<f64>(&t, &theta, 1, &cobs, &gg, Init::Zero).unwrap();
         if r.grad
             .as_ref()

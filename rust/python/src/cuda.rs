@@ -78,7 +78,11 @@ fn cuda_run_small<'py>(
         .detach(|| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let prog = SmallProgram::new(&tape, &obs)?;
-                qoxide_cuda::device::run(&prog, &th, batch, prec, g.as_deref(), want_state)
+                let adj = match g.as_deref() {
+                    Some(g) => qoxide_cuda::Adjoint::Vjp(g),
+                    None => qoxide_cuda::Adjoint::None,
+                };
+                qoxide_cuda::device::run(&prog, &th, batch, prec, adj, want_state)
             }))
             .unwrap_or_else(|_| Err(CudaError::Driver("panic in the CUDA backend".into())))
         })

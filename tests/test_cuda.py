@@ -184,6 +184,10 @@ def test_gpu_kernel_matches_cpu_engine(n: int, precision: str) -> None:
     ev2, _, gr = qx._core.cuda_run_small(tape, theta, obs, g, precision, False)
     np.testing.assert_allclose(ev2, want_ev, atol=tol)
     np.testing.assert_allclose(gr, want_vjp, atol=10 * tol)
+    if n <= 9:
+        ev3, _, jac = qx._core.cuda_run_small(tape, theta, obs, None, precision, False, True)
+        np.testing.assert_allclose(ev3, want_ev, atol=tol)
+        np.testing.assert_allclose(jac, qx._core.jacobian(tape, theta, cobs), atol=10 * tol)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")

@@ -227,7 +227,9 @@ def cuda_run_small(
     grad_out: npt.NDArray[np.float64] | None = None,
     precision: str = "complex128",
     want_state: bool = False,
+    jacobian: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """The batched small-register kernel on GPU 0 from host arrays (synchronous):
-    (expval [B, M], final states [B, 2^n] or None, grad_theta [B, P] or None).
+    (expval [B, M], final states [B, 2^n] or None, grad_theta [B, P] for ``grad_out`` or
+    the adjoint Jacobian [B, M, P] for ``jacobian=True``, or None).
     RuntimeError with the reason where the CUDA backend is not available."""

@@ -26,11 +26,12 @@ type KernelReport = (String, u32, u32, u32, u32);
 type PyPauliObs = Vec<(f64, Vec<(usize, String)>)>;
 
 /// Run the batched small-register kernel on GPU 0 from numpy arrays (synchronous):
-/// (expval [B, M], final states [B, 2^n] complex128 or None, grad_theta [B, P] or None).
+/// (expval [B, M], final states [B, 2^n] complex128 or None, grad_theta [B, P] for
+/// `grad_out`, or the adjoint Jacobian [B, M, P] with `jacobian=True`, or None).
 /// `observables`: per observable, a list of (coefficient, [(wire, "X"|"Y"|"Z"|"I"), ...]).
 /// RuntimeError (with the reason) where the backend is not available.
 #[pyfunction]
-#[pyo3(signature = (tape, theta, observables, grad_out=None, precision="complex128", want_state=false))]
+#[pyo3(signature = (tape, theta, observables, grad_out=None, precision="complex128", want_state=false, jacobian=false))]
 #[allow(clippy::type_complexity)]
 fn cuda_run_small<'py>(
     py: Python<'py>,
@@ -40,7 +41,13 @@ fn cuda_run_small<'py>(
     grad_out: Option<PyReadonlyArray2<'py, f64>>,
     precision: &str,
     want_state: bool,
+    jacobian: bool,
 ) -> PyResult<(Py<PyAny>, Option<Py<PyAny>>, Option<Py<PyAny>>)> {
+    if jacobian && grad_out.is_some() {
+        return Err(PyValueError::new_err(
+            "give grad_out (a VJP) or jacobian=True, not both",
+        ));
+    }
     let prec = match precision {
         "complex64" => Precision::C64,
         "complex128" => Precision::C128,
@@ -80,6 +87,7 @@ fn cuda_run_small<'py>(
                 let prog = SmallProgram::new(&tape, &obs)?;
                 let adj = match g.as_deref() {
                     Some(g) => qoxide_cuda::Adjoint::Vjp(g),
+                    None if jacobian => qoxide_cuda::Adjoint::Jacobian,
                     None => qoxide_cuda::Adjoint::None,
                 };
                 qoxide_cuda::device::run(&prog, &th, batch, prec, adj, want_state)

@@ -3,9 +3,12 @@
 # numpy, pytest, Python >= 3.11 and NO Rust and no network. Build the abi3 wheel elsewhere
 # (`maturin build --release -o dist`) and carry it with the repository checkout:
 #
-#   benches/gpu_check.sh dist/qoxide-*.whl        # ~ 2-4 minutes
-#   benches/gpu_check.sh --dry                     # CPU-side parts only (any machine)
+#   benches/gpu_check.sh dist/qoxide-*.whl dist/tqdm-*.whl   # ~ 2-4 minutes
+#   benches/gpu_check.sh --dry                                # CPU-side parts only
 #
+# `import qoxide` needs tqdm besides torch and numpy: carry its pure-Python wheel
+# (`pip download --no-deps tqdm -d dist`); every wheel given is installed the same way.
+# The tests run with --noconftest (tests/conftest.py needs hypothesis, absent there).
 # Steps: install the wheel with `pip install --no-deps --target` into a temporary folder
 # (nothing else is touched), print qx.cuda's view of the machine, run the `gpu`-marked
 # tests, then benches/gpu_check.py (JSON lines + a table of ratios from the same run).
@@ -19,10 +22,10 @@ if [[ "${1:-}" == "--dry" ]]; then
 fi
 if [[ $# -ge 1 ]]; then
     target="$(mktemp -d /tmp/qoxide-gpu-check.XXXXXX)"
-    "$py" -m pip install --no-deps --no-index --target "$target" "$1" >/dev/null
+    "$py" -m pip install --no-deps --no-index --target "$target" "$@" >/dev/null
     export PYTHONPATH="$target${PYTHONPATH:+:$PYTHONPATH}"
 elif [[ -z "$dry" ]]; then
-    echo "usage: $0 WHEEL | --dry [WHEEL]" >&2
+    echo "usage: $0 [--dry] QOXIDE_WHEEL [TQDM_WHEEL ...]  |  $0 --dry" >&2
     exit 2
 fi
 cd "$here"
@@ -37,6 +40,6 @@ print(json.dumps({
 }))
 PY
 if [[ -z "$dry" ]]; then
-    timeout 180 "$py" -m pytest -q -m gpu -p no:cacheprovider tests/test_cuda.py
+    timeout 180 "$py" -m pytest -q -m gpu -p no:cacheprovider --noconftest tests/test_cuda.py
 fi
 timeout 300 "$py" benches/gpu_check.py $dry

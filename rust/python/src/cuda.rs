@@ -32,7 +32,7 @@ type PyPauliObs = Vec<(f64, Vec<(usize, String)>)>;
 /// RuntimeError (with the reason) where the backend is not available.
 #[pyfunction]
 #[pyo3(signature = (tape, theta, observables, grad_out=None, precision="complex128", want_state=false, jacobian=false))]
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)] // a Python signature
 fn cuda_run_small<'py>(
     py: Python<'py>,
     tape: &PyTape,

@@ -64,3 +64,18 @@ def two_threads():  # noqa: ANN201
     qx.set_num_threads(max(2, old))
     yield
     qx.set_num_threads(old)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "gpu: needs a CUDA GPU and driver (skipped with the reason where absent)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gpu_items = [it for it in items if it.get_closest_marker("gpu") is not None]
+    if not gpu_items or qx.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason=f"no usable CUDA GPU: {qx.cuda.reason()}")
+    for it in gpu_items:
+        it.add_marker(skip)

@@ -1,6 +1,6 @@
 """qoxide: fast batched statevector simulation with adjoint gradients for QML in PyTorch."""
 
-from . import _core, hsm, nn, train
+from . import _core, cuda, hsm, nn, train
 from ._core import (
     GATES,
     OutOfMemoryError,
@@ -41,6 +41,7 @@ __all__ = [
     "Z",
     "circuit",
     "from_pennylane",
+    "cuda",
     "hsm",
     "nn",
     "train",

@@ -295,3 +295,24 @@ class ShardPlan:
 
 def layered_schedule(n_qubits: int, layers: int, k: int, naive: bool = False) -> dict:
     """Schedule counts of the layered RX/RY/RZ + CNOT-ring circuit on 2^k ranks."""
+# CUDA backend (qoxide-cuda): availability and NVRTC diagnostics; never needs a GPU to import.
+def cuda_is_available() -> bool: ...
+def cuda_reason() -> str | None: ...
+def cuda_nvrtc_path() -> str | None: ...
+def cuda_nvrtc_version() -> tuple[int, int]: ...
+def cuda_compile_check(arch: str) -> list[tuple[str, int, int, int, int]]:
+    """Compile every kernel for ``arch``: (kernel, registers, spill stores, spill loads,
+    stack bytes) per kernel (empty for a PTX architecture such as compute_75)."""
+def cuda_run_small(
+    tape: Tape,
+    theta: npt.NDArray[np.float64],
+    observables: Sequence[Sequence[tuple[float, Sequence[tuple[int, str]]]]],
+    grad_out: npt.NDArray[np.float64] | None = None,
+    precision: str = "complex128",
+    want_state: bool = False,
+    jacobian: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The batched small-register kernel on GPU 0 from host arrays (synchronous):
+    (expval [B, M], final states [B, 2^n] or None, grad_theta [B, P] for ``grad_out`` or
+    the adjoint Jacobian [B, M, P] for ``jacobian=True``, or None).
+    RuntimeError with the reason where the CUDA backend is not available."""

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import _core, autograd, runner
+from . import _core, autograd, cuda, runner
 from .measurements import Counts, Expval, Measurement, Probs, Sample, State, Var
 from .params import symbols
 from .program import Program, compile_program
@@ -152,12 +152,9 @@ class QuantumFunction:
     def _call_torch(self, args: Sequence[Any], dtype: Any) -> Any:
         x, ws = self._split(args)
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
-        device = tensors[0].device
-        if device.type != "cpu":
-            raise NotImplementedError(
-                f"qoxide runs on CPU in this build; got a tensor on {device}. "
-                "Move inputs with .cpu() (the CUDA backend is a separate feature)."
-            )
+        if any(t.device.type != "cpu" for t in tensors):
+            bad = next(t.device for t in tensors if t.device.type != "cpu")
+            raise cuda.device_error(bad)
         if any(t.is_complex() for t in tensors):
             raise TypeError("circuit inputs and weights must be real; got a complex tensor")
         if dtype is None:

@@ -3,6 +3,7 @@
 
 mod call;
 mod compute;
+mod cuda;
 mod errors;
 mod hsm;
 mod observable;
@@ -19,6 +20,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     hsm::register(m)?;
     shard::register(m)?;
+    cuda::register(m)?;
     m.add("MAX_QUBITS", qoxide_core::memory::MAX_QUBITS)?;
     m.add(
         "GATES",

@@ -8,8 +8,12 @@ use qoxide_core::{adjoint, measure, Engine, Gate, Init, Obs, Options, Program, R
 use std::sync::Arc;
 
 fn random_tape(n: usize, p: usize, ops: usize, rng: &mut Rng) -> Tape {
+    // gates that fit the register
+    let gates: Vec<Gate> = (Gate::ALL.iter().copied())
+        .filter(|g| g.n_wires().unwrap_or(g.min_wires()) <= n)
+        .collect();
     let ops = (0..ops)
-        .map(|_| random_op(Gate::ALL[rng.below(Gate::ALL.len())], n, p, rng))
+        .map(|_| random_op(gates[rng.below(gates.len())], n, p, rng))
         .collect();
     tape_of(n, p, ops)
 }

@@ -182,7 +182,7 @@ pub(crate) fn check_call<T>(
         Init::Zero => {}
         Init::Shared(s) if s.len() != dim => {
             return shape_err!(
-                "init_state must have 2^{} = {dim} amplitudes, got {}",
+                "initial state must have 2^{} = {dim} amplitudes, got {}",
                 tape.n_qubits,
                 s.len()
             )
@@ -191,9 +191,9 @@ pub(crate) fn check_call<T>(
             return shape_err!(
                 "{} must have shape [{batch}, {dim}], got {} amplitudes",
                 if init.is_final() {
-                    "final_states"
+                    "final states"
                 } else {
-                    "init_state"
+                    "initial states"
                 },
                 s.len()
             )

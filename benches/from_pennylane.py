@@ -2,17 +2,19 @@
 
     python benches/from_pennylane.py [--repeats N]
 
-1. Seed 003's script (examples/moons_from_pennylane.py: the whole training, 6 epochs) with
-   its one changed line (``qx.from_pennylane(qml.qnn.TorchLayer(...))``) against the same
-   script without it (default.qubit, backprop). Each variant runs in a fresh interpreter;
-   the script's "Runtime" (model build + training + final prediction, so the conversion
-   is included) is the figure. Per-epoch losses are printed with 8 decimals and compared.
+1. The PennyLane script of the hybrid make_moons classifier (PennyLane TorchLayer;
+   examples/moons_from_pennylane.py: the whole training, 6 epochs) with its one changed
+   line (``qx.from_pennylane(qml.qnn.TorchLayer(...))``) against the same script without it
+   (default.qubit, backprop). Each variant runs in a fresh interpreter; the script's
+   "Runtime" (model build + training + final prediction, so the conversion is included) is
+   the figure. Per-epoch losses are printed with 8 decimals and compared.
    torch.optim.SGD() imports torch._dynamo on first use, seconds inside that timed region
    for both variants; a second pair runs with it imported before the timer starts.
-2. Seeds 001/002's dressed net (Linear 512→4, tanh·π/2, the 4-qubit depth-6 circuit,
-   Linear 4→2) on a batch of 64, forward + backward: the quantum part converted from its
-   QNode (``from_pennylane(QNode)``, tuple output stacked as the seed does, and
-   ``from_pennylane(TorchLayer)``) against ``qx.nn.DressedQuantumNet``. Median of repeats.
+2. The 4-qubit dressed quantum net of PennyLane's quantum transfer learning demo (Linear
+   512→4, tanh·π/2, the 4-qubit depth-6 circuit, Linear 4→2) on a batch of 64, forward +
+   backward: the quantum part converted from its QNode (``from_pennylane(QNode)``, tuple
+   output stacked as the demo does, and ``from_pennylane(TorchLayer)``) against
+   ``qx.nn.DressedQuantumNet``. Median of repeats.
 
 Prints one JSON line per figure, then a table; ratios > 1 mean the first-named is faster.
 """
@@ -64,7 +66,7 @@ def run_script(source: str) -> tuple[float, list[float]]:
 
 
 class ConvertedDressedNet(nn.Module):
-    """The seed's DressedQuantumNet with its quantum part converted from a QNode."""
+    """The demo's DressedQuantumNet with its quantum part converted from a QNode."""
 
     def __init__(self, quantum: object, layer: bool):
         super().__init__()

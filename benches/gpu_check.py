@@ -1,7 +1,8 @@
 """Device check for qoxide's CUDA backend (run by benches/gpu_check.sh on a GPU machine).
 
-Section (i) of issue 17: the seeds' dressed circuit (H layer, RY(x), depth x (CNOT pairs,
-shifted pairs, RY(w)), <Z_i>) forward + backward at batch 64 ... 262144, timed for
+Section (i) of issue 17: the dressed quantum circuit of PennyLane's quantum transfer
+learning demo (H layer, RY(x), depth x (CNOT pairs, shifted pairs, RY(w)), <Z_i>) forward
++ backward at batch 64 ... 262144, timed for
 - qoxide on the CPU (the anchor),
 - a plain-torch batched statevector on CUDA (autograd backward),
 - qoxide's CUDA kernel from host arrays (``qx._core.cuda_run_small``: upload, one forward

@@ -2,9 +2,10 @@
 
     python benches/peers.py [--batches 1 64 1024 16384] [--budget SECONDS] [--json PATH]
 
-Workload: the seeds' dressed circuit (4 qubits: H + RY(x_i), 6 x [CNOT pairs, shifted CNOT
-pairs, RY(w_k,i)], <Z_i>), forward + gradient of sum(outputs) with respect to the inputs x
-[B, 4] and the weights w [24], float64, for each batch size B.
+Workload: the dressed quantum circuit of PennyLane's quantum transfer learning demo (4
+qubits: H + RY(x_i), 6 x [CNOT pairs, shifted CNOT pairs, RY(w_k,i)], <Z_i>), forward +
+gradient of sum(outputs) with respect to the inputs x [B, 4] and the weights w [24],
+float64, for each batch size B.
 
 - qoxide: ``@qx.circuit`` on torch tensors, ``torch.autograd.grad`` (adjoint VJP).
 - JAX statevector (hand-written): a real [2]*4 state, one ``tensordot`` per gate,

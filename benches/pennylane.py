@@ -2,8 +2,8 @@
 
     python benches/pennylane.py [--quick] [--repeats N] [--budget SECONDS]
 
-1. Seed 003: the make_moons hybrid model (Linear-ReLU-Linear-Tanh, 2-qubit TorchLayer,
-   Linear-ReLU-Linear-Tanh; SGD lr 0.2, L1 loss, batch 5, 6 epochs, 200 samples) trained
+1. The hybrid make_moons classifier (Linear-ReLU-Linear-Tanh, 2-qubit PennyLane
+   TorchLayer, Linear-ReLU-Linear-Tanh; SGD lr 0.2, L1 loss, batch 5, 6 epochs, 200 samples) trained
    with default.qubit (backprop), lightning.qubit (adjoint) and qoxide.qubit (adjoint).
 2. One broadcast TorchLayer batch (64 inputs) through the 4-qubit depth-6 dressed circuit,
    forward + backward, on the same three devices.
@@ -49,7 +49,7 @@ N_QUBITS, DEPTH = 4, 6
 
 
 def dressed_layer(device: str, diff_method: str) -> torch.nn.Module:
-    """The seeds' dressed circuit (qoxide.bench's QNode) as a TorchLayer with flat weights."""
+    """The 4-qubit dressed quantum circuit (qoxide.bench's QNode) as a flat-weight TorchLayer."""
     torch.manual_seed(0)
     qnode = dressed_qnode(device, diff_method, N_QUBITS, DEPTH)
     return qml.qnn.TorchLayer(qnode, {"q_weights_flat": (DEPTH * N_QUBITS,)})
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         f"threads: torch {torch.get_num_threads()}, qoxide {qx.get_num_threads()}, "
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
     )
-    print(f"seed 003 moons model, {epochs} epoch(s); broadcast dressed layer, batch {args.batch}")
+    print(f"make_moons model, {epochs} epoch(s); broadcast dressed layer, batch {args.batch}")
     moons = bench_moons(epochs, repeats, args.budget)
     # one batch is cheap: at least 10 timings unless --quick
     broadcast = bench_broadcast(

@@ -1,4 +1,5 @@
-"""Seed 003's PennyLane script (hybrid make_moons classifier) with ONE changed line:
+"""The PennyLane script of the hybrid make_moons classifier (PennyLane TorchLayer) with ONE
+changed line:
 
     self.qlayer = qx.from_pennylane(qml.qnn.TorchLayer(self.qcircuit, weight_shape))
 
@@ -12,7 +13,7 @@ below. ``benches/from_pennylane.py`` times this script against the same script w
 changed line (default.qubit, backprop).
 """
 
-# ruff: noqa: B905, UP032, I001 - the seed's own code, kept as written
+# ruff: noqa: B905, UP032, I001 - the original script's own code, kept as written
 
 import sys
 from time import perf_counter

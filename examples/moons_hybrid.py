@@ -1,4 +1,4 @@
-"""Example 1: seed 003's hybrid make_moons classifier, trained with qoxide.
+"""Example 1: the hybrid make_moons classifier (PennyLane TorchLayer), trained with qoxide.
 
     python examples/moons_hybrid.py [--epochs 6]
 

@@ -1,11 +1,13 @@
-"""Example 3: seed 000's 1-qubit regression (Qiskit ML Torch Runtime), run locally with qoxide.
+"""Example 3: the 1-qubit regression of Qiskit ML's Torch Runtime regression workflow, run
+locally with qoxide.
 
     python examples/regression_torch_runtime.py [--epochs 5]
 
-Noisy sine data (20 points on [-π, π]); the model is the seed's TwoLayerQNN: an RY(x)
-feature map, an RY(w) ansatz and ⟨Z⟩, here a ``qx.nn.QuantumLayer`` with the seed's weight
-init 0.1·U(-1, 1). Adam (lr 0.1), summed MSE, batch 1, trained by ``qx.train.Trainer`` with
-a validation set; then ``predict`` and ``score(..., "regression")`` (R²) as in the seed.
+Noisy sine data (20 points on [-π, π]); the model is Qiskit ML's TwoLayerQNN: an RY(x)
+feature map, an RY(w) ansatz and ⟨Z⟩, here a ``qx.nn.QuantumLayer`` with the workflow's
+weight init 0.1·U(-1, 1). Adam (lr 0.1), summed MSE, batch 1, trained by
+``qx.train.Trainer`` with a validation set; then ``predict`` and
+``score(..., "regression")`` (R²) as in the workflow.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def two_layer_qnn(q, x, w):  # noqa: ANN001
 
 
 def seed_init(t: torch.Tensor, generator: torch.Generator | None) -> None:
-    """The seed's ``0.1 * (2 * random - 1)``."""
+    """The workflow's weight init ``0.1 * (2 * random - 1)``."""
     with torch.no_grad():
         t.copy_(0.1 * (2 * torch.rand(t.shape, generator=generator) - 1))
 

@@ -1,12 +1,13 @@
-"""Example 2: seed 002's classical→quantum transfer learning, without downloads.
+"""Example 2: classical→quantum transfer learning (PennyLane's quantum transfer learning
+demo), without downloads.
 
     python examples/transfer_learning.py [--epochs 15] [--png transfer_learning.png]
 
-The seed freezes an ImageNet ResNet18 (network A) and trains a 4-qubit dressed quantum
+The demo freezes an ImageNet ResNet18 (network A) and trains a 4-qubit dressed quantum
 circuit on its 512 penultimate features to tell ants from bees. Here everything ships with
 scikit-learn: network A is a small CNN trained on the bundled 8×8 digits 0–7; frozen, its
 512 penultimate features feed ``qx.nn.DressedQuantumNet(512, 4, 6, 2)``, trained on a task
-A never saw: telling 8 from 9. Optimiser and schedule as in the seed: Adam (lr 0.0004) and
+A never saw: telling 8 from 9. Optimiser and schedule as in the demo: Adam (lr 0.0004) and
 StepLR (×0.1 every 10 epochs), cross-entropy, batch 4. Prints the best validation accuracy
 and the time, and saves a PNG of sample predictions.
 """
@@ -106,7 +107,7 @@ def main(epochs: int = 15, png: str = "transfer_learning.png") -> float:
     start = time.perf_counter()
     x, y = digits()
 
-    # network A: trained on digits 0-7, then frozen (the seed's pretrained ResNet18)
+    # network A: trained on digits 0-7, then frozen (the demo's pretrained ResNet18)
     seen = y < 8
     (xa, ya), (xa_val, ya_val) = split(x[seen], y[seen], 0.8, g)
     net_a = train_network_a(xa, ya)

@@ -59,7 +59,8 @@ def qoxide_layer() -> nn.Module:
 
 
 def moons_data(seed: int = SEED) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """(X [200, 2] float32, one-hot targets [200, 2], labels [200]), seeded as the seed does."""
+    """(X [200, 2] float32, one-hot targets [200, 2], labels [200]), seeded as the original
+    PennyLane script (the hybrid make_moons classifier) does."""
     from sklearn.datasets import make_moons
 
     np.random.seed(seed)

@@ -1,12 +1,14 @@
 """`qoxide bench`: qoxide against PennyLane anchors, as ratios measured in the same run.
 
 Workloads (choose with ``--workloads``):
-  dressed   the seeds' dressed net (Linear 512→4, tanh·π/2, 4 qubits depth 6, Linear 4→2)
-            forward+backward per batch; anchors: default.qubit backprop (broadcast),
-            lightning.qubit adjoint (per-sample loop as the seeds write it, and broadcast),
-            qoxide.qubit through PennyLane when installed.
-  moons     seed 003's full make_moons training (6 epochs); anchors: TorchLayer on
-            default.qubit backprop, lightning.qubit adjoint, qoxide.qubit adjoint.
+  dressed   the 4-qubit dressed quantum net of PennyLane's quantum transfer learning demo
+            (Linear 512→4, tanh·π/2, 4 qubits depth 6, Linear 4→2) forward+backward per
+            batch; anchors: default.qubit backprop (broadcast), lightning.qubit adjoint
+            (per-sample loop as the demo writes it, and broadcast), qoxide.qubit through
+            PennyLane when installed.
+  moons     the hybrid make_moons classifier (PennyLane TorchLayer): full training (6
+            epochs); anchors: TorchLayer on default.qubit backprop, lightning.qubit
+            adjoint, qoxide.qubit adjoint.
   layered   4 layers of RX,RY,RZ on every wire + CNOT ring, <Z_i> for all i: forward, and the
             adjoint Jacobian w.r.t. all angles; anchors: lightning.qubit through its device
             API (execute / compute_derivatives: no QNode overhead counted), default.qubit

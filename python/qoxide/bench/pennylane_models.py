@@ -28,7 +28,7 @@ def device_available(name: str) -> bool:
 
 
 def moons_layer(device: str, diff_method: str) -> nn.Module:
-    """Seed 003's 2-qubit TorchLayer."""
+    """The 2-qubit TorchLayer of the hybrid make_moons classifier (PennyLane TorchLayer)."""
     import pennylane as qml
 
     dev = qml.device(device, wires=2)
@@ -47,8 +47,9 @@ def moons_layer(device: str, diff_method: str) -> nn.Module:
 
 
 def dressed_qnode(device: str, diff_method: str, n_qubits: int, depth: int) -> Any:
-    """Seed 001/002's ``quantum_net`` (inputs may carry a leading batch axis; the input
-    argument is named ``inputs`` so the QNode also works in ``qml.qnn.TorchLayer``)."""
+    """The ``quantum_net`` of PennyLane's quantum transfer learning demo (inputs may carry a
+    leading batch axis; the input argument is named ``inputs`` so the QNode also works in
+    ``qml.qnn.TorchLayer``)."""
     import pennylane as qml
 
     dev = qml.device(device, wires=n_qubits)
@@ -73,8 +74,8 @@ def dressed_qnode(device: str, diff_method: str, n_qubits: int, depth: int) -> A
 
 
 class PennyLaneDressedNet(nn.Module):
-    """The seed's DressedQuantumNet over a QNode: a per-sample loop (as seed 001 writes it)
-    or one broadcast call for the whole batch."""
+    """The DressedQuantumNet of PennyLane's quantum transfer learning demo over a QNode: a
+    per-sample loop (as the demo writes it) or one broadcast call for the whole batch."""
 
     def __init__(
         self, qnode: Any, in_features: int, n_qubits: int, depth: int, out: int, loop: bool

@@ -92,7 +92,7 @@ def bench_dressed(batches: list[int], budget: float, pl: bool, qoxide_qubit: boo
     return rows
 
 
-# (b) seed 003 moons training ------------------------------------------------------------------
+# (b) hybrid make_moons classifier training (PennyLane TorchLayer) ---------------------------
 
 
 def bench_moons(epochs: int, pl: bool, qoxide_qubit: bool) -> list[Row]:

@@ -1,10 +1,10 @@
-"""`DressedQuantumNet`: the seeds' dressed quantum circuit (quantum transfer learning).
+"""`DressedQuantumNet`: the dressed quantum net of PennyLane's quantum transfer learning demo.
 
 Linear(in_features → n_qubits) → tanh · π/2 → H layer, RY(x) embedding, ``depth`` ×
 (entangling layer + RY(w) layer) → ⟨Z_i⟩ → Linear(n_qubits → out_features).
 
-Parameter names follow the seed (``pre_net``, ``q_params`` flat [depth · n_qubits],
-``post_net``), so a state_dict saved from the seed's PennyLane model loads here.
+Parameter names follow the demo (``pre_net``, ``q_params`` flat [depth · n_qubits],
+``post_net``), so a state_dict saved from the demo's PennyLane model loads here.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .templates import entangling_layer, h_layer, ry_layer
 
 
 def dressed_circuit(n_qubits: int, depth: int) -> QuantumFunction:
-    """The seed's variational circuit: ``f(x[n_qubits], q_params[depth * n_qubits])``."""
+    """The demo's variational circuit: ``f(x[n_qubits], q_params[depth * n_qubits])``."""
 
     @circuit(n_qubits=n_qubits)
     def quantum_net(q: Recorder, q_input_features, q_weights_flat):  # noqa: ANN001
@@ -38,11 +38,11 @@ def dressed_circuit(n_qubits: int, depth: int) -> QuantumFunction:
 
 class DressedQuantumNet(nn.Module):
     """Args:
-    in_features: classical features per sample (512 for the seed's ResNet18 head).
-    n_qubits: qubits of the variational circuit (4 in the seed).
-    depth: variational layers (6 in the seed).
-    out_features: outputs, e.g. class logits (2 in the seed).
-    q_delta: spread of the initial quantum weights, ``q_delta * randn`` (0.01 in the seed).
+    in_features: classical features per sample (512 for the demo's ResNet18 head).
+    n_qubits: qubits of the variational circuit (4 in the demo).
+    depth: variational layers (6 in the demo).
+    out_features: outputs, e.g. class logits (2 in the demo).
+    q_delta: spread of the initial quantum weights, ``q_delta * randn`` (0.01 in the demo).
     """
 
     def __init__(

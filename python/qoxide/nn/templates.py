@@ -138,7 +138,7 @@ BasicEntanglerLayers.shape = _basic_shape  # type: ignore[attr-defined]
 StronglyEntanglingLayers.shape = _strong_shape  # type: ignore[attr-defined]
 
 
-# the seeds' dressed-circuit layers (PennyLane's quantum transfer learning demo) -------------
+# dressed-circuit layers (PennyLane's quantum transfer learning demo) ----------------------
 
 
 def h_layer(q: Recorder, wires: Wires = None, n_wires: int | None = None) -> None:

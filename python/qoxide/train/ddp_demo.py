@@ -1,13 +1,14 @@
-"""`qoxide train-ddp-demo`: seed 001's dressed quantum net trained data-parallel.
+"""`qoxide train-ddp-demo`: the 4-qubit dressed quantum net trained data-parallel.
 
     qoxide train-ddp-demo                         # starts torchrun with 2 processes
     torchrun --nproc_per_node=2 -m qoxide.train.ddp_demo
     mpirun -n 2 python -m qoxide.train.ddp_demo   # ranks from MPI (mpi4py for the address)
 
-Seed 001 fine-tunes ResNet18's last layer (``DressedQuantumNet``, 512 features → 4 qubits,
-depth 6 → 2 classes) on ants/bees images with CrossEntropyLoss, Adam and StepLR. Here the
-512 features come from two Gaussian clusters, so the demo needs no download and shows the
-same training loop: DDP over ranks, DistributedSampler shards, all-reduced loss/accuracy.
+PennyLane's quantum transfer learning demo (data-parallel variant) fine-tunes ResNet18's
+last layer (``DressedQuantumNet``, 512 features → 4 qubits, depth 6 → 2 classes) on
+ants/bees images with CrossEntropyLoss, Adam and StepLR. Here the 512 features come from
+two Gaussian clusters, so this demo needs no download and shows the same training loop:
+DDP over ranks, DistributedSampler shards, all-reduced loss/accuracy.
 
 ``--global-batch`` is split evenly over the processes, so runs with any process count take
 the same optimizer steps on the same samples (and end with the same weights, up to
@@ -35,7 +36,7 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="qoxide train-ddp-demo",
-        description="train seed 001's dressed quantum net data-parallel on torch.distributed",
+        description="train the 4-qubit dressed quantum net data-parallel on torch.distributed",
     )
     p.add_argument("--nproc", type=int, default=2, help="processes torchrun starts (default 2)")
     p.add_argument("--epochs", type=int, default=5)

@@ -4,8 +4,9 @@ One process per device. The launcher tells each process its rank through environ
 variables: ``torchrun`` sets ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` and the rendezvous address;
 ``mpirun`` (Open MPI) sets ``OMPI_COMM_WORLD_*`` and Hydra-based MPIs (MPICH, Intel MPI) set
 ``PMI_RANK``/``PMI_SIZE``. Under MPI without ``MASTER_ADDR``/``MASTER_PORT`` the address of
-rank 0 is published once through mpi4py (as seed 001 reads its ranks from mpi4py); all
-training communication then goes through torch.distributed (gloo on CPU, nccl on CUDA).
+rank 0 is published once through mpi4py (as PennyLane's quantum transfer learning demo,
+data-parallel variant, reads its ranks from mpi4py); all training communication then goes
+through torch.distributed (gloo on CPU, nccl on CUDA).
 """
 
 from __future__ import annotations

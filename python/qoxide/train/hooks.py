@@ -1,6 +1,6 @@
 """Hooks: callbacks around training, and the built-in ones.
 
-The protocol is seed 000's (Qiskit ML's ``HookBase``)::
+The protocol is that of Qiskit ML's Torch Runtime (its ``HookBase``)::
 
     hook.before_train()
     for epoch in range(start_epoch, max_epochs):
@@ -16,7 +16,7 @@ The protocol is seed 000's (Qiskit ML's ``HookBase``)::
 
 ``after_backward`` is the one addition: gradients (already averaged across ranks under
 DDP) can be read or changed there, before the optimizer uses them. A hook stops training
-by setting ``self.trainer.epoch = self.trainer.max_epochs`` (seed 000's StopHook).
+by setting ``self.trainer.epoch = self.trainer.max_epochs`` (as Qiskit ML's StopHook does).
 
 Hooks with state that must survive a restart (counters, best weights, LR schedules)
 override ``state_dict``/``load_state_dict``; checkpoints store it and a resumed ``fit``

@@ -1,5 +1,5 @@
-"""What ``Trainer.fit`` / ``predict`` / ``score`` return (seed 000's TorchRuntimeResult fields,
-split by call so each result holds only what its call produced)."""
+"""What ``Trainer.fit`` / ``predict`` / ``score`` return (the fields of Qiskit ML's
+TorchRuntimeResult, split by call so each result holds only what its call produced)."""
 
 from __future__ import annotations
 

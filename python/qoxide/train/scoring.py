@@ -1,11 +1,11 @@
 """Scores: accuracy for classification, R² for regression, or the caller's function.
 
 Accuracy is recognised from the shapes alone so that the history gains an ``accuracy``
-entry without configuration, in the two conventions of the seeds:
+entry without configuration, in two common conventions:
 
 * class logits ``[N, C, ...]`` with integer labels ``[N, ...]`` (CrossEntropyLoss): argmax
   over dim 1;
-* one output per target with targets in {-1, +1} (seed 000's TwoLayerQNN with ⟨ZZ⟩): the
+* one output per target with targets in {-1, +1} (Qiskit ML's TwoLayerQNN with ⟨ZZ⟩): the
   sign of the output.
 
 Anything else (e.g. regression, or 0/1 labels with a single output, where the threshold is

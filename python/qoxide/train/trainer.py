@@ -1,4 +1,5 @@
-"""`Trainer`: fit / predict / score a torch model, locally or data-parallel (seed 000's flow).
+"""`Trainer`: fit / predict / score a torch model, locally or data-parallel (the flow of
+Qiskit ML's TorchRuntimeClient).
 
     import torch
     from torch.utils.data import DataLoader, TensorDataset
@@ -6,7 +7,7 @@
     from qoxide.train import Trainer, HookBase
 
     @qx.circuit(n_qubits=1)
-    def qnn(q, x, w):                       # seed 000: RY(x) feature map, RY(w) ansatz, ⟨Z⟩
+    def qnn(q, x, w):                       # Qiskit ML's TwoLayerQNN: RY(x), RY(w), ⟨Z⟩
         q.ry(x[0], 0)
         q.ry(w[0], 0)
         return [q.expval(qx.Z(0))]
@@ -97,7 +98,7 @@ def _hook_list(hooks: HookBase | Iterable[HookBase] | None) -> list[HookBase]:
 
 
 class Trainer:
-    """Train, predict and score a torch model (seed 000's TorchRuntimeClient, run locally).
+    """Train, predict and score a torch model (Qiskit ML's TorchRuntimeClient flow, locally).
 
     Args:
         model: any ``nn.Module`` (e.g. ``qx.nn.QuantumLayer``, ``qx.nn.DressedQuantumNet``).
@@ -460,7 +461,8 @@ class Trainer:
         ``"classification"``: accuracy, for class logits with integer labels or one output
         per ±1 target. A callable ``score_func(output, target)`` is called once per batch
         and should return that batch's mean score; the result is the sample-weighted mean
-        (with ``batch_size=1``, the mean over samples, as in seed 000).
+        (with ``batch_size=1``, the mean over samples, as in Qiskit ML's
+        TorchRuntimeClient flow).
         """
         loader = _one_loader(loader, data_loader, "score")
         check_score_func(score_func)

@@ -1,6 +1,7 @@
-//! The batch-lane engine against the per-sample engine (`Options::with_engine`) on the seed
-//! dressed circuit (n qubits, H+RY embedding, depth 6 of CNOTs + RY): forward (final
-//! states) and VJP from given final states, medians of interleaved calls.
+//! The batch-lane engine against the per-sample engine (`Options::with_engine`) on the
+//! dressed circuit of PennyLane's quantum transfer learning demo (n qubits, H+RY embedding,
+//! depth 6 of CNOTs + RY): forward (final states) and VJP from given final states, medians
+//! of interleaved calls.
 //! `cargo run --release --example lanes -p qoxide-core`
 //! Environment: QUBITS=4,6 BATCHES=16,64 pick the cases, F32=0 skips f32, ROT=1 turns
 //! every RY into a Rot (no generator: per-lane forms), RAYON_NUM_THREADS as usual.

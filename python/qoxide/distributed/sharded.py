@@ -28,7 +28,7 @@ from torch.autograd.function import once_differentiable
 from .. import _core
 from ..circuit import QuantumFunction, _shape_results, _unbatch_expvals
 from ..measurements import Expval, Probs, State
-from ..program import Program, TorchThetaMap
+from ..program import Program
 from ..train.distributed import detect_launch, init_process_group
 
 DEFAULT_BUFFER_FRACTION = 0.25
@@ -308,7 +308,7 @@ class ShardedCircuit:
         wt = [torch.as_tensor(w).to(dtype) for w in ws]
         prog = qf.program(in_shape, [tuple(w.shape) for w in wt])
         wflat = torch.cat([w.reshape(-1) for w in wt]) if wt else None
-        theta = TorchThetaMap(prog, dtype, torch.device("cpu"))(xb, wflat, math.prod(lead))
+        theta = prog.theta_map.torch(xb, wflat, math.prod(lead))
         out = ShardedFunction.apply(theta.contiguous(), self, prog)
         results = list(out)
         if prog.all_expval:

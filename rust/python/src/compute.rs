@@ -267,13 +267,15 @@ fn vjp<'py>(
     engine: Option<&str>,
 ) -> PyResult<Py<PyAny>> {
     let c = Call::parse(&tape, theta, &observables, engine)?;
-    let g = reals_2d(grad_out, "grad_out", None, Some(c.obs.len()))?;
+    // rows first, then width, each with its own message
+    let g = reals_2d(grad_out, "grad_out", None, None)?;
     if g.batch != c.theta.batch {
         return Err(crate::errors::shape(format!(
             "grad_out has {} rows but theta has {} (one row of cotangents per sample)",
             g.batch, c.theta.batch
         )));
     }
+    let g = reals_2d(grad_out, "grad_out", Some(c.theta.batch), Some(c.obs.len()))?;
     let (b, th, gd, obs) = (c.theta.batch, c.theta.data(), g.data(), &c.obs[..]);
     let p = c.compiled.tape().n_params;
     compute!(

@@ -270,6 +270,7 @@ impl<T> LocalOp<T> {
 /// The sweep of `sweep`, segment by segment of a fused plan (in reverse): every tile of φ
 /// and of each λ is gathered once per segment, all the segment's ops are undone there and
 /// their gradient terms accumulated, tiles in parallel if `par`.
+#[allow(clippy::too_many_arguments)] // the sweep's state, passed through
 fn sweep_tiled<T: Real>(
     prog: &Program<T>,
     blocks: &[Block],

@@ -46,7 +46,7 @@ fn run<T: Real>(
     }
 }
 
-fn compare<T: Real>(got: &Outputs, want: &Outputs, tol: f64, ctx: &str) {
+fn compare(got: &Outputs, want: &Outputs, tol: f64, ctx: &str) {
     assert_states_close(&got.states, &want.states, tol, ctx);
     assert_reals_close(&got.expval, &want.expval, tol, ctx);
     assert_reals_close(&got.jac, &want.jac, tol, ctx);
@@ -90,7 +90,7 @@ fn tiled_case<T: Real>(seed: u64, tol: f64) {
             "seed {seed}, {n} qubits, tile {tile}, {}",
             std::any::type_name::<T>()
         );
-        compare::<T>(&fused, &plain, tol, &ctx);
+        compare(&fused, &plain, tol, &ctx);
     }
 }
 
@@ -135,7 +135,7 @@ fn lanes_case<T: Real>(seed: u64, tol: f64) {
         "seed {seed}, {n} qubits, batch {batch}, {}",
         std::any::type_name::<T>()
     );
-    compare::<T>(&got, &plain, tol, &ctx);
+    compare(&got, &plain, tol, &ctx);
 }
 
 #[test]

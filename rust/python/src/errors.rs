@@ -118,7 +118,7 @@ pub fn run<R: Send>(
                     }
                 }
             }
-            let result = worker.join().unwrap_or_else(|panic| Err(panic));
+            let result = worker.join().unwrap_or_else(Err);
             (result, signal)
         })
     });

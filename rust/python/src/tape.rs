@@ -102,6 +102,7 @@ impl PyTape {
     /// Append a gate. `params`: one entry per gate parameter, an int column of theta
     /// or a float constant. Refused once the tape has run (it is compiled then).
     #[pyo3(signature = (name, wires, params=Vec::new(), inverse=false, matrix=None, control_values=Vec::new()))]
+    #[allow(clippy::too_many_arguments)] // mirrors the Python signature
     fn add(
         &self,
         py: Python<'_>,

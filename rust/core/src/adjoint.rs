@@ -19,7 +19,6 @@ use crate::state::{Kernel, CHUNK_AMPS};
 use crate::tape::Param;
 use num_traits::{One, Zero};
 use rayon::prelude::*;
-use std::borrow::Cow;
 
 /// Backward sweep from the final state `phi` with adjoint states `lams` (one per
 /// observable); adds 2 Re⟨λ_m|∂U/∂θ|φ⟩ into `grads[m * P + col]`. `par` parallelises
@@ -499,23 +498,12 @@ fn vjp_lanes<T: Real>(
     grad_out: &[f64],
     out: &mut [f64],
 ) -> Result<()> {
-    let (prog, theta, batch, init, opts) = (run.prog, run.theta, run.batch, &run.init, run.opts);
-    let (n, p) = (prog.tape().n_qubits, prog.tape().n_params);
-    let dim = 1usize << n;
-    let m = obs.len();
-    let chunk = lanes::chunk_samples::<T>(n);
-    let amp = std::mem::size_of::<C<T>>() as u128;
-    crate::memory::ensure_fits(
-        ((2 * chunk.min(batch)) as u128 * dim as u128) * amp,
-        "the lane engine's states",
-    )?;
-    for start in (0..batch).step_by(chunk) {
-        let nb = chunk.min(batch - start);
-        let th = &theta[start * p..(start + nb) * p];
-        let phi = match init.slice(dim, start, nb) {
-            Init::Final(s) => Cow::Borrowed(s),
-            part => Cow::Owned(lanes::final_states(prog, th, nb, &part, opts)),
-        };
+    let (prog, opts) = (run.prog, run.opts);
+    let dim = 1usize << prog.tape().n_qubits;
+    let (m, p) = (obs.len(), prog.tape().n_params);
+    // φ and λ of a chunk
+    for (start, nb) in run.lane_chunks(2)? {
+        let (th, phi) = (run.theta_rows(start, nb), run.lane_finals(start, nb));
         opts.check_cancel()?;
         let g_out = &grad_out[start * m..(start + nb) * m];
         let mut lam = vec![C::zero(); nb * dim];

@@ -61,14 +61,6 @@ pub fn default_tile_qubits(amp_bytes: usize, copies: usize) -> u32 {
     (amps.max(1).ilog2()).max(LOW_BITS + 3)
 }
 
-/// The tile size for the forward pass: forced, or the default; None if fusion is off.
-pub fn tile_qubits(amp_bytes: usize, copies: usize) -> Option<u32> {
-    if !enabled() {
-        return None;
-    }
-    Some(forced_tile_qubits().unwrap_or_else(|| default_tile_qubits(amp_bytes, copies)))
-}
-
 /// A run of ops applied together.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Segment {

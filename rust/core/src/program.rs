@@ -102,14 +102,28 @@ impl<T: Real> Program<T> {
     /// The forward pass's fused plan for tiles of `tile` bits (None: the forced or default
     /// size); None inside when the register fits in one tile. The default plan is cached.
     pub(crate) fn fused(&self, tile: Option<u32>) -> Cow<'_, Option<Vec<Block>>> {
-        let default = fusion::default_tile_qubits(std::mem::size_of::<C<T>>(), 1);
-        match tile.or_else(fusion::forced_tile_qubits) {
-            Some(t) if t != default => Cow::Owned(fused_plan(&self.tape, Some(t))),
-            _ => Cow::Borrowed(
-                self.fused
-                    .get_or_init(|| fused_plan(&self.tape, Some(default))),
-            ),
+        let (t, default) = self.tile_bits(tile);
+        if t == default {
+            Cow::Borrowed(self.fused.get_or_init(|| fused_plan(&self.tape, Some(t))))
+        } else {
+            Cow::Owned(fused_plan(&self.tape, Some(t)))
         }
+    }
+
+    /// Whether `fused(tile)` has a plan (the register is wider than a tile), without
+    /// building one.
+    pub(crate) fn fuses(&self, tile: Option<u32>) -> bool {
+        (self.tile_bits(tile).0 as usize) < self.tape.n_qubits
+    }
+
+    /// (tile size for `tile`: given, forced by `fusion::set_tile_qubits`, or the default;
+    /// the default for this precision).
+    fn tile_bits(&self, tile: Option<u32>) -> (u32, u32) {
+        let default = fusion::default_tile_qubits(std::mem::size_of::<C<T>>(), 1);
+        (
+            tile.or_else(fusion::forced_tile_qubits).unwrap_or(default),
+            default,
+        )
     }
 
     /// Run all ops on `s` op by op, same-wire runs of single-qubit gates merged. Stops early

@@ -9,8 +9,9 @@ use crate::program::Program;
 use crate::scalar::{Real, C};
 use crate::state::zero_state;
 use rayon::prelude::*;
+use std::borrow::Cow;
 
-/// What `run_batch`'s per-sample function does, for the memory check and the choice of
+/// What `Batch::run`'s per-sample function does, for the memory check and the choice of
 /// threads.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Task {
@@ -68,7 +69,8 @@ impl<'a, T: Real> Batch<'a, T> {
     }
 
     /// For each sample b: its final state from the engine, then `f(b, state, out_row,
-    /// amp_par)` with `out_row` its `width` outputs.
+    /// amp_par)` with `out_row` its `width` outputs. The lane engine runs the batch a chunk
+    /// at a time (`lane_chunks`), so memory stays bounded whatever the batch size.
     pub fn run<O: Send>(
         &self,
         task: Task,
@@ -76,61 +78,63 @@ impl<'a, T: Real> Batch<'a, T> {
         width: usize,
         f: impl Fn(usize, &mut Vec<C<T>>, &mut [O], bool) + Sync + Send,
     ) -> Result<()> {
-        let b = self;
-        run_batch(
-            b.prog, b.theta, b.batch, &b.init, b.engine, b.opts, task, out, width, f,
+        if out.len() != self.batch * width {
+            return Err(QoxideError::Internal(
+                "output buffer of the wrong size".into(),
+            ));
+        }
+        let (prog, engine, opts) = (self.prog, self.engine, self.opts);
+        if engine == Engine::Lanes && !self.init.is_final() {
+            // small register, many samples: forward passes a chunk at a time, then as from
+            // the final states
+            for (start, nb) in self.lane_chunks(1)? {
+                let (th, finals) = (self.theta_rows(start, nb), self.lane_finals(start, nb));
+                opts.check_cancel()?;
+                let o = &mut out[start * width..(start + nb) * width];
+                let init = Init::Final(&finals);
+                per_sample(prog, th, nb, &init, engine, opts, task, o, width, start, &f)?;
+            }
+            return Ok(());
+        }
+        let (theta, batch, init) = (self.theta, self.batch, &self.init);
+        per_sample(
+            prog, theta, batch, init, engine, opts, task, out, width, 0, &f,
         )
     }
-}
 
-/// `Batch::run`. The lane engine runs the batch in chunks of `lanes::chunk_samples`
-/// samples, so memory stays bounded whatever the batch size.
-#[allow(clippy::too_many_arguments)] // the driver behind `Batch::run`
-fn run_batch<T: Real, O: Send>(
-    prog: &Program<T>,
-    theta: &[f64],
-    batch: usize,
-    init: &Init<T>,
-    engine: Engine,
-    opts: &Options,
-    task: Task,
-    out: &mut [O],
-    width: usize,
-    f: impl Fn(usize, &mut Vec<C<T>>, &mut [O], bool) + Sync + Send,
-) -> Result<()> {
-    let tape = prog.tape();
-    check_call(tape, theta, batch, init)?;
-    if out.len() != batch * width {
-        return Err(QoxideError::Internal(
-            "output buffer of the wrong size".into(),
-        ));
-    }
-    let (n, p) = (tape.n_qubits, tape.n_params);
-    if engine == Engine::Lanes && !init.is_final() {
-        // small register, many samples: forward passes a chunk at a time, then as from finals
-        let chunk = lanes::chunk_samples::<T>(n);
+    /// The lane engine's chunks of samples, (first sample, count): about 8 MiB of states
+    /// each; refuses a chunk whose `states` states per sample would not fit in memory.
+    pub fn lane_chunks(&self, states: usize) -> Result<impl Iterator<Item = (usize, usize)>> {
+        let n = self.prog.tape().n_qubits;
+        let (chunk, batch) = (lanes::chunk_samples::<T>(n), self.batch);
         let amp = std::mem::size_of::<C<T>>() as u128;
-        ensure_fits(
-            ((chunk.min(batch) as u128) << n) * amp,
-            "the lane engine's states",
-        )?;
-        for start in (0..batch).step_by(chunk) {
-            let nb = chunk.min(batch - start);
-            let th = &theta[start * p..(start + nb) * p];
-            let finals = lanes::final_states(prog, th, nb, &init.slice(1 << n, start, nb), opts);
-            opts.check_cancel()?;
-            let o = &mut out[start * width..(start + nb) * width];
-            let init = Init::Final(&finals);
-            per_sample(prog, th, nb, &init, engine, opts, task, o, width, start, &f)?;
-        }
-        return Ok(());
+        let bytes = ((states as u128 * chunk.min(batch) as u128) << n) * amp;
+        ensure_fits(bytes, "the lane engine's states")?;
+        Ok((0..batch)
+            .step_by(chunk)
+            .map(move |start| (start, chunk.min(batch - start))))
     }
-    per_sample(
-        prog, theta, batch, init, engine, opts, task, out, width, 0, &f,
-    )
+
+    /// theta's rows for samples `start..start + nb`.
+    pub fn theta_rows(&self, start: usize, nb: usize) -> &'a [f64] {
+        let p = self.prog.tape().n_params;
+        &self.theta[start * p..(start + nb) * p]
+    }
+
+    /// The final states of samples `start..start + nb`: given, or from the lane engine.
+    pub fn lane_finals(&self, start: usize, nb: usize) -> Cow<'a, [C<T>]> {
+        let dim = 1usize << self.prog.tape().n_qubits;
+        match self.init.slice(dim, start, nb) {
+            Init::Final(s) => Cow::Borrowed(s),
+            part => {
+                let th = self.theta_rows(start, nb);
+                Cow::Owned(lanes::final_states(self.prog, th, nb, &part, self.opts))
+            }
+        }
+    }
 }
 
-/// `run_batch` on samples one at a time (or from final states): sample b of this call is
+/// `Batch::run` on samples one at a time (or from final states): sample b of this call is
 /// `first + b` of the caller's.
 #[allow(clippy::too_many_arguments)]
 fn per_sample<T: Real, O: Send, F>(
@@ -163,7 +167,7 @@ where
     ensure_fits(bytes, &format!("simulating {n} qubits"))?;
     let fused = match engine {
         Engine::Tiled => prog.fused(opts.tile_qubits),
-        _ => std::borrow::Cow::Owned(None),
+        _ => Cow::Owned(None),
     };
     let stop = || opts.cancelled();
     let one = |b: usize, row_out: &mut [O]| {

@@ -140,7 +140,7 @@ pub fn choose<T: Real>(prog: &Program<T>, batch: usize, opts: &Options) -> Resul
     let lane_kernels =
         *(prog.lane_kernels).get_or_init(|| prog.fixed_kernels().all(lanes::implements));
     let lanes_ok = lane_kernels && tape.n_qubits <= LANES_FORCED_MAX_QUBITS;
-    let tiled = || prog.fused(opts.tile_qubits).as_ref().is_some();
+    let tiled = || prog.fuses(opts.tile_qubits);
     match opts.engine {
         Some(Engine::Lanes) if !lanes_ok => Err(QoxideError::Value(format!(
             "engine 'lanes' runs registers of at most {LANES_FORCED_MAX_QUBITS} qubits without \

@@ -9,7 +9,10 @@ measured in one run.
    <Z_i>. qoxide at c128 and c64 (float64 / float32 weights); lightning.qubit through its
    device API (``dev.execute(tape)``, no QNode overhead) at c128 and c64; qiskit-aer
    AerSimulator(method="statevector") at double and single precision, one
-   ``save_expectation_value(Z, [i])`` per qubit (Aer's own gate fusion on, as shipped).
+   ``save_expectation_value(Z, [i])`` per qubit (Aer's own gate fusion on, as shipped);
+   qsim (``qsimcirq``, complex64 only) ``simulate`` of the cirq circuit, final state only
+   (no expectation values: qsim's cost is counted without them), with every core and
+   ``max_fused_gate_size`` 2, 3 and 4, each a row (the best one is the anchor).
    Ratio: anchor time / qoxide time at the same precision (> 1: qoxide is faster).
 2. gates: one unfused gate, (T(K gates) - T(0 gates)) / K with qoxide's fusion off, over one
    all-cores torch ``mul_`` pass on a state of the same size and dtype (the memory floor).
@@ -60,11 +63,21 @@ Impls = dict[tuple[str, str], Callable[[], Any]]  # (implementation, precision) 
 PRECISIONS: dict[str, Any] = {"c128": np.float64, "c64": np.float32}
 COMPLEX = {"c128": torch.complex128, "c64": torch.complex64}
 TOLERANCE = {"c128": 1e-8, "c64": 1e-4}  # max |<Z_i> - qoxide c128's|
-DISTS = ("qoxide", "numpy", "torch", "pennylane", "pennylane_lightning", "qiskit", "qiskit-aer")
+DISTS = (
+    "qoxide",
+    "numpy",
+    "torch",
+    "pennylane",
+    "pennylane_lightning",
+    "qiskit",
+    "qiskit-aer",
+    "qsimcirq",
+)
 GATE_KINDS = ("RX", "RY", "RZ", "H", "CNOT", "CZ")
 GATES_PER_CIRCUIT = 12
 QUICK = {"forward": "12,16", "gates": "16", "jacobian": "12", "rss": 20, "budget": 0.2}
-LIGHTNING, AER = "lightning.qubit", "qiskit-aer"
+LIGHTNING, AER, QSIM = "lightning.qubit", "qiskit-aer", "qsim"
+QSIM_FUSED_SIZES = (2, 3, 4)
 AER_PRECISION = (("c128", "double"), ("c64", "single"))
 
 APPLY: dict[str, Callable[[Any, Any, tuple[int, ...]], None]] = {
@@ -168,6 +181,10 @@ def anchors_available(wanted: bool) -> set[str]:
         found.add(AER)
     else:
         print(f"note: {AER} not installed, skipped")
+    if importlib.util.find_spec("qsimcirq") is not None:
+        found.add(QSIM)
+    else:
+        print(f"note: {QSIM} (qsimcirq) not installed, skipped")
     return found
 
 
@@ -226,12 +243,56 @@ def aer_forward(n: int, w: np.ndarray) -> Impls:
     return {(AER, p): (lambda sim=sim: run(sim)) for p, sim in sims.items()}
 
 
+def qsim_circuit(n: int, w: np.ndarray) -> Any:
+    import cirq
+
+    q = cirq.LineQubit.range(n)  # cirq's state order: qubit 0 is the high bit, as in qoxide
+    c = cirq.Circuit()
+    for layer in range(LAYERS):
+        for i in range(n):
+            c.append([g(w[layer, i, k])(q[i]) for k, g in enumerate((cirq.rx, cirq.ry, cirq.rz))])
+        c.append(cirq.CNOT(q[i], q[(i + 1) % n]) for i in range(n))
+    return c
+
+
+def z_expvals(state: np.ndarray, n: int) -> np.ndarray:
+    """<Z_i> of a state vector, wire 0 the high bit (for the check only, untimed)."""
+    p = (np.abs(state) ** 2).reshape([2] * n)
+    return np.array([np.moveaxis(p, i, 0).reshape(2, -1).sum(1) @ [1, -1] for i in range(n)])
+
+
+class QsimState:
+    """qsim's timed call returns the final state; the check converts it to <Z_i>."""
+
+    def __init__(self, n: int, state: np.ndarray) -> None:
+        self.n, self.state = n, state
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return z_expvals(self.state, self.n)
+
+
+def qsim_forward(n: int, w: np.ndarray) -> Impls:
+    import qsimcirq
+
+    c = qsim_circuit(n, w)
+    impls: Impls = {}
+    for size in QSIM_FUSED_SIZES:
+        opts = qsimcirq.QSimOptions(max_fused_gate_size=size, cpu_threads=os.cpu_count() or 1)
+        sim = qsimcirq.QSimSimulator(opts)
+        impls[(f"{QSIM} fused {size}", "c64")] = lambda sim=sim: QsimState(
+            n, sim.simulate(c).final_state_vector
+        )
+    return impls
+
+
 def forward_impls(n: int, w: np.ndarray, anchors: set[str]) -> Impls:
     impls = qoxide_forward(n, w)  # qoxide c128 first: it is the reference values
     if LIGHTNING in anchors:
         impls.update(lightning_forward(n, w))
     if AER in anchors:
         impls.update(aer_forward(n, w))
+    if QSIM in anchors:
+        impls.update(qsim_forward(n, w))
     return impls
 
 
@@ -288,6 +349,15 @@ def print_forward(rows: list[Row]) -> None:
     )
     split = [f"{r['qubits']}q {r['c128_over_c64']:.2f}x" for r in rows if "c128_over_c64" in r]
     print("qoxide c128 time / c64 time: " + ", ".join(split))
+    best: dict[int, float] = {}
+    for r in rows:
+        if r["impl"].startswith(QSIM):
+            best[r["qubits"]] = min(best.get(r["qubits"], np.inf), r["over_qoxide"])
+    if best:
+        print(
+            "best qsim time / qoxide c64 time: "
+            + ", ".join(f"{n}q {x:.2f}x" for n, x in best.items())
+        )
 
 
 # 2. single gates -------------------------------------------------------------------------
@@ -574,7 +644,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a short budget")
     parser.add_argument("--budget", type=float, help="seconds per timing (default 2)")
-    parser.add_argument("--no-anchors", action="store_true", help="skip lightning and aer")
+    parser.add_argument("--no-anchors", action="store_true", help="skip lightning, aer and qsim")
     parser.add_argument("--out", default="bench-results/scale.jsonl", help="JSON lines file")
     parser.add_argument("--forward-sizes", help="qubits (default 16,20,22,24)")
     parser.add_argument("--gate-sizes", help="qubits (default 22,24)")

@@ -1,5 +1,5 @@
 """Gate fusion: with tiles forced small, random circuits of 7-10 qubits split into many
-fused segments; states, expectation values and adjoint gradients must equal the unfused
+fused segments, with register blocks of 0, 2, 3 or 4 bits inside the tiles; states, expectation values and adjoint gradients must equal the unfused
 run to 1e-12 (float64). The fusion switch is process-wide, so each test restores it."""
 
 from __future__ import annotations
@@ -20,20 +20,25 @@ def restore_fusion():
     qx.set_fusion(True)
 
 
-def _fused_and_plain(fn, tile: int):  # noqa: ANN001, ANN202
+def _fused_and_plain(fn, tile: int, block_bits: int):  # noqa: ANN001, ANN202
     qx.set_fusion(False)
     plain = fn()
-    qx.set_fusion(True, tile_qubits=tile)
+    qx.set_fusion(True, tile_qubits=tile, block_bits=block_bits)
     fused = fn()
     return plain, fused
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.data(), cases(min_qubits=7, max_qubits=10, max_gates=40), st.sampled_from([6, 7, 8]))
-def test_fused_equals_unfused(data, case, tile):  # noqa: ANN001
+@given(
+    st.data(),
+    cases(min_qubits=7, max_qubits=10, max_gates=40),
+    st.sampled_from([6, 7, 8]),
+    st.sampled_from([0, 2, 3, 4]),
+)
+def test_fused_equals_unfused(data, case, tile, block_bits):  # noqa: ANN001
     obs = data.draw(st.lists(observables(case.n, case.rng), min_size=1, max_size=3))
     f_state = make_circuit(case.n, case.gates, lambda q: q.state(), init=case.init)
-    plain, fused = _fused_and_plain(lambda: f_state(case.xs), tile)
+    plain, fused = _fused_and_plain(lambda: f_state(case.xs), tile, block_bits)
     np.testing.assert_allclose(fused, plain, atol=1e-12, rtol=0)
 
     f_ev = make_circuit(
@@ -49,7 +54,7 @@ def test_fused_equals_unfused(data, case, tile):  # noqa: ANN001
         (g,) = torch.autograd.grad((ev * weights).sum(), x, allow_unused=True)
         return ev.detach().numpy(), (np.zeros_like(case.xs) if g is None else g.numpy())
 
-    (ev_p, g_p), (ev_f, g_f) = _fused_and_plain(value_and_grad, tile)
+    (ev_p, g_p), (ev_f, g_f) = _fused_and_plain(value_and_grad, tile, block_bits)
     np.testing.assert_allclose(ev_f, ev_p, atol=1e-12, rtol=0)
     np.testing.assert_allclose(g_f, g_p, atol=1e-12, rtol=0)
 
@@ -61,3 +66,6 @@ def test_fusion_switch_and_bad_tile():
     assert qx.fusion_enabled()
     with pytest.raises(ValueError, match="tile_qubits"):
         qx.set_fusion(True, tile_qubits=2)
+    for bad in (-1, 5):
+        with pytest.raises(ValueError, match="block_bits must be between 0"):
+            qx.set_fusion(True, block_bits=bad)

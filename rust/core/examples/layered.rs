@@ -1,7 +1,8 @@
 //! Profile helper: forward of the layered benchmark circuit (4 layers of RX, RY, RZ on every
 //! wire, then a CNOT ring) on one sample, fused and unfused, complex128 and complex64.
 //! `cargo run --release --example layered -p qoxide-core [qubits] [reps]`; JAC=1 times the
-//! adjoint Jacobian of every ⟨Z_i⟩ instead, TILE=k forces the fusion tile to k qubits.
+//! adjoint Jacobian of every ⟨Z_i⟩ instead, TILE=k forces the fusion tile to k qubits,
+//! BLOCK=k the register blocks inside tiles to k bits (0: none).
 use qoxide_core::{adjoint, measure, Engine, Gate, Init, Obs, Op, Options, Param, Program, Tape};
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,6 +36,9 @@ fn main() {
     let all_z: Vec<Obs> = (0..n)
         .map(|i| Obs::pauli(n, &[(1.0, vec![(i, 'Z')])]).unwrap())
         .collect();
+    if let Some(k) = std::env::var("BLOCK").ok().and_then(|k| k.parse().ok()) {
+        qoxide_core::fusion::set_block_bits(k);
+    }
     let tile: Option<u32> = std::env::var("TILE").ok().and_then(|t| t.parse().ok());
     let opts = |fused: bool| Options {
         engine: Some(if fused {
@@ -59,7 +63,12 @@ fn main() {
         }
         return;
     }
-    for on in [false, true] {
+    let modes: &[bool] = if std::env::var("FUSED_ONLY").is_ok() {
+        &[true]
+    } else {
+        &[false, true]
+    };
+    for &on in modes {
         for (prec, f32) in [("c128", false), ("c64", true)] {
             let t = Instant::now();
             for _ in 0..reps {

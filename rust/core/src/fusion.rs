@@ -9,7 +9,7 @@
 //! is a valid reordering of the circuit, and the adjoint can sweep it in reverse.
 
 use crate::state::index::set_bits;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 /// The lowest bits always belong to the tile: gathers then copy runs of 2^LOW_BITS
 /// contiguous amplitudes (256 B of complex64), and kernels on them see contiguous pairs.
@@ -23,7 +23,12 @@ pub const TILE_BYTES: usize = 256 << 10;
 /// per-core L2 (the tiles are the task's only working set).
 pub const ADJOINT_TILE_BYTES: usize = 1 << 20;
 
+/// Bits of a register block (`state::regblock`) inside a tile: 3 measured fastest on the
+/// layered circuit at 20-24 qubits (benches/scale.py; 2 and 4 close behind).
+pub const DEFAULT_BLOCK_BITS: u32 = 3;
+
 static ENABLED: AtomicBool = AtomicBool::new(true);
+static BLOCK_BITS: AtomicU32 = AtomicU32::new(DEFAULT_BLOCK_BITS);
 /// 0: derive the tile from TILE_BYTES and the precision.
 static TILE_QUBITS: AtomicUsize = AtomicUsize::new(0);
 
@@ -34,6 +39,19 @@ pub fn set_enabled(on: bool) {
 
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
+}
+
+/// Set the register-block size inside tiles (0 or 1: no blocks, every kernel its own pass
+/// over the tile; above `regblock::MAX_BLOCK_BITS`: that).
+pub fn set_block_bits(k: u32) {
+    BLOCK_BITS.store(
+        k.min(crate::state::regblock::MAX_BLOCK_BITS),
+        Ordering::Relaxed,
+    )
+}
+
+pub fn block_bits() -> u32 {
+    BLOCK_BITS.load(Ordering::Relaxed)
 }
 
 /// Force the tile size in qubits (0 restores the default from TILE_BYTES).
@@ -72,33 +90,54 @@ pub struct Segment {
 }
 
 /// Group ops (given by their support masks) into segments for an `n`-bit register and
-/// `tile`-bit tiles. Greedy: each round sweeps the remaining ops in order, taking every op
-/// that fits the growing tile and does not depend on an op left behind this round.
+/// `tile`-bit tiles (the lowest `LOW_BITS` always among them).
 pub fn plan(supports: &[usize], n: u32, tile: u32) -> Vec<Segment> {
     let low = (1usize << LOW_BITS.min(n)) - 1;
-    let all = if n as usize >= usize::BITS as usize {
-        usize::MAX
-    } else {
-        (1usize << n) - 1
-    };
-    let fits = |mask: usize| mask.count_ones() <= tile;
+    let eligible: Vec<bool> = (supports.iter())
+        .map(|s| (s | low).count_ones() <= tile)
+        .collect();
+    group(supports, &eligible, tile, low)
+        .into_iter()
+        .map(|g| Segment {
+            bits: g.mask.map_or(Vec::new(), |m| fill_low(m, n, tile)),
+            ops: g.ops,
+        })
+        .collect()
+}
+
+/// A run of ops grouped by `group`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// Op indices, in the order they run.
+    pub ops: Vec<usize>,
+    /// The bits they touch (with the base bits); None for an ineligible op, alone.
+    pub mask: Option<usize>,
+}
+
+/// Group ops into runs touching at most `max_bits` bits (counting the `base` bits), each
+/// run applied together. Greedy: each round sweeps the remaining ops in order, taking every
+/// eligible op that fits the growing set of bits and does not depend on an op left behind
+/// this round (an op moves earlier only past ops on disjoint bits: they commute). An
+/// ineligible or too wide op at the head of a round forms a group alone.
+pub fn group(supports: &[usize], eligible: &[bool], max_bits: u32, base: usize) -> Vec<Group> {
+    let fits = |mask: usize| mask.count_ones() <= max_bits;
     let mut remaining: Vec<usize> = (0..supports.len()).collect();
     let mut out = Vec::new();
     while !remaining.is_empty() {
         let first = remaining[0];
-        if !fits(supports[first] | low) {
-            out.push(Segment {
+        if !eligible[first] || !fits(base | supports[first]) {
+            out.push(Group {
                 ops: vec![first],
-                bits: Vec::new(),
+                mask: None,
             });
             remaining.remove(0);
             continue;
         }
-        let (mut bits, mut blocked) = (low, 0usize);
+        let (mut bits, mut blocked) = (base, 0usize);
         let (mut taken, mut rest) = (Vec::new(), Vec::new());
         for &i in &remaining {
             let sup = supports[i];
-            if blocked != all && sup & blocked == 0 && fits(bits | sup) {
+            if blocked != usize::MAX && eligible[i] && sup & blocked == 0 && fits(bits | sup) {
                 bits |= sup;
                 taken.push(i);
             } else {
@@ -106,9 +145,9 @@ pub fn plan(supports: &[usize], n: u32, tile: u32) -> Vec<Segment> {
                 rest.push(i);
             }
         }
-        out.push(Segment {
+        out.push(Group {
             ops: taken,
-            bits: fill_low(bits, n, tile),
+            mask: Some(bits),
         });
         remaining = rest;
     }

@@ -5,6 +5,7 @@
 use crate::fusion;
 use crate::scalar::{mul2, Real, C, C64};
 use crate::state::index::set_bits;
+use crate::state::regblock;
 use crate::state::tile::Tiling;
 use crate::state::Kernel;
 use crate::tape::{Param, Tape};
@@ -137,12 +138,14 @@ impl<T: Real> Program<T> {
         })
     }
 
-    /// Run all ops on `s`, one pass over memory per block of a fused plan.
+    /// Run all ops on `s`, one pass over memory per block of a fused plan; inside a tile,
+    /// runs of gates on few bits as register blocks of up to `block_bits` bits.
     pub(crate) fn forward_fused(
         &self,
         blocks: &[Block],
         s: &mut [C<T>],
         row: &[f64],
+        block_bits: u32,
         par: bool,
         stop: &dyn Fn() -> bool,
     ) {
@@ -158,7 +161,8 @@ impl<T: Real> Program<T> {
                         .map(|&i| Cow::Owned(tiling.localise(&self.kernel(i, row))));
                     let mut ks = Vec::with_capacity(ops.len());
                     merge_single_qubit_runs(tiling.n_bits(), local, |k| ks.push(k.clone()));
-                    tiling.apply(s, &ks, par);
+                    let passes = regblock::passes(ks, block_bits);
+                    tiling.for_each(s, par, |_, buf| passes.iter().for_each(|p| p.apply(buf)));
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! Every engine against the per-sample engine, through the public entry points: the lane
 //! engine on small registers, the tiled engine with tiles forced small so that 9-11 qubit
-//! circuits split into many segments. States, expvals, Jacobians and VJPs, random circuits
+//! circuits split into many segments (register blocks of 0, 2, 3 and 4 bits inside). States, expvals, Jacobians and VJPs, random circuits
 //! of every gate, both precisions. Engines are chosen per call (no process-wide switch).
 mod common;
 use common::*;
@@ -79,15 +79,16 @@ fn tiled_case<T: Real>(seed: u64, tol: f64) {
         &g,
         &Options::with_engine(Engine::PerSample),
     );
-    for tile in [6, 7, 8] {
+    for (tile, block_bits) in [(6, 2), (7, 0), (8, 3), (8, 4)] {
         let opts = Options {
             engine: Some(Engine::Tiled),
             tile_qubits: Some(tile),
+            block_bits: Some(block_bits),
             ..Options::default()
         };
         let fused = run(&prog, &theta, batch, &psi, &obs, &g, &opts);
         let ctx = format!(
-            "seed {seed}, {n} qubits, tile {tile}, {}",
+            "seed {seed}, {n} qubits, tile {tile}, blocks of {block_bits} bits, {}",
             std::any::type_name::<T>()
         );
         compare(&fused, &plain, tol, &ctx);

@@ -9,6 +9,7 @@ use crate::tape::{count_of, PyTape};
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use qoxide_core::state::regblock;
 use qoxide_core::{adjoint, fusion, measure, pool};
 
 /// A real output [shape] in f64 or f32.
@@ -303,10 +304,20 @@ fn set_num_threads(n: &Bound<'_, PyAny>) -> PyResult<()> {
 }
 
 /// Turn gate fusion on or off by default; `tile_qubits` > 0 forces the tile size (0:
-/// automatic). A call's `engine=` overrides the default.
+/// automatic); `block_bits` sets the register blocks inside tiles (0: none). A call's
+/// `engine=` overrides the default.
 #[pyfunction]
-#[pyo3(signature = (enabled, tile_qubits = 0))]
-fn set_fusion(enabled: bool, tile_qubits: i64) -> PyResult<()> {
+#[pyo3(signature = (enabled, tile_qubits = 0, block_bits = fusion::DEFAULT_BLOCK_BITS as i64))]
+fn set_fusion(enabled: bool, tile_qubits: i64, block_bits: i64) -> PyResult<()> {
+    let max_block = regblock::MAX_BLOCK_BITS;
+    let blocks = u32::try_from(block_bits)
+        .ok()
+        .filter(|&k| k <= max_block)
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "block_bits must be between 0 (no blocks) and {max_block}, got {block_bits}"
+            ))
+        })?;
     let k = usize::try_from(tile_qubits)
         .ok()
         .filter(|&k| k == 0 || (fusion::LOW_BITS as usize + 1..=30).contains(&k))
@@ -318,6 +329,7 @@ fn set_fusion(enabled: bool, tile_qubits: i64) -> PyResult<()> {
         })?;
     fusion::set_enabled(enabled);
     fusion::set_tile_qubits(k);
+    fusion::set_block_bits(blocks);
     Ok(())
 }
 

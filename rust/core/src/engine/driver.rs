@@ -178,7 +178,9 @@ where
         let mut s = initial(init, n, b);
         if !init.is_final() {
             match fused.as_ref() {
-                Some(blocks) => prog.forward_fused(blocks, &mut s, row, pl.amp_par, &stop),
+                Some(blocks) => {
+                    prog.forward_fused(blocks, &mut s, row, opts.block_bits(), pl.amp_par, &stop)
+                }
                 None => prog.forward(&mut s, row, pl.amp_par, &stop),
             }
         }

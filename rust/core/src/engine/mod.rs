@@ -21,6 +21,7 @@ use crate::error::{QoxideError, Result};
 use crate::observable::Obs;
 use crate::program::Program;
 use crate::scalar::{Real, C};
+use crate::state::regblock;
 use crate::tape::Tape;
 use crate::{fusion, shape_err};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,6 +88,9 @@ pub struct Options {
     pub engine: Option<Engine>,
     /// Tile size in qubits for the tiled engine (None: from the cache size).
     pub tile_qubits: Option<u32>,
+    /// Register-block size in bits inside the tiled engine's tiles (None: the process-wide
+    /// `fusion::block_bits`; 0: no blocks).
+    pub block_bits: Option<u32>,
     pub cancel: Option<Arc<AtomicBool>>,
 }
 
@@ -96,6 +100,13 @@ impl Options {
             engine: Some(engine),
             ..Options::default()
         }
+    }
+
+    /// The register-block size in bits for this call.
+    pub fn block_bits(&self) -> u32 {
+        (self.block_bits).map_or_else(crate::fusion::block_bits, |k| {
+            k.min(regblock::MAX_BLOCK_BITS)
+        })
     }
 
     /// Whether the caller asked to stop.

@@ -122,7 +122,7 @@ pub fn product(a: PauliWord, b: PauliWord) -> (PauliWord, u32) {
 
 /// Whether P_a and P_b commute.
 pub fn commute(a: PauliWord, b: PauliWord) -> bool {
-    ((a.x & b.z).count_ones() + (a.z & b.x).count_ones()) % 2 == 0
+    ((a.x & b.z).count_ones() + (a.z & b.x).count_ones()).is_multiple_of(2)
 }
 
 /// The expansion A² = Σ_p coef_p a_{s_p} a_{t_p} P_{u_p} for A = Σ_s a_s P_s (real a):

@@ -4,6 +4,7 @@ pub mod index;
 pub mod kernel;
 pub mod parity;
 pub mod reduce;
+pub mod regblock;
 pub mod simd;
 pub mod tile;
 

@@ -159,13 +159,52 @@ impl<T: Real> Program<T> {
                     let local = ops
                         .iter()
                         .map(|&i| Cow::Owned(tiling.localise(&self.kernel(i, row))));
-                    let mut ks = Vec::with_capacity(ops.len());
-                    merge_single_qubit_runs(tiling.n_bits(), local, |k| ks.push(k.clone()));
-                    let passes = regblock::passes(ks, block_bits);
-                    tiling.for_each(s, par, |_, buf| passes.iter().for_each(|p| p.apply(buf)));
+                    tile_pass(tiling, local, block_bits, s, par);
                 }
             }
         }
+    }
+}
+
+/// One pass over `s` tile by tile, running `local` (kernels localised to the tiling) in
+/// each tile: same-bit single-qubit runs merged, then register blocks of `block_bits`.
+fn tile_pass<'k, T: Real>(
+    tiling: &Tiling,
+    local: impl Iterator<Item = Cow<'k, Kernel<T>>>,
+    block_bits: u32,
+    s: &mut [C<T>],
+    par: bool,
+) {
+    let mut ks = Vec::new();
+    merge_single_qubit_runs(tiling.n_bits(), local, |k| ks.push(k.clone()));
+    let passes = regblock::passes(ks, block_bits);
+    tiling.for_each(s, par, |_, buf| passes.iter().for_each(|p| p.apply(buf)));
+}
+
+/// Run `kernels` (circuit order) on the state `s` as the tiled engine does, planned for this
+/// call: one pass per segment of the default tile when fusion is on and the state is wider
+/// than a tile, else op by op (same-bit single-qubit runs merged). For kernel lists that
+/// are not a compiled tape's, such as a sharded rank's segment.
+pub(crate) fn run_fused<T: Real>(kernels: Vec<Kernel<T>>, s: &mut [C<T>], par: bool) {
+    let n = s.len().trailing_zeros();
+    let tile = fusion::default_tile_qubits(std::mem::size_of::<C<T>>(), 1);
+    let tile = fusion::forced_tile_qubits().unwrap_or(tile);
+    if !fusion::enabled() || n <= tile {
+        let ks = kernels.iter().map(Cow::Borrowed);
+        return merge_single_qubit_runs(n as usize, ks, |k| k.apply(s, par));
+    }
+    let supports: Vec<usize> = kernels.iter().map(|k| k.support()).collect();
+    for seg in fusion::plan(&supports, n, tile) {
+        if seg.bits.is_empty() {
+            kernels[seg.ops[0]].apply(s, par);
+            continue;
+        }
+        let tiling = Tiling::new(n, &seg.bits);
+        let local = seg
+            .ops
+            .iter()
+            .map(|&i| Cow::Owned(tiling.localise(&kernels[i])));
+        tile_pass(&tiling, local, fusion::block_bits(), s, par);
     }
 }
 

@@ -151,3 +151,20 @@ fn swaps_happen_and_chunks_route_both_ways() {
         assert_states_close(&got, &want, 1e-12, "layered");
     }
 }
+
+#[test]
+fn fused_local_segments_equal_engine() {
+    // shards wider than a (forced small) tile run their segments fused, with register
+    // blocks; the process-wide tile only changes which correct path runs, so the other
+    // tests of this binary may see it
+    for tile in [6, 8] {
+        qoxide_core::fusion::set_tile_qubits(tile);
+        for seed in 0..3 {
+            for k in 1..=2 {
+                check::<f64>(300 + seed, 11, k, false);
+            }
+        }
+        check::<f32>(310, 11, 1, false);
+    }
+    qoxide_core::fusion::set_tile_qubits(0);
+}

@@ -2,7 +2,8 @@
 //! controls and diagonal entries resolved for the rank), the adjoint backward sweep of a
 //! segment, and the local parts of measurements. No communication: the caller reduces.
 //!
-//! Written on the public `Kernel` API, op by op (not fused): correct first.
+//! The forward segments run fused, as the tiled engine runs a compiled tape (planned per
+//! call); the backward sweep runs op by op.
 
 use super::{pauli_terms, Schedule, Step, Swap};
 use crate::error::{QoxideError, Result};
@@ -110,6 +111,37 @@ pub fn localise<T: Real>(k: &Kernel<T>, l: u32, rank: usize) -> Result<LocalKern
 }
 
 impl<T: Real> LocalKernel<T> {
+    /// The plain kernel doing the same (None for `Skip`): a `Scale` is a diagonal on one of
+    /// its control bits, controlled by the others.
+    pub fn into_kernel(self) -> Option<Kernel<T>> {
+        match self {
+            LocalKernel::Skip => None,
+            LocalKernel::Scale { c, ctrl } if ctrl.is_none() => Some(Kernel::Parity {
+                mask: 0,
+                even: c,
+                odd: c,
+            }),
+            LocalKernel::Scale { c, ctrl } => {
+                let t = ctrl.mask.trailing_zeros();
+                let bit = 1usize << t;
+                let one = C::one();
+                Some(Kernel::Diag1 {
+                    t,
+                    d: if ctrl.value & bit != 0 {
+                        [one, c]
+                    } else {
+                        [c, one]
+                    },
+                    ctrl: Ctrl {
+                        mask: ctrl.mask & !bit,
+                        value: ctrl.value & !bit,
+                    },
+                })
+            }
+            LocalKernel::Kernel(k) => Some(k),
+        }
+    }
+
     pub fn apply(&self, s: &mut [C<T>], par: bool) {
         match self {
             LocalKernel::Skip => {}
@@ -225,10 +257,11 @@ impl<'a> RankView<'a> {
         let Step::Segment { ops, map } = &self.sched.steps[step] else {
             return crate::value_err!("step {step} is not a segment");
         };
-        let par = par_for(s.len());
+        let mut kernels = Vec::with_capacity(ops.len());
         for &i in ops {
-            self.op_kernel::<T>(i, row, map, false)?.apply(s, par);
+            kernels.extend(self.op_kernel::<T>(i, row, map, false)?.into_kernel());
         }
+        crate::program::run_fused(kernels, s, par_for(s.len()));
         Ok(())
     }
 

@@ -121,15 +121,6 @@ impl Tiling {
             (0..self.count()).for_each(|g| one(&mut buf, g));
         }
     }
-
-    /// Apply `kernels` (already localised to this tiling) to every tile of `s`.
-    pub fn apply<T: Real>(&self, s: &mut [C<T>], kernels: &[Kernel<T>], par: bool) {
-        self.for_each(s, par, |_, buf| {
-            for k in kernels {
-                k.apply(buf, false)
-            }
-        })
-    }
 }
 
 #[cfg(test)]
@@ -209,7 +200,9 @@ mod tests {
         let local: Vec<_> = kernels.iter().map(|k| t.localise(k)).collect();
         for par in [false, true] {
             let mut tiled = state(n);
-            t.apply(&mut tiled, &local, par);
+            t.for_each(&mut tiled, par, |_, buf| {
+                local.iter().for_each(|k| k.apply(buf, false))
+            });
             for (a, b) in tiled.iter().zip(&direct) {
                 assert!((a - b).norm() < 1e-14);
             }

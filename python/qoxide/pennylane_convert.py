@@ -21,6 +21,10 @@ How a circuit is converted (once per input shape, batched or not, and weight sha
    wires) is still the compiled one.
 3. Measurements map to qoxide's: expval/var of anything ``qoxide.qubit`` measures
    natively (Pauli words, sums, Hamiltonians, Hermitian, Projector), probs of wires, state.
+4. Calls: once an argument signature (types, shapes and dtypes, not the batch size) has
+   run a circuit without replayed parameters, later calls with it go straight to the
+   native call; the QNode's tuple or list of expvals is one unbind of its ``[..., M]``
+   output, TorchLayer's ``[M, B, 1]`` two views of it.
 
 Anything else raises ``UnsupportedPennyLaneError`` naming the operation and pointing at
 ``qml.device("qoxide.qubit", ...)``, which runs every PennyLane circuit. PennyLane is

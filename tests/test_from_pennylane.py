@@ -587,3 +587,16 @@ def test_steady_state_layer_takes_the_plan_and_minimal_views(monkeypatch):
     monkeypatch.undo()
     qconv = qx.from_pennylane(qnode(_dressed(batched=True), 4))
     assert [nodes_above_native(t) for t in qconv(q_in, conv.q_weights_flat)] == [1] * 4
+
+
+def test_keyword_only_arguments_with_defaults():
+    """A QNode with keyword-only options, called with the input alone (was a KeyError)."""
+
+    def f(inputs, *, wire=0, scale=0.5):  # noqa: ANN001, ANN202
+        qml.RY(scale * inputs[..., 0], wires=wire)
+        return qml.expval(qml.PauliZ(wire))
+
+    ref, conv = qnode(f, 2), qx.from_pennylane(qnode(f, 2))
+    x = torch.randn(3, 1, dtype=torch.float64)
+    for kwargs in ({}, {"wire": 1}, {"scale": 2.0}, {}):
+        torch.testing.assert_close(conv(x, **kwargs), ref(x, **kwargs))

@@ -780,13 +780,15 @@ class PennyLaneQNode:
         self.signature = inspect.signature(qnode.func)
         kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         plain = all(p.kind in kinds for p in self.signature.parameters.values())
-        self._names = params if plain else [None]  # [None]: never matches, always bind()
+        self._names = params
+        # positional calls skip bind(): only when every parameter is a plain positional one
+        self._n_positional = len(params) if plain else -1
         self._input_pos = params.index(inputs)
         self.converter = _Converter(qnode, inputs)
         self.__name__ = getattr(qnode.func, "__name__", "qnode")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        n = len(self._names)
+        n = self._n_positional
         if kwargs and len(args) + len(kwargs) == n:  # keywords naming the remaining arguments
             try:
                 args, kwargs = (*args, *(kwargs[k] for k in self._names[len(args) :])), {}

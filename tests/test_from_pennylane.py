@@ -15,6 +15,7 @@ import torch
 qml = pytest.importorskip("pennylane")
 
 import qoxide as qx  # noqa: E402
+from qoxide.bench.pennylane_models import dressed_qnode  # noqa: E402
 from qoxide.pennylane_convert import UnsupportedPennyLaneError  # noqa: E402
 
 # float64: PennyLane's own decompositions (e.g. a multi-controlled rotation through its
@@ -502,3 +503,100 @@ def test_torch_compile_first_call_converts_eagerly():
     torch.testing.assert_close(got, torch.nn.Sequential(model[0], tl)(x))
     got.sum().backward()
     assert model[1].weights.grad is not None
+
+
+def _grads(out, leaves):  # noqa: ANN001, ANN202
+    loss = sum((torch.cos(torch.arange(o.numel()) + 1.0) * o.reshape(-1)).sum() for o in out)
+    return torch.autograd.grad(loss, leaves)
+
+
+def test_later_calls_follow_argument_dtypes_shapes_and_keywords(monkeypatch):
+    """After the first call of an argument signature, calls take a cached plan keyed on the
+    arguments' types, shapes and dtypes but not the batch size: each call still equals
+    PennyLane (values, dtypes, gradients), and none converts or records again."""
+    torch.manual_seed(11)
+    ref = qnode(_dressed(batched=True), 4)
+    conv = qx.from_pennylane(ref)
+    f64, f32 = torch.float64, torch.float32
+    calls = [  # (input shape, input dtype, weight dtype, keywords?)
+        ((5, 4), f64, f64, False),
+        ((4,), f64, f64, True),
+        ((3, 4), f32, f32, False),
+        ((6, 4), f32, f64, True),  # promoted to float64, as torch does
+        ((2, 4), f64, f64, True),
+        ((4,), f64, f64, False),
+        ((7, 4), f32, f32, True),
+        ((9, 4), f32, f64, False),
+    ]
+    for step, (shape, xd, wd, keywords) in enumerate(calls):
+        if step == 4:  # every signature above has been seen: no conversion from here on
+            monkeypatch.setattr(conv.converter, "run", None)
+        x = torch.randn(*shape, dtype=xd, requires_grad=True)
+        w = torch.randn(24, dtype=wd, requires_grad=True)
+        xr, wr = (t.detach().clone().requires_grad_() for t in (x, w))
+        got = conv(q_input_features=x, q_weights_flat=w) if keywords else conv(x, w)
+        want = ref(xr, wr)
+        assert type(got) is tuple and len(got) == 4
+        dtype = torch.promote_types(xd, wd)  # default.qubit returns float64 for float32 too
+        t = TOL[torch.float32 if torch.float32 in (xd, wd) else dtype]  # float32 either side
+        for g, r in zip(got, want, strict=True):
+            assert g.shape == r.shape and g.dtype == dtype, (shape, xd, wd)
+            torch.testing.assert_close(g, r, atol=t, rtol=t, check_dtype=False)
+        for g, r in zip(_grads(got, [x, w]), _grads(want, [xr, wr]), strict=True):
+            torch.testing.assert_close(g, r, atol=10 * t, rtol=10 * t, check_dtype=False)
+    monkeypatch.undo()
+    # calls beside the plan: more batch axes than PennyLane broadcasts, a numpy input, and
+    # misnamed keywords (still refused)
+    x3, w = torch.randn(2, 3, 4, dtype=f64), torch.randn(24, dtype=f64)
+    flat = conv(x3.reshape(6, 4), w)
+    for g, r in zip(conv(x3, w), flat, strict=True):
+        torch.testing.assert_close(g, r.reshape(2, 3))
+    torch.testing.assert_close(conv(x3.numpy()[0], w)[1], flat[1][:3])
+    with pytest.raises(TypeError):
+        conv(x3, weights=w)
+
+
+def test_steady_state_layer_takes_the_plan_and_minimal_views(monkeypatch):
+    """A TorchLayer's steady-state calls skip the conversion machinery for every batch size,
+    follow the input dtype, and a tuple of expvals reaches TorchLayer's [M, B, 1] layout
+    with two views of the one native output (was three); a QNode's tuple is one unbind."""
+    torch.manual_seed(12)
+    tl = qml.qnn.TorchLayer(
+        dressed_qnode("default.qubit", "backprop", 4, 6), {"q_weights_flat": 24}
+    )
+    conv = qx.from_pennylane(tl)
+    conv(torch.randn(5, 4)), conv(torch.randn(5, 4, dtype=torch.float64))
+    monkeypatch.setattr(conv.converter, "run", None)
+    for shape, dtype in [((3, 4), torch.float32), ((8, 4), torch.float64)]:
+        x = torch.randn(*shape, dtype=dtype)
+        got, want = conv(x), tl(x)
+        assert got.shape == want.shape == (4, shape[0], 1) and got.dtype == dtype
+        torch.testing.assert_close(got, want, atol=TOL[dtype], rtol=TOL[dtype])
+
+    native = qx.nn.DressedQuantumNet(8, 4, 6, 2).circuit
+    q_in = torch.randn(3, 4, requires_grad=True)
+    native_node = type(native(q_in, conv.q_weights_flat).grad_fn)
+
+    def nodes_above_native(t: torch.Tensor) -> int:
+        fn, n = t.grad_fn, 0
+        while type(fn) is not native_node:
+            fn, n = fn.next_functions[0][0], n + 1
+        return n
+
+    assert nodes_above_native(conv(q_in)) == 2
+    monkeypatch.undo()
+    qconv = qx.from_pennylane(qnode(_dressed(batched=True), 4))
+    assert [nodes_above_native(t) for t in qconv(q_in, conv.q_weights_flat)] == [1] * 4
+
+
+def test_keyword_only_arguments_with_defaults():
+    """A QNode with keyword-only options, called with the input alone (was a KeyError)."""
+
+    def f(inputs, *, wire=0, scale=0.5):  # noqa: ANN001, ANN202
+        qml.RY(scale * inputs[..., 0], wires=wire)
+        return qml.expval(qml.PauliZ(wire))
+
+    ref, conv = qnode(f, 2), qx.from_pennylane(qnode(f, 2))
+    x = torch.randn(3, 1, dtype=torch.float64)
+    for kwargs in ({}, {"wire": 1}, {"scale": 2.0}, {}):
+        torch.testing.assert_close(conv(x, **kwargs), ref(x, **kwargs))

@@ -21,6 +21,10 @@ How a circuit is converted (once per input shape, batched or not, and weight sha
    wires) is still the compiled one.
 3. Measurements map to qoxide's: expval/var of anything ``qoxide.qubit`` measures
    natively (Pauli words, sums, Hamiltonians, Hermitian, Projector), probs of wires, state.
+4. Calls: once an argument signature (types, shapes and dtypes, not the batch size) has
+   run a circuit without replayed parameters, later calls with it go straight to the
+   native call; the QNode's tuple or list of expvals is one unbind of its ``[..., M]``
+   output, TorchLayer's ``[M, B, 1]`` two views of it.
 
 Anything else raises ``UnsupportedPennyLaneError`` naming the operation and pointing at
 ``qml.device("qoxide.qubit", ...)``, which runs every PennyLane circuit. PennyLane is
@@ -149,6 +153,11 @@ class _Compiled:
     container: type = list
     matrices: list[tuple[int, np.ndarray]] = field(default_factory=list)  # checked per call
 
+    @property
+    def plain(self) -> bool:
+        """Runs as the native circuit alone: nothing is recorded again per call."""
+        return not (self.replay or self.replay_state or self.matrices)
+
 
 class _Converter:
     """Records and converts a QNode's quantum function; shared by the QNode and TorchLayer
@@ -180,7 +189,9 @@ class _Converter:
         self.wire_order = list(wires)
         self.wire_index = {w: i for i, w in enumerate(self.wire_order)}
         self.cache: dict[tuple, _Compiled] = {}
-        self.fast: dict[tuple, _Compiled] = {}  # (batched, F, weight shapes) without statics
+        # The wrappers' per-call fast path: a key of the argument types, shapes and dtypes
+        # (the input's batch size left out) -> the plain circuit and its dtype.
+        self.plans: dict[tuple, tuple[_Compiled, torch.dtype]] = {}
 
     def __deepcopy__(self, memo: dict) -> _Converter:
         # immutable apart from its compile caches (like QuantumFunction): copies share it
@@ -512,23 +523,15 @@ class _Converter:
                 f"from_pennylane: the input {self.input_name!r} must have at least one axis "
                 "(features last), got a scalar"
             )
-        batched = xt.ndim >= 2
+        w_shapes = {n: _shape(w) for n, w in weights.items()}
+        comp = self.compile(xt.ndim >= 2, xt.shape[-1], w_shapes, static)
+        if comp.plain:  # the circuit restores any leading batch axes itself
+            return comp.qf(xt, *weights.values(), dtype=dtype), comp
         lead = tuple(xt.shape[:-1])
         xb = xt.reshape(-1, xt.shape[-1]) if xt.ndim > 2 else xt
-        key = (batched, xt.shape[-1], *(_shape(w) for w in weights.values()))
-        comp = self.fast.get(key) if not static else None
-        if comp is None:
-            w_shapes = {n: tuple(np.shape(w)) for n, w in weights.items()}
-            comp = self.compile(batched, xt.shape[-1], w_shapes, static)
-            if not static:
-                self.fast[key] = comp
-        if comp.replay or comp.replay_state or comp.matrices:
-            z = self._replay(comp, xb, weights, static, dtype)
-            xb = torch.cat([xb.to(dtype), z], dim=-1)
-        out = comp.qf(xb, *weights.values(), dtype=dtype)
-        if batched and len(lead) != 1:
-            out = _reshape_lead(out, lead)
-        return out, comp
+        z = self._replay(comp, xb, weights, static, dtype)
+        out = comp.qf(torch.cat([xb.to(dtype), z], dim=-1), *weights.values(), dtype=dtype)
+        return (_reshape_lead(out, lead) if len(lead) > 1 else out), comp
 
     def _replay(
         self, comp: _Compiled, xb: torch.Tensor, weights: dict, static: dict, dtype: torch.dtype
@@ -736,11 +739,24 @@ def _float_dtype(values: Sequence[Any]) -> torch.dtype:
 
 
 def _qnode_result(out: Any, comp: _Compiled) -> Any:
-    """qoxide's result layout → the QNode's: one tensor, or a list/tuple per measurement."""
+    """qoxide's result layout → the QNode's: one tensor, or a list/tuple per measurement
+    (a [..., M] tensor split by one unbind: one autograd node for all M)."""
     if comp.single:
         return out
-    items = list(out.unbind(-1)) if isinstance(out, torch.Tensor) else list(out)
-    return comp.container(items)
+    items = out.unbind(-1) if isinstance(out, torch.Tensor) else out
+    return items if type(items) is comp.container else comp.container(items)
+
+
+def _arg_key(args: tuple, i: int) -> tuple | None:
+    """The plan key of positional arguments with the input at ``i``: the input's type, rank,
+    features and dtype (not its batch size) and each other argument's type, shape and
+    dtype; None when one is not an array (a static argument) or the input is a scalar."""
+    try:
+        x = args[i]
+        rest = [(type(a), a.shape, a.dtype) for j, a in enumerate(args) if j != i]
+        return (type(x), x.ndim, x.shape[-1], x.dtype, *rest)
+    except (AttributeError, IndexError):
+        return None
 
 
 class PennyLaneQNode:
@@ -764,12 +780,28 @@ class PennyLaneQNode:
         self.signature = inspect.signature(qnode.func)
         kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         plain = all(p.kind in kinds for p in self.signature.parameters.values())
-        self._names = params if plain else [None]  # [None]: never matches, always bind()
+        self._names = params
+        # positional calls skip bind(): only when every parameter is a plain positional one
+        self._n_positional = len(params) if plain else -1
+        self._input_pos = params.index(inputs)
         self.converter = _Converter(qnode, inputs)
         self.__name__ = getattr(qnode.func, "__name__", "qnode")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not kwargs and len(args) == len(self._names):  # the common call, without bind()
+        n = self._n_positional
+        if kwargs and len(args) + len(kwargs) == n:  # keywords naming the remaining arguments
+            try:
+                args, kwargs = (*args, *(kwargs[k] for k in self._names[len(args) :])), {}
+            except KeyError:
+                pass
+        positional = not kwargs and len(args) == n
+        i = self._input_pos
+        key = _arg_key(args, i) if positional and not torch.compiler.is_compiling() else None
+        plan = self.converter.plans.get(key)
+        if plan is not None:  # the same argument types and shapes as an earlier call
+            comp, dtype = plan
+            return _qnode_result(comp.qf(args[i], *args[:i], *args[i + 1 :], dtype=dtype), comp)
+        if positional:  # without bind()
             values = dict(zip(self._names, args, strict=True))
         else:
             bound = self.signature.bind(*args, **kwargs)
@@ -780,6 +812,8 @@ class PennyLaneQNode:
         static = {n: v for n, v in values.items() if n not in weights}
         dtype = _float_dtype([x, *weights.values()])
         out, comp = self.converter.run(x, weights, static, dtype)
+        if key is not None and comp.plain and not static and isinstance(x, torch.Tensor):
+            self.converter.plans[key] = (comp, dtype)
         return _qnode_result(out, comp)
 
     def __repr__(self) -> str:
@@ -806,32 +840,27 @@ def _torchlayer_class() -> type:
 
         def forward(self, inputs: torch.Tensor) -> torch.Tensor:
             x = inputs if isinstance(inputs, torch.Tensor) else torch.as_tensor(inputs)
-            batched = x.ndim > 1
             batch_dims = tuple(x.shape[:-1])
             if x.ndim > 2:
                 x = x.reshape(-1, x.shape[-1])
             dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
             params = self._parameters  # nn.Module.__getattr__ per weight costs a few µs
-            weights = {n: params[n] for n in self.weight_names}
-            out, comp = self.converter.run(x, weights, {}, dtype)
-            if comp.single:
-                res = out.type(dtype)
-            elif isinstance(out, torch.Tensor) and (comp.container is list or out.shape[-1] == 1):
-                res = out if out.dtype == dtype else out.type(dtype)  # TorchLayer's hstack
-            elif isinstance(out, torch.Tensor):
-                # a tuple of M > 1 expvals: TorchLayer stacks per-measurement [B, 1] columns
-                res = out.movedim(-1, 0).unsqueeze(-1)  # [M, B, 1] or [M, 1]
-                res = res if res.dtype == dtype else res.type(dtype)
-                return res.reshape(res.shape[0], *batch_dims, 1) if batched else res
+            ws = [params[n] for n in self.weight_names]
+            plans = self.converter.plans
+            key = None
+            if not torch.compiler.is_compiling():  # weights run in the input's dtype
+                key = (x.ndim, x.shape[-1:], x.dtype, *[w.shape for w in ws])
+            plan = plans.get(key)
+            if plan is not None:
+                comp = plan[0]
+                out = comp.qf(x, *ws, dtype=dtype)
             else:
-                res = _torchlayer_combine(_qnode_result(out, comp), x, dtype)
-            if isinstance(res, tuple):
-                if batched:
-                    res = [r.reshape(*batch_dims, *r.shape[1:]) for r in res]
-                return torch.stack(list(res), dim=0)
-            if len(batch_dims) > 1:
-                res = res.reshape(*batch_dims, *res.shape[1:])
-            return res
+                out, comp = self.converter.run(
+                    x, dict(zip(self.weight_names, ws, strict=True)), {}, dtype
+                )
+                if key is not None and comp.plain:
+                    plans[key] = (comp, dtype)
+            return _torchlayer_result(out, comp, x, batch_dims, dtype)
 
         def extra_repr(self) -> str:
             shapes = ", ".join(f"{n}={tuple(getattr(self, n).shape)}" for n in self.weight_names)
@@ -839,6 +868,31 @@ def _torchlayer_class() -> type:
             return f"from TorchLayer {name}, n_qubits={len(self.converter.wire_order)}, {shapes}"
 
     return PennyLaneLayer
+
+
+def _torchlayer_result(
+    out: Any, comp: _Compiled, x: torch.Tensor, batch_dims: tuple, dtype: torch.dtype
+) -> torch.Tensor:
+    """qoxide's result layout for a TorchLayer input x ([B, F] or [F], flattened from
+    ``batch_dims``) → TorchLayer's output, in ``dtype``."""
+    if comp.single:
+        res = out.type(dtype)
+    elif isinstance(out, torch.Tensor) and (comp.container is list or out.shape[-1] == 1):
+        res = out if out.dtype == dtype else out.type(dtype)  # TorchLayer's hstack
+    elif isinstance(out, torch.Tensor):
+        # a tuple of M > 1 expvals: TorchLayer stacks per-measurement [B, 1] columns
+        res = out.t().unsqueeze(-1)  # [M, B, 1] or [M, 1]: two views, no copy
+        res = res if res.dtype == dtype else res.type(dtype)
+        return res.reshape(res.shape[0], *batch_dims, 1) if len(batch_dims) > 1 else res
+    else:
+        res = _torchlayer_combine(_qnode_result(out, comp), x, dtype)
+    if isinstance(res, tuple):
+        if batch_dims:
+            res = [r.reshape(*batch_dims, *r.shape[1:]) for r in res]
+        return torch.stack(list(res), dim=0)
+    if len(batch_dims) > 1:
+        res = res.reshape(*batch_dims, *res.shape[1:])
+    return res
 
 
 def _torchlayer_combine(res: Any, x: torch.Tensor, dtype: torch.dtype) -> Any:

@@ -39,6 +39,11 @@ def free_port() -> int:
 
 
 def launch(procs: int, n: int, tmp: Path, frac: float = FRAC) -> list[dict]:
+    return spawn(procs, ["worker.py", str(tmp), ",".join(map(str, SEEDS)), str(n), str(frac)], tmp)
+
+
+def spawn(procs: int, argv: list[str], tmp: Path) -> list[dict]:
+    """Run ``shard_scripts/argv[0] argv[1:]`` on ``procs`` gloo ranks; each rank's results."""
     port = free_port()
     env_base = dict(
         os.environ,
@@ -54,14 +59,7 @@ def launch(procs: int, n: int, tmp: Path, frac: float = FRAC) -> list[dict]:
         env = dict(env_base, RANK=str(r), LOCAL_RANK=str(r))
         ps.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    str(HERE / "worker.py"),
-                    str(tmp),
-                    ",".join(map(str, SEEDS)),
-                    str(n),
-                    str(frac),
-                ],
+                [sys.executable, str(HERE / argv[0]), *argv[1:]],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -104,6 +102,30 @@ def reference(seed: int, n: int, dt: torch.dtype) -> dict:
 @pytest.mark.parametrize("procs,n", [(1, 6), (2, 7), (4, 8)])
 def test_sharded_equals_single_process(procs: int, n: int, tmp_path: Path) -> None:
     check(launch(procs, n, tmp_path), procs, n)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pennylane") is None, reason="needs PennyLane")
+@pytest.mark.parametrize("procs", [1, 2])
+def test_pennylane_device_mpi_equals_default_qubit(procs: int, tmp_path: Path) -> None:
+    import pennylane as qml
+    from cases import pennylane_case
+
+    n = 6
+    expvals, probs, x, w, g = pennylane_case(n)
+    dev = qml.device("default.qubit", wires=n)
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(w, requires_grad=True)
+    ev = torch.stack(qml.QNode(expvals, dev, interface="torch")(xt, wt))
+    (ev * torch.tensor(g)).sum().backward()
+    want_probs = np.asarray(qml.QNode(probs, dev)(x, w))
+    for r in spawn(procs, ["pl_worker.py", str(tmp_path), str(n)], tmp_path):
+        for tag in ("vjp", "jac"):
+            np.testing.assert_allclose(r[f"ev_{tag}"], ev.detach().numpy(), atol=1e-12)
+            np.testing.assert_allclose(r[f"gx_{tag}"], xt.grad.numpy(), atol=1e-10)
+            np.testing.assert_allclose(r[f"gw_{tag}"], wt.grad.numpy(), atol=1e-10)
+        np.testing.assert_allclose(r["probs"], want_probs, atol=1e-12)
+        assert r["shots_refused"]
+        assert r["ranks"] == procs and (procs == 1 or r["collectives"] > 0)
 
 
 @pytest.mark.skipif(

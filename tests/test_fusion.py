@@ -1,6 +1,7 @@
 """Gate fusion: with tiles forced small, random circuits of 7-10 qubits split into many
-fused segments, with register blocks of 0, 2, 3 or 4 bits inside the tiles; states, expectation values and adjoint gradients must equal the unfused
-run to 1e-12 (float64). The fusion switch is process-wide, so each test restores it."""
+fused segments, with register blocks of 0, 2, 3 or 4 bits inside the tiles; states,
+expectation values and adjoint gradients must equal the unfused run to 1e-12 (float64).
+The fusion switch is process-wide, so each test restores it."""
 
 from __future__ import annotations
 

@@ -218,6 +218,16 @@ class QuantumFunction:
     def __repr__(self) -> str:
         return f"<qoxide circuit {self.__name__} on {self.n_qubits} qubits>"
 
+    def sharded(self, group: Any = None, buffer_fraction: float | None = None) -> Any:
+        """This circuit with its statevector sharded over the ranks of a torch.distributed
+        process group (created from torchrun / mpirun variables when none exists): the same
+        call, results and gradients, for registers larger than one process's memory. See
+        :func:`qoxide.distributed.sharded`."""
+        from .distributed import DEFAULT_BUFFER_FRACTION, sharded
+
+        fraction = DEFAULT_BUFFER_FRACTION if buffer_fraction is None else buffer_fraction
+        return sharded(self, group, fraction)
+
 
 def _np_init(init: torch.Tensor | None) -> np.ndarray | None:
     return None if init is None else init.numpy()

@@ -125,3 +125,39 @@ def make_case(seed: int, n: int, n_ops: int = 40):
     w = rng.uniform(-np.pi, np.pi, size=n_w)
     g = rng.normal(size=(2, len(obs_spec)))
     return net, net_ev, x, w, g
+
+
+def pennylane_case(n: int):
+    """(expval circuit, probs circuit, x [n], w [2, n, 3], cotangent [3]) for the
+    ``qoxide.qubit(mpi=True)`` test: X/Y/Z on the wires that start global, a Pauli sum."""
+    import pennylane as qml
+
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 1, n)
+    w = rng.uniform(-np.pi, np.pi, (2, n, 3))
+    g = rng.uniform(-1, 1, 3)
+
+    def gates(x, w):  # noqa: ANN001, ANN202
+        for i in range(n):
+            qml.RY(x[i], wires=i)
+        for layer in range(2):
+            for i in range(n):
+                qml.Rot(*w[layer, i], wires=i)
+            for i in range(n):
+                qml.CNOT(wires=[i, (i + 1) % n])
+        qml.IsingZZ(w[0, 0, 0], wires=[0, n - 1])
+
+    def expvals(x, w):  # noqa: ANN001, ANN202
+        gates(x, w)
+        h = qml.Hamiltonian([0.3, -0.7], [qml.PauliZ(1) @ qml.PauliZ(n - 1), qml.PauliX(n - 2)])
+        return (
+            qml.expval(qml.PauliZ(0)),
+            qml.expval(qml.PauliX(0) @ qml.PauliY(n - 1)),
+            qml.expval(h),
+        )
+
+    def probs(x, w):  # noqa: ANN001, ANN202
+        gates(x, w)
+        return qml.probs(wires=[0, n - 1])
+
+    return expvals, probs, x, w, g

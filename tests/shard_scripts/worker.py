@@ -45,7 +45,7 @@ def main() -> None:
             res[f"probs_{tag}"] = probs.numpy()
             res[f"state_{tag}"] = state.numpy()
             # VJP through torch: x and w gradients
-            sv = qd.sharded(net_ev, buffer_fraction=frac)
+            sv = net_ev.sharded(buffer_fraction=frac)  # the method form of qd.sharded
             y = sv(xt, wt)
             sv.comm.reset()
             (y * torch.tensor(g, dtype=dt)).sum().backward()

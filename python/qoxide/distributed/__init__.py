@@ -4,6 +4,6 @@
 ranks of the process group (``torchrun`` / ``mpirun``, detected as ``qx.train`` does).
 """
 
-from .sharded import DEFAULT_BUFFER_FRACTION, Comm, ShardedCircuit, sharded
+from .sharded import DEFAULT_BUFFER_FRACTION, Comm, ShardedCircuit, ShardRunner, sharded
 
-__all__ = ["DEFAULT_BUFFER_FRACTION", "Comm", "ShardedCircuit", "sharded"]
+__all__ = ["DEFAULT_BUFFER_FRACTION", "Comm", "ShardRunner", "ShardedCircuit", "sharded"]

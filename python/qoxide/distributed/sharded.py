@@ -74,30 +74,24 @@ class Comm:
         return out
 
 
-class ShardedCircuit:
-    """A ``@qx.circuit`` run sharded over the process group (see the module docstring).
-
-    ``sharded(net)(x, w)`` returns what ``net(x, w)`` returns, on every rank: expvals
-    (differentiable: the backward is the sharded adjoint VJP), probs, the gathered state.
-    Supported: Pauli-word / Pauli-sum expvals, probs, state, circuits starting from
-    |0..0>. Var, samples, Hermitian / Projector observables, initial states and amplitude
-    embedding raise NotImplementedError.
+class ShardRunner:
+    """Sharded execution of native tapes over the process group: the swaps, the forward
+    and adjoint sweeps, the reduced measurements. :meth:`run`, :meth:`jacobian` and
+    :meth:`vjp` take what ``_core.expval`` / ``_core.jacobian`` / ``_core.vjp`` take (the
+    PennyLane device's ``mpi=True`` runs on them); :class:`ShardedCircuit` adds the
+    ``@qx.circuit`` call.
     """
 
     def __init__(
         self,
-        qfunc: QuantumFunction,
         group: Any = None,
         buffer_fraction: float = DEFAULT_BUFFER_FRACTION,
         naive: bool = False,
     ):
-        if not isinstance(qfunc, QuantumFunction):
-            raise TypeError(f"sharded() takes a @qx.circuit function, got {type(qfunc).__name__}")
         if not buffer_fraction > 0:
             raise ValueError(f"buffer_fraction must be > 0, got {buffer_fraction}")
         if group is None and not (dist.is_available() and dist.is_initialized()):
             init_process_group(detect_launch(), torch.device("cpu"))
-        self.qfunc = qfunc
         self.comm = Comm(group)
         self.buffer_fraction = float(buffer_fraction)
         self.naive = naive
@@ -105,39 +99,10 @@ class ShardedCircuit:
         self.k = w.bit_length() - 1
         if 1 << self.k != w:
             raise ValueError(f"sharding needs a power-of-two number of ranks, got {w}")
-        self._plans: dict[int, Any] = {}
 
     @property
     def rank(self) -> int:
         return self.comm.rank
-
-    # plans -------------------------------------------------------------------------
-    def plan(self, prog: Program) -> Any:
-        """The ``_core.ShardPlan`` of a compiled program (built once, cached)."""
-        p = self._plans.get(id(prog))
-        if p is None:
-            for m in prog.measurements:
-                if not isinstance(m, (Expval, Probs, State)):
-                    raise NotImplementedError(
-                        f"sharded execution supports expval, probs and state; got {m!r}"
-                    )
-            if prog.init_state is not None or prog.embedding is not None:
-                raise NotImplementedError(
-                    "sharded execution starts from |0..0>: initial states "
-                    "(state_prep, basis_state, amplitude embedding) are not implemented"
-                )
-            p = _core.ShardPlan(prog.tape, self.k, prog.observables, self.naive)
-            self._plans[id(prog)] = (prog, p)  # keep prog alive: the id stays unique
-            return p
-        return p[1]
-
-    def plan_for(self, *args: Any) -> Any:
-        """The plan of the program these arguments select (shapes only)."""
-        x, ws = self.qfunc._split(args)
-        in_shape = None
-        if x is not None:
-            in_shape = self.qfunc._batching(tuple(np.shape(x)))[1]
-        return self.plan(self.qfunc.program(in_shape, [tuple(np.shape(w)) for w in ws]))
 
     # swaps -------------------------------------------------------------------------
     def _exchange(self, plan: Any, step: int, global_bits: list[int], buf: np.ndarray) -> None:
@@ -180,47 +145,28 @@ class ShardedCircuit:
                 self._swap(plan, i, spec, shards, undo=False)
         return shards
 
-    def measure(self, prog: Program, plan: Any, shards: np.ndarray) -> list[np.ndarray]:
-        """Every measurement of the program from the final shards: ONE all_reduce for all
-        expvals and probs, one all_gather when the state is asked for."""
+    def reduce_measurements(
+        self, plan: Any, shards: np.ndarray, probs_wires: list[list[int]]
+    ) -> tuple[np.ndarray | None, list[np.ndarray]]:
+        """(expvals [B, M] of the plan's observables or None without any, probs [B, 2^k]
+        on each wire list) from the final shards, in ONE all_reduce."""
         b = shards.shape[0]
         parts: list[np.ndarray] = []
-        if prog.observables:
+        n_obs = plan.n_observables
+        if n_obs:
             parts.append(plan.expval_partial(self.rank, shards))
-        probs_wires = []
-        for m in prog.measurements:
-            if isinstance(m, Probs):
-                wires = list(range(prog.n_qubits)) if m.wires is None else list(m.wires)
-                probs_wires.append(wires)
-                parts.append(plan.probs_partial(self.rank, shards, wires))
-        flat = (
-            torch.from_numpy(np.concatenate([p.reshape(b, -1) for p in parts], axis=1))
-            if parts
-            else None
-        )
-        if flat is not None:
-            self.comm.all_reduce(flat)
-        out: list[np.ndarray] = []
-        off = 0
-        ev = None
-        if prog.observables:
-            ev = flat[:, : len(prog.observables)].numpy()
-            off = len(prog.observables)
-        j = 0
-        state = None
-        for m in prog.measurements:
-            if isinstance(m, Expval):
-                out.append(ev[:, j])
-                j += 1
-            elif isinstance(m, Probs):
-                w = 1 << len(probs_wires.pop(0))
-                out.append(flat[:, off : off + w].numpy().copy())
-                off += w
-            else:
-                if state is None:
-                    state = self.gather_state(plan, shards)
-                out.append(state)
-        return out
+        parts += [plan.probs_partial(self.rank, shards, wires) for wires in probs_wires]
+        if not parts:
+            return None, []
+        flat = torch.from_numpy(np.concatenate([p.reshape(b, -1) for p in parts], axis=1))
+        self.comm.all_reduce(flat)
+        ev = flat[:, :n_obs].numpy() if n_obs else None
+        probs, off = [], n_obs
+        for wires in probs_wires:
+            w = 1 << len(wires)
+            probs.append(flat[:, off : off + w].numpy().copy())
+            off += w
+        return ev, probs
 
     def gather_state(self, plan: Any, shards: np.ndarray) -> np.ndarray:
         """The full states [B, 2^n] in logical order (wire 0 the high bit), on every rank."""
@@ -233,19 +179,11 @@ class ShardedCircuit:
             t.transpose((0,) + tuple(1 + n - 1 - fmap[w] for w in range(n)))
         ).reshape(shards.shape[0], -1)
 
-    def expval_theta(self, prog: Program, theta: np.ndarray) -> np.ndarray:
-        plan = self.plan(prog)
-        shards = self.forward_shards(plan, theta)
-        part = torch.from_numpy(plan.expval_partial(self.rank, shards))
-        self.comm.all_reduce(part)
-        return part.numpy().astype(theta.dtype)
-
-    def adjoint_theta(
-        self, prog: Program, theta: np.ndarray, g: np.ndarray, shards: np.ndarray | None = None
+    def adjoint(
+        self, plan: Any, theta: np.ndarray, g: np.ndarray, shards: np.ndarray | None = None
     ) -> np.ndarray:
         """Σ over the cotangent sets: g [B, J, M] → grad theta [B, J, P] (one backward
         sweep; φ and the J λ's move in the same collectives; one all_reduce)."""
-        plan = self.plan(prog)
         if shards is None:
             shards = self.forward_shards(plan, theta)
         b, j, m = g.shape
@@ -264,15 +202,142 @@ class ShardedCircuit:
         self.comm.all_reduce(gt)
         return gt.numpy().astype(theta.dtype)
 
+    # the _core-like API: native tape, theta [B, P], observables -------------------------
+    def _plan_of(self, tape: Any, observables: list, init: np.ndarray | None) -> Any:
+        if init is not None:
+            raise NotImplementedError(
+                "sharded execution starts from |0..0>: initial states are not implemented"
+            )
+        return _core.ShardPlan(tape, self.k, list(observables), self.naive)
+
+    def run(self, tape: Any, theta: np.ndarray, init: np.ndarray | None, requests: list) -> list:
+        """``runner.run`` sharded: one result per request (expval [B], probs [B, 2^k],
+        state [B, 2^n] gathered); var and samples raise NotImplementedError."""
+        for r in requests:
+            if r.kind not in ("expval", "probs", "state"):
+                raise NotImplementedError(
+                    f"sharded execution measures expval, probs and state; got {r.kind}"
+                )
+        plan = self._plan_of(tape, [r.obs for r in requests if r.kind == "expval"], init)
+        shards = self.forward_shards(plan, theta)
+        ev, probs = self.reduce_measurements(
+            plan, shards, [list(r.wires) for r in requests if r.kind == "probs"]
+        )
+        state = (
+            self.gather_state(plan, shards) if any(r.kind == "state" for r in requests) else None
+        )
+        out, j = [], 0
+        for r in requests:
+            if r.kind == "expval":
+                out.append(ev[:, j].astype(theta.dtype))
+                j += 1
+            else:
+                out.append(probs.pop(0) if r.kind == "probs" else state)
+        return out
+
+    def jacobian(
+        self, tape: Any, theta: np.ndarray, observables: list, init: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``_core.jacobian`` sharded: ∂⟨O_m⟩/∂theta [B, M, P]."""
+        plan = self._plan_of(tape, observables, init)
+        b, m = theta.shape[0], len(observables)
+        return self.adjoint(plan, theta, np.broadcast_to(np.eye(m), (b, m, m)).copy())
+
+    def vjp(
+        self,
+        tape: Any,
+        theta: np.ndarray,
+        observables: list,
+        grad_out: np.ndarray,
+        init: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``_core.vjp`` sharded: ∂(Σ g·⟨O⟩)/∂theta [B, P]."""
+        plan = self._plan_of(tape, observables, init)
+        return self.adjoint(plan, theta, np.asarray(grad_out, np.float64)[:, None, :])[:, 0]
+
+
+class ShardedCircuit(ShardRunner):
+    """A ``@qx.circuit`` run sharded over the process group (see the module docstring).
+
+    ``sharded(net)(x, w)`` returns what ``net(x, w)`` returns, on every rank: expvals
+    (differentiable: the backward is the sharded adjoint VJP), probs, the gathered state.
+    Supported: Pauli-word / Pauli-sum expvals, probs, state, circuits starting from
+    |0..0>. Var, samples, Hermitian / Projector observables, initial states and amplitude
+    embedding raise NotImplementedError.
+    """
+
+    def __init__(
+        self,
+        qfunc: QuantumFunction,
+        group: Any = None,
+        buffer_fraction: float = DEFAULT_BUFFER_FRACTION,
+        naive: bool = False,
+    ):
+        if not isinstance(qfunc, QuantumFunction):
+            raise TypeError(f"sharded() takes a @qx.circuit function, got {type(qfunc).__name__}")
+        super().__init__(group, buffer_fraction, naive)
+        self.qfunc = qfunc
+        self._plans: dict[int, Any] = {}
+
+    # plans -------------------------------------------------------------------------
+    def plan(self, prog: Program) -> Any:
+        """The ``_core.ShardPlan`` of a compiled program (built once, cached)."""
+        p = self._plans.get(id(prog))
+        if p is None:
+            for m in prog.measurements:
+                if not isinstance(m, (Expval, Probs, State)):
+                    raise NotImplementedError(
+                        f"sharded execution supports expval, probs and state; got {m!r}"
+                    )
+            if prog.init_state is not None or prog.embedding is not None:
+                raise NotImplementedError(
+                    "sharded execution starts from |0..0>: initial states "
+                    "(state_prep, basis_state, amplitude embedding) are not implemented"
+                )
+            p = _core.ShardPlan(prog.tape, self.k, prog.observables, self.naive)
+            self._plans[id(prog)] = (prog, p)  # keep prog alive: the id stays unique
+            return p
+        return p[1]
+
+    def plan_for(self, *args: Any) -> Any:
+        """The plan of the program these arguments select (shapes only)."""
+        x, ws = self.qfunc._split(args)
+        in_shape = None
+        if x is not None:
+            in_shape = self.qfunc._batching(tuple(np.shape(x)))[1]
+        return self.plan(self.qfunc.program(in_shape, [tuple(np.shape(w)) for w in ws]))
+
+    def measure(self, prog: Program, plan: Any, shards: np.ndarray) -> list[np.ndarray]:
+        """Every measurement of the program from the final shards: ONE all_reduce for all
+        expvals and probs, one all_gather when the state is asked for."""
+        probs_wires = [
+            list(range(prog.n_qubits)) if m.wires is None else list(m.wires)
+            for m in prog.measurements
+            if isinstance(m, Probs)
+        ]
+        ev, probs = self.reduce_measurements(plan, shards, probs_wires)
+        out: list[np.ndarray] = []
+        j, state = 0, None
+        for m in prog.measurements:
+            if isinstance(m, Expval):
+                out.append(ev[:, j])
+                j += 1
+            elif isinstance(m, Probs):
+                out.append(probs.pop(0))
+            else:
+                state = self.gather_state(plan, shards) if state is None else state
+                out.append(state)
+        return out
+
     def vjp_theta(self, prog: Program, theta: np.ndarray, g: np.ndarray, shards=None) -> np.ndarray:  # noqa: ANN001
         """∂(Σ g·⟨O⟩)/∂theta: [B, P]."""
-        return self.adjoint_theta(prog, theta, g[:, None, :], shards)[:, 0]
+        return self.adjoint(self.plan(prog), theta, g[:, None, :], shards)[:, 0]
 
     def jacobian_theta(self, prog: Program, theta: np.ndarray) -> np.ndarray:
         """∂⟨O_m⟩/∂theta: [B, M, P]."""
         b, m = theta.shape[0], len(prog.observables)
         g = np.broadcast_to(np.eye(m), (b, m, m)).copy()
-        return self.adjoint_theta(prog, theta, g)
+        return self.adjoint(self.plan(prog), theta, g)
 
     # the circuit's own call signature -----------------------------------------------
     def __call__(self, *args: Any) -> Any:

@@ -9,6 +9,8 @@ Parameters of observables are not differentiated (PennyLane warns about them): z
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from pennylane.measurements import ExpectationMP
 from pennylane.typing import TensorLike
@@ -18,10 +20,11 @@ from .observables import to_native_for_adjoint
 from .translate import Job, Stack
 
 
-def jacobians(st: Stack) -> list[TensorLike]:
+def jacobians(st: Stack, jacobian: Callable = _core.jacobian) -> list[TensorLike]:
     """Per tape: tuple over measurements (if several) of tuple over trainable parameters
-    (if several) of arrays, shape [B] for a broadcast tape."""
-    jac = _core.jacobian(st.tape, st.theta, _observables(st), st.init)  # [R, M, P]
+    (if several) of arrays, shape [B] for a broadcast tape. ``jacobian``: ``_core``'s, or a
+    sharded runner's."""
+    jac = jacobian(st.tape, st.theta, _observables(st), st.init)  # [R, M, P]
     out = []
     for job, sl in zip(st.jobs, st.slices, strict=True):
         rows = jac[sl]
@@ -40,8 +43,11 @@ def jacobians(st: Stack) -> list[TensorLike]:
     return out
 
 
-def vjps(st: Stack, cotangents: list, per_row: bool = False) -> list[tuple]:
+def vjps(
+    st: Stack, cotangents: list, per_row: bool = False, vjp_fn: Callable = _core.vjp
+) -> list[tuple]:
     """Per tape: tuple over trainable parameters, each shaped like the parameter.
+    ``vjp_fn``: ``_core.vjp``, or a sharded runner's.
 
     ``per_row``: a broadcast tape's shared parameters get their per-row gradients [B] (not
     the sum), so all entries share one shape. PennyLane's torch boundary needs that (it
@@ -51,7 +57,7 @@ def vjps(st: Stack, cotangents: list, per_row: bool = False) -> list[tuple]:
     grad_out = np.concatenate(
         [_grad_rows(job, dy) for job, dy in zip(st.jobs, cotangents, strict=True)]
     ).astype(st.theta.dtype, copy=False)
-    vjp = _core.vjp(st.tape, st.theta, observables, grad_out, st.init)  # [R, P]
+    vjp = vjp_fn(st.tape, st.theta, observables, grad_out, st.init)  # [R, P]
     out = []
     for job, sl in zip(st.jobs, st.slices, strict=True):
         rows = vjp[sl]

@@ -3,12 +3,20 @@
     dev = qml.device("qoxide.qubit", wires=4)                      # analytic, complex128
     dev = qml.device("qoxide.qubit", wires=4, shots=1000, seed=7)  # sampled, reproducible
     dev = qml.device("qoxide.qubit", wires=4, c_dtype=np.complex64)
+    dev = qml.device("qoxide.qubit", wires=36, mpi=True)           # sharded over the ranks
 
 ``diff_method="adjoint"`` (or ``"device"``) differentiates expectation values with the
 native adjoint method; torch and autograd backpropagate through :meth:`compute_vjp`, one
 adjoint sweep per circuit row. A broadcast tape (``batch_size=B``) is one native call of B
 rows, forward and backward, and tapes of one ``execute`` call that differ only in parameter
 values are stacked into one call too.
+
+``mpi=True`` (as lightning's ``mpi=True``) shards the statevector over the ranks of a
+torch.distributed process group (created from ``torchrun`` / ``mpirun`` variables when none
+exists; :mod:`qoxide.distributed`): every rank runs the same script and gets the same
+results. Sharded: analytic expvals (their adjoint derivatives too) and probs; other
+analytic measurements gather the full state on every rank first; shots and initial states
+raise NotImplementedError.
 """
 
 from __future__ import annotations
@@ -36,6 +44,9 @@ from pennylane.transforms import broadcast_expand, defer_measurements
 from pennylane.typing import Result
 from pennylane.wires import Wires
 
+from .. import runner
+from .._core import jacobian as _core_jacobian
+from .._core import vjp as _core_vjp
 from .derivatives import jacobians, vjps
 from .measurements import measure_analytic, measure_sampled
 from .observables import is_native_for_adjoint
@@ -71,6 +82,9 @@ class QoxideQubit(Device):
         seed: seed for sampling: an int, None (fresh entropy), a numpy ``Generator``, or
             ``"global"`` (drawn from numpy's global generator, PennyLane's default).
         c_dtype: ``np.complex128`` (default) or ``np.complex64`` for the state vector.
+        mpi: shard the state vector over the process group's ranks (a power of two).
+        buffer_fraction: with ``mpi``, the extra memory a swap of index bits may use, as a
+            fraction of the shard (more rounds of smaller collectives below it).
     """
 
     capabilities = CAPABILITIES
@@ -81,6 +95,8 @@ class QoxideQubit(Device):
         shots: int | Sequence | None = None,
         seed: object = "global",
         c_dtype: type = np.complex128,
+        mpi: bool = False,
+        buffer_fraction: float | None = None,
     ) -> None:
         super().__init__(wires=wires, shots=shots)
         if c_dtype not in (np.complex128, np.complex64):
@@ -91,6 +107,14 @@ class QoxideQubit(Device):
             np.random.randint(2**31 - 1) if isinstance(seed, str) and seed == "global" else seed
         )
         self._wire_index = None if self.wires is None else {w: i for i, w in enumerate(self.wires)}
+        self._sharded = None
+        if mpi:
+            from ..distributed import DEFAULT_BUFFER_FRACTION, ShardRunner
+
+            fraction = DEFAULT_BUFFER_FRACTION if buffer_fraction is None else buffer_fraction
+            self._sharded = ShardRunner(buffer_fraction=fraction)
+        elif buffer_fraction is not None:
+            raise ValueError("buffer_fraction applies to mpi=True only")
 
     @property
     def name(self) -> str:
@@ -230,7 +254,8 @@ class QoxideQubit(Device):
         circuits: Sequence[QuantumScript],
         execution_config: ExecutionConfig | None = None,
     ) -> tuple:
-        return self._per_stack(circuits, lambda st, _: jacobians(st))
+        jacobian = _core_jacobian if self._sharded is None else self._sharded.jacobian
+        return self._per_stack(circuits, lambda st, _: jacobians(st, jacobian))
 
     def execute_and_compute_derivatives(
         self,
@@ -249,8 +274,9 @@ class QoxideQubit(Device):
         execution_config: ExecutionConfig | None = None,
     ) -> tuple:
         per_row = execution_config is not None and execution_config.interface == Interface.TORCH
+        vjp_fn = _core_vjp if self._sharded is None else self._sharded.vjp
         return self._per_stack(
-            circuits, lambda st, idx: vjps(st, [cotangents[i] for i in idx], per_row)
+            circuits, lambda st, idx: vjps(st, [cotangents[i] for i in idx], per_row, vjp_fn)
         )
 
     def execute_and_compute_vjp(
@@ -286,8 +312,13 @@ class QoxideQubit(Device):
 
     def _measure(self, st: Stack, _: list[int]) -> list[Result]:
         if st.jobs[0].tape.shots:  # a stack shares its shots
+            if self._sharded is not None:
+                raise NotImplementedError(
+                    "qoxide.qubit with mpi=True runs analytic circuits; shots are not "
+                    "implemented for the sharded state vector"
+                )
             return measure_sampled(st, self._draw_seed)
-        return measure_analytic(st)
+        return measure_analytic(st, runner.run if self._sharded is None else self._sharded.run)
 
     def _job(self, tape: QuantumScript) -> Job:
         if self._wire_index is None:

@@ -32,13 +32,16 @@ from .translate import Job, Stack, stack_with
 
 #: Draws the seed of one native sampling call.
 SeedFn = Callable[[], int]
+#: Evaluates native requests on a stack's tape (``runner.run``'s signature).
+RunFn = Callable[..., list]
 
 
 _NATIVE_MOMENTS = {ExpectationMP: runner.expval, VarianceMP: runner.var}
 
 
-def measure_analytic(st: Stack) -> list[Result]:
-    """Results of every tape in ``st`` without shots."""
+def measure_analytic(st: Stack, run: RunFn = runner.run) -> list[Result]:
+    """Results of every tape in ``st`` without shots; ``run`` evaluates native requests
+    (``runner.run``, or a sharded runner's)."""
     job0 = st.jobs[0]
     mps = job0.tape.measurements
     per_mp: list[Callable[[Job, slice], object] | None] = [None] * len(mps)
@@ -53,7 +56,7 @@ def measure_analytic(st: Stack) -> list[Result]:
                 requests.append((k, _NATIVE_MOMENTS[type(mp)](obs.to_core(st.n_qubits))))
         elif type(mp) is ProbabilityMP and mp.obs is None and mp.mv is None:
             requests.append((k, runner.probs(_register_wires(mp.wires, job0))))
-    values = runner.run(st.tape, st.theta, st.init, [r for _, r in requests])
+    values = run(st.tape, st.theta, st.init, [r for _, r in requests])
     for (k, _), value in zip(requests, values, strict=True):
         per_mp[k] = _rows(value)
 
@@ -64,9 +67,9 @@ def measure_analytic(st: Stack) -> list[Result]:
         sparse = _sparse(mp)
         gates = [] if sparse else mp.diagonalizing_gates()
         if gates:
-            per_mp[k] = _from_state(mp, _state(stack_with(st, gates)))
+            per_mp[k] = _from_state(mp, _state(stack_with(st, gates), run))
             continue
-        plain = _state(st) if plain is None else plain
+        plain = _state(st, run) if plain is None else plain
         per_mp[k] = (_sparse_moment if sparse else _from_state)(mp, plain)
     return [
         _assemble([f(job, sl) for f in per_mp]) for job, sl in zip(st.jobs, st.slices, strict=True)
@@ -149,8 +152,8 @@ def _sparse_moment(mp: MeasurementProcess, states: np.ndarray) -> Callable[[Job,
     return take
 
 
-def _state(st: Stack) -> np.ndarray:
-    (states,) = runner.run(st.tape, st.theta, st.init, [runner.state()])
+def _state(st: Stack, run: RunFn) -> np.ndarray:
+    (states,) = run(st.tape, st.theta, st.init, [runner.state()])
     # A circuit on no wires runs on one idle qubit (the core needs one): drop its |1> half.
     return states if st.jobs[0].wire_order else states[:, :1]
 

@@ -1,5 +1,5 @@
 //! Profile helper: one cache-resident tile (2^15 amplitudes) through a layer of
-//! single-qubit gates and a CNOT chain on bits 3..15, as separate kernels and as register
+//! single-qubit gates and a CNOT chain on bits 0..15, as separate kernels and as register
 //! blocks of 2..4 bits. `cargo run --release --example regblock -p qoxide-core [reps]
 //! [block bits] [c64|c128]` (one configuration: for `perf stat`, which counts cycles the
 //! process ran, steadier than wall time on a shared machine).
@@ -44,7 +44,7 @@ fn time<T: Real>(name: &str, reps: usize, only: Option<u32>) {
     let mut s: Vec<C<T>> = (0..1usize << n)
         .map(|i| C::new(T::of((i as f64).sin()), T::zero()))
         .collect();
-    let ks = kernels::<T>(qoxide_core::state::regblock::LANE_BITS..n);
+    let ks = kernels::<T>(0..n);
     let gates = ks.len();
     for max_bits in [0u32, 2, 3, 4] {
         if only.is_some_and(|k| k != max_bits) {

@@ -23,9 +23,10 @@ pub const TILE_BYTES: usize = 256 << 10;
 /// per-core L2 (the tiles are the task's only working set).
 pub const ADJOINT_TILE_BYTES: usize = 1 << 20;
 
-/// Bits of a register block (`state::regblock`) inside a tile: 3 measured fastest on the
-/// layered circuit at 20-24 qubits (benches/scale.py; 2 and 4 close behind).
-pub const DEFAULT_BLOCK_BITS: u32 = 3;
+/// Row bits of a register block (`state::regblock`) inside a tile: 4 measured fastest
+/// (examples/regblock.rs on a tile, examples/layered.rs at 22 qubits: 3 close behind at
+/// complex64, 2 slower than no blocks).
+pub const DEFAULT_BLOCK_BITS: u32 = 4;
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 static BLOCK_BITS: AtomicU32 = AtomicU32::new(DEFAULT_BLOCK_BITS);

@@ -9,8 +9,10 @@
 //! per amplitude, a diagonal one 1 (merged with its diagonal neighbours), and permutations
 //! (CNOT, X, SWAP, and their controlled forms) cost nothing: they rename rows at build time.
 //!
-//! Block bits must be at least `LANE_BITS`: the lanes of a row are `LANES` consecutive
-//! amplitudes. Gates on lower bits run as ordinary kernels.
+//! The rows are 2^k groups of `LANES` consecutive amplitudes: block bits are at least
+//! `LANE_BITS`, and gates on the lane bits below them run in the block too, as per-lane
+//! coefficients and lane shuffles (SWAPs and two-qubit matrices that touch a lane bit do
+//! not: they stay kernels of their own).
 
 use super::index::set_bits;
 use super::Kernel;
@@ -26,18 +28,65 @@ const LANES: usize = 1 << LANE_BITS;
 pub const MAX_BLOCK_BITS: u32 = 4;
 const MAX_ROWS: usize = 1 << MAX_BLOCK_BITS;
 
+/// One complex value per lane.
+type LaneVec<T> = [C<T>; LANES];
+
+/// A `LaneVec` as separate real and imaginary parts (what the steps load: interleaved
+/// parts would be gathers).
+#[derive(Clone, Debug)]
+struct Soa<T> {
+    re: [T; LANES],
+    im: [T; LANES],
+}
+
+impl<T: Real> Soa<T> {
+    fn of(v: &LaneVec<T>) -> Box<Self> {
+        Box::new(Soa {
+            re: v.map(|z| z.re),
+            im: v.map(|z| z.im),
+        })
+    }
+}
+
 /// One gate of a block, on physical rows (the renaming by permutations already applied).
 #[derive(Clone, Debug)]
 enum Step<T> {
     /// The 2x2 matrix on each (row, row) pair.
     Mat1 { m: [C<T>; 4], pairs: Vec<(u8, u8)> },
+    /// The same with a matrix per lane (controls on lane bits: identity on the others).
+    Mat1Lanes {
+        m: [Box<Soa<T>>; 4],
+        pairs: Vec<(u8, u8)>,
+    },
+    /// A 2x2 matrix on lane bit `J` (`shift` = 2^J) of each listed row:
+    /// `x[l] <- a[l] x[l] + b[l] x[l ^ shift]`.
+    Lane {
+        shift: usize,
+        a: Box<Soa<T>>,
+        b: Box<Soa<T>>,
+        rows: Vec<u8>,
+    },
     /// The 4x4 matrix on each quad of rows (local index 0..3 in quad order).
     Mat2 {
         m: Box<[C<T>; 16]>,
         quads: Vec<[u8; 4]>,
     },
-    /// Each listed row times its factor.
-    Scale { rows: Vec<(u8, C<T>)> },
+    /// Each listed row times its lane factors.
+    Scale { rows: Vec<(u8, Box<Soa<T>>)> },
+}
+
+/// Whether `k` has a form inside a block: everything but dense matrices on 3+ bits, and
+/// SWAPs or 4x4 matrices touching a lane bit.
+pub fn has_row_form<T: Real>(k: &Kernel<T>) -> bool {
+    let lane_bit = |t: u32| t < LANE_BITS;
+    match k {
+        Kernel::MatK { .. } => false,
+        Kernel::Swap { t0, t1, ctrl } => {
+            !lane_bit(*t0) && !lane_bit(*t1) && ctrl.mask & (LANES - 1) == 0
+        }
+        Kernel::Mat2 { t0, t1, .. } => !lane_bit(*t0) && !lane_bit(*t1),
+        _ => true,
+    }
 }
 
 /// Gates on a few bits, compiled to steps on rows.
@@ -53,9 +102,9 @@ pub struct RegBlock<T> {
 }
 
 impl<T: Real> RegBlock<T> {
-    /// The block of `kernels` (in order) on `bits` (ascending, each >= LANE_BITS, at most
-    /// MAX_BLOCK_BITS of them); None when a kernel touches other bits or has no row form
-    /// (dense matrices on 3+ bits).
+    /// The block of `kernels` (in order) on the row bits `bits` (ascending, each >=
+    /// LANE_BITS, at most MAX_BLOCK_BITS of them) and the lane bits; None when a kernel
+    /// touches other bits or has no row form (`has_row_form`).
     pub fn new(bits: &[u32], kernels: &[&Kernel<T>]) -> Option<Self> {
         if bits.len() > MAX_BLOCK_BITS as usize || bits.iter().any(|&b| b < LANE_BITS) {
             return None;
@@ -65,13 +114,14 @@ impl<T: Real> RegBlock<T> {
         let mut b = Builder {
             bits,
             slots: (0..rows as u8).collect(),
-            diag: vec![C::new(T::one(), T::zero()); rows],
+            diag: vec![[C::new(T::one(), T::zero()); LANES]; rows],
             steps: Vec::new(),
         };
         for k in kernels {
-            if k.support() & !bit_mask != 0 || !b.add(k) {
+            if k.support() & !(bit_mask | (LANES - 1)) != 0 || !has_row_form(k) {
                 return None;
             }
+            b.add(k);
         }
         b.flush_diag();
         Some(RegBlock {
@@ -94,83 +144,163 @@ impl<T: Real> RegBlock<T> {
 struct Builder<'a, T> {
     bits: &'a [u32],
     slots: Vec<u8>,
-    /// Pending diagonal factor of each PHYSICAL row (renames move rows, not factors).
-    diag: Vec<C<T>>,
+    /// Pending diagonal factors of each PHYSICAL row, per lane (renames move rows, not
+    /// factors; lane shuffles flush them first).
+    diag: Vec<LaneVec<T>>,
     steps: Vec<Step<T>>,
 }
 
+/// A control split into its row part (row-index mask and value) and its lane part.
+struct Split {
+    rows: (usize, usize),
+    lanes: (usize, usize),
+}
+
+impl Split {
+    fn lane_ok(&self, l: usize) -> bool {
+        l & self.lanes.0 == self.lanes.1
+    }
+}
+
 impl<T: Real> Builder<'_, T> {
-    /// Row mask of a state-bit mask (every bit is a block bit).
+    /// Row mask of a state-bit mask's bits above the lanes.
     fn rows_of(&self, mask: usize) -> usize {
-        set_bits(mask)
+        set_bits(mask & !(LANES - 1))
             .map(|b| 1usize << self.bits.iter().position(|&x| x == b).unwrap())
             .sum()
+    }
+
+    fn split(&self, mask: usize, value: usize) -> Split {
+        let low = LANES - 1;
+        Split {
+            rows: (self.rows_of(mask), self.rows_of(value)),
+            lanes: (mask & low, value & low),
+        }
+    }
+
+    /// Logical rows selected by a control's row part.
+    fn selected(&self, c: &Split) -> Vec<usize> {
+        let (m, v) = c.rows;
+        (0..self.slots.len()).filter(|r| r & m == v).collect()
+    }
+
+    fn flush_diag(&mut self) {
+        let one = C::new(T::one(), T::zero());
+        let rows: Vec<(u8, Box<Soa<T>>)> = (self.diag.iter().enumerate())
+            .filter(|(_, d)| d.iter().any(|z| *z != one))
+            .map(|(p, d)| (p as u8, Soa::of(d)))
+            .collect();
+        if !rows.is_empty() {
+            self.steps.push(Step::Scale { rows });
+            self.diag.fill([one; LANES]);
+        }
+    }
+
+    /// Multiply logical row `r`'s pending factors by `f(lane)`.
+    fn scale_row(&mut self, r: usize, f: impl Fn(usize) -> C<T>) {
+        let p = self.slots[r] as usize;
+        for (l, z) in self.diag[p].iter_mut().enumerate() {
+            *z *= f(l);
+        }
+    }
+
+    /// A 2x2 matrix `m` on state bit `t`, on the rows and lanes a control selects.
+    fn mat1(&mut self, t: u32, m: [C<T>; 4], c: &Split) {
+        self.flush_diag();
+        let (one, zero) = (C::new(T::one(), T::zero()), C::new(T::zero(), T::zero()));
+        let rows = self.selected(c);
+        if t < LANE_BITS {
+            let shift = 1usize << t;
+            let (mut a, mut b) = ([one; LANES], [zero; LANES]);
+            for l in (0..LANES).filter(|&l| c.lane_ok(l)) {
+                (a[l], b[l]) = if l & shift == 0 {
+                    (m[0], m[1])
+                } else {
+                    (m[3], m[2])
+                };
+            }
+            let rows = rows.iter().map(|&r| self.slots[r]).collect();
+            let (a, b) = (Soa::of(&a), Soa::of(&b));
+            self.steps.push(Step::Lane { shift, a, b, rows });
+            return;
+        }
+        let o = self.row_bit(t);
+        let pairs = (rows.iter())
+            .filter(|&&r| r & o == 0)
+            .map(|&r| (self.slots[r], self.slots[r | o]))
+            .collect();
+        if c.lanes.0 == 0 {
+            self.steps.push(Step::Mat1 { m, pairs });
+        } else {
+            let mut per_lane = [[one, zero, zero, one]; LANES];
+            for l in (0..LANES).filter(|&l| c.lane_ok(l)) {
+                per_lane[l] = m;
+            }
+            let m = std::array::from_fn(|e| Soa::of(&per_lane.map(|q| q[e])));
+            self.steps.push(Step::Mat1Lanes { m, pairs });
+        }
     }
 
     fn row_bit(&self, t: u32) -> usize {
         self.rows_of(1usize << t)
     }
 
-    /// Logical rows selected by a control (mask, value) in state bits.
-    fn selected(&self, mask: usize, value: usize) -> impl Iterator<Item = usize> {
-        let (m, v) = (self.rows_of(mask), self.rows_of(value));
-        (0..self.slots.len()).filter(move |r| r & m == v)
-    }
-
-    fn flush_diag(&mut self) {
-        let one = C::new(T::one(), T::zero());
-        let rows: Vec<(u8, C<T>)> = (self.diag.iter().enumerate())
-            .filter(|(_, d)| **d != one)
-            .map(|(p, d)| (p as u8, *d))
-            .collect();
-        if !rows.is_empty() {
-            self.steps.push(Step::Scale { rows });
-            self.diag.fill(one);
+    /// The value (0 or 1) of state bit `t` at logical row `r`, lane `l`.
+    fn bit_at(&self, t: u32, r: usize, l: usize) -> usize {
+        if t < LANE_BITS {
+            (l >> t) & 1
+        } else {
+            usize::from(r & self.row_bit(t) != 0)
         }
     }
 
-    /// Compile one kernel; false when it has no row form.
-    fn add(&mut self, k: &Kernel<T>) -> bool {
+    /// Compile one kernel (which has a row form).
+    fn add(&mut self, k: &Kernel<T>) {
+        let (one, zero) = (C::new(T::one(), T::zero()), C::new(T::zero(), T::zero()));
         match k {
             Kernel::Identity => {}
             Kernel::Mat1 { t, m, ctrl } => {
-                self.flush_diag();
-                let o = self.row_bit(*t);
-                let pairs = (self.selected(ctrl.mask, ctrl.value))
-                    .filter(|r| r & o == 0)
-                    .map(|r| (self.slots[r], self.slots[r | o]))
-                    .collect();
-                self.steps.push(Step::Mat1 { m: *m, pairs });
+                let c = self.split(ctrl.mask, ctrl.value);
+                self.mat1(*t, *m, &c);
             }
             Kernel::Diag1 { t, d, ctrl } => {
-                let o = self.row_bit(*t);
-                for r in self.selected(ctrl.mask, ctrl.value).collect::<Vec<_>>() {
-                    let p = self.slots[r] as usize;
-                    self.diag[p] *= d[usize::from(r & o != 0)];
+                let c = self.split(ctrl.mask, ctrl.value);
+                for r in self.selected(&c) {
+                    let f = |l: usize| {
+                        if c.lane_ok(l) {
+                            d[self.bit_at(*t, r, l)]
+                        } else {
+                            one
+                        }
+                    };
+                    let f: LaneVec<T> = std::array::from_fn(f);
+                    self.scale_row(r, |l| f[l]);
                 }
             }
             Kernel::Parity { mask, even, odd } => {
-                let m = self.rows_of(*mask);
+                let (m, lm) = (self.rows_of(*mask), mask & (LANES - 1));
                 for r in 0..self.slots.len() {
-                    let p = self.slots[r] as usize;
-                    self.diag[p] *= if (r & m).count_ones().is_multiple_of(2) {
-                        *even
-                    } else {
-                        *odd
-                    };
+                    let odd_at = |l: usize| ((r & m).count_ones() + (l & lm).count_ones()) % 2;
+                    self.scale_row(r, |l| if odd_at(l) == 0 { *even } else { *odd });
                 }
             }
             Kernel::Flip { t, ctrl } => {
+                let c = self.split(ctrl.mask, ctrl.value);
+                if *t < LANE_BITS || c.lanes.0 != 0 {
+                    // data moves between lanes: a shuffle, or per-lane row swaps
+                    return self.mat1(*t, [zero, one, one, zero], &c);
+                }
                 let o = self.row_bit(*t);
-                for r in self.selected(ctrl.mask, ctrl.value).collect::<Vec<_>>() {
+                for r in self.selected(&c) {
                     if r & o == 0 {
                         self.slots.swap(r, r | o);
                     }
                 }
             }
             Kernel::Swap { t0, t1, ctrl } => {
+                let c = self.split(ctrl.mask, ctrl.value);
                 let (a, b) = (self.row_bit(*t0), self.row_bit(*t1));
-                for r in self.selected(ctrl.mask, ctrl.value).collect::<Vec<_>>() {
+                for r in self.selected(&c) {
                     if r & a != 0 && r & b == 0 {
                         self.slots.swap(r, r ^ a ^ b);
                     }
@@ -188,9 +318,8 @@ impl<T: Real> Builder<'_, T> {
                     quads,
                 });
             }
-            Kernel::MatK { .. } => return false,
+            Kernel::MatK { .. } => unreachable!("no row form (checked by has_row_form)"),
         }
-        true
     }
 }
 
@@ -276,7 +405,7 @@ fn run_block<T: Real, const FMA: bool, const WIDE: bool>(block: &RegBlock<T>, s:
             }
         }
         for step in &block.steps {
-            run_step::<T, FMA>(&mut x, step);
+            run_step::<T, FMA, WIDE>(&mut x, step);
         }
         for (r, &off) in block.offsets.iter().enumerate() {
             let p = block.slots[r] as usize;
@@ -305,6 +434,29 @@ mod wide {
     use std::arch::x86_64::*;
 
     const _: () = assert!(LANES == 16);
+
+    /// `v` with lane l moved to lane l ^ SHIFT.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+    pub unsafe fn xor_lanes<T: Real, const SHIFT: usize>(v: &[T; LANES]) -> [T; LANES] {
+        let mut out = *v;
+        let (src, dst) = (v.as_ptr(), out.as_mut_ptr());
+        if TypeId::of::<T>() == TypeId::of::<f32>() {
+            let idx: [i32; 16] = std::array::from_fn(|l| (l ^ SHIFT) as i32);
+            let idx = _mm512_loadu_si512(idx.as_ptr() as *const _);
+            let x = _mm512_loadu_ps(src as *const f32);
+            _mm512_storeu_ps(dst as *mut f32, _mm512_permutexvar_ps(idx, x));
+        } else {
+            let (src, dst) = (src as *const f64, dst as *mut f64);
+            let (lo, hi) = (_mm512_loadu_pd(src), _mm512_loadu_pd(src.add(8)));
+            let (lo, hi) = if SHIFT == 8 { (hi, lo) } else { (lo, hi) };
+            let idx: [i64; 8] = std::array::from_fn(|l| (l ^ (SHIFT & 7)) as i64);
+            let idx = _mm512_loadu_si512(idx.as_ptr() as *const _);
+            _mm512_storeu_pd(dst, _mm512_permutexvar_pd(idx, lo));
+            _mm512_storeu_pd(dst.add(8), _mm512_permutexvar_pd(idx, hi));
+        }
+        out
+    }
 
     /// Fetch the LANES amplitudes at `p` into L1.
     #[inline(always)]
@@ -392,7 +544,7 @@ mod wide {
 /// One step on the rows of a group: each output from copies of its inputs (rows of one
 /// pair or quad are distinct, but the compiler cannot know it).
 #[inline(always)]
-fn run_step<T: Real, const FMA: bool>(x: &mut Rows<T>, step: &Step<T>) {
+fn run_step<T: Real, const FMA: bool, const WIDE: bool>(x: &mut Rows<T>, step: &Step<T>) {
     let madd = madd::<T, FMA>;
     match step {
         Step::Mat1 { m, pairs } => {
@@ -443,17 +595,107 @@ fn run_step<T: Real, const FMA: bool>(x: &mut Rows<T>, step: &Step<T>) {
                 }
             }
         }
+        Step::Mat1Lanes { m, pairs } => {
+            let [a, b, c, d] = m;
+            for &(p, q) in pairs {
+                let (p, q) = (p as usize, q as usize);
+                let (pr, pi, qr, qi) = (x.re[p], x.im[p], x.re[q], x.im[q]);
+                for l in 0..LANES {
+                    let c_ = |v: &Soa<T>| C::new(v.re[l], v.im[l]);
+                    let (a, b, c, d) = (c_(a), c_(b), c_(c), c_(d));
+                    x.re[p][l] = madd(
+                        -b.im,
+                        qi[l],
+                        madd(b.re, qr[l], madd(-a.im, pi[l], a.re * pr[l])),
+                    );
+                    x.im[p][l] = madd(
+                        b.im,
+                        qr[l],
+                        madd(b.re, qi[l], madd(a.im, pr[l], a.re * pi[l])),
+                    );
+                    x.re[q][l] = madd(
+                        -d.im,
+                        qi[l],
+                        madd(d.re, qr[l], madd(-c.im, pi[l], c.re * pr[l])),
+                    );
+                    x.im[q][l] = madd(
+                        d.im,
+                        qr[l],
+                        madd(d.re, qi[l], madd(c.im, pr[l], c.re * pi[l])),
+                    );
+                }
+            }
+        }
+        Step::Lane { shift, a, b, rows } => match shift {
+            1 => lane_step::<T, FMA, WIDE, 1>(x, a, b, rows),
+            2 => lane_step::<T, FMA, WIDE, 2>(x, a, b, rows),
+            4 => lane_step::<T, FMA, WIDE, 4>(x, a, b, rows),
+            _ => lane_step::<T, FMA, WIDE, 8>(x, a, b, rows),
+        },
         Step::Scale { rows } => {
-            for &(r, d) in rows {
-                let r = r as usize;
+            for (r, d) in rows {
+                let r = *r as usize;
                 let (re, im) = (x.re[r], x.im[r]);
                 for l in 0..LANES {
-                    x.re[r][l] = madd(-d.im, im[l], d.re * re[l]);
-                    x.im[r][l] = madd(d.im, re[l], d.re * im[l]);
+                    x.re[r][l] = madd(-d.im[l], im[l], d.re[l] * re[l]);
+                    x.im[r][l] = madd(d.im[l], re[l], d.re[l] * im[l]);
                 }
             }
         }
     }
+}
+
+/// `x[l] <- a[l] x[l] + b[l] x[l ^ SHIFT]` on each listed row (SHIFT a constant: the
+/// partner lanes are a fixed shuffle, an AVX-512 permute when `WIDE`).
+#[inline(always)]
+fn lane_step<T: Real, const FMA: bool, const WIDE: bool, const SHIFT: usize>(
+    x: &mut Rows<T>,
+    a: &Soa<T>,
+    b: &Soa<T>,
+    rows: &[u8],
+) {
+    const { assert!(SHIFT < LANES) };
+    let madd = madd::<T, FMA>;
+    for &r in rows {
+        let r = r as usize;
+        let (re, im) = (x.re[r], x.im[r]);
+        let (pr, pi) = partners::<T, WIDE, SHIFT>(&re, &im);
+        for l in 0..LANES {
+            let (a, b) = (C::new(a.re[l], a.im[l]), C::new(b.re[l], b.im[l]));
+            x.re[r][l] = madd(
+                -b.im,
+                pi[l],
+                madd(b.re, pr[l], madd(-a.im, im[l], a.re * re[l])),
+            );
+            x.im[r][l] = madd(
+                b.im,
+                pr[l],
+                madd(b.re, pi[l], madd(a.im, re[l], a.re * im[l])),
+            );
+        }
+    }
+}
+
+/// The rows `re`, `im` with lane l moved to lane l ^ SHIFT.
+#[inline(always)]
+fn partners<T: Real, const WIDE: bool, const SHIFT: usize>(
+    re: &[T; LANES],
+    im: &[T; LANES],
+) -> ([T; LANES], [T; LANES]) {
+    #[cfg(target_arch = "x86_64")]
+    if WIDE {
+        // SAFETY: WIDE callers enabled AVX-512.
+        return unsafe {
+            (
+                wide::xor_lanes::<T, SHIFT>(re),
+                wide::xor_lanes::<T, SHIFT>(im),
+            )
+        };
+    }
+    (
+        std::array::from_fn(|l| re[l ^ SHIFT]),
+        std::array::from_fn(|l| im[l ^ SHIFT]),
+    )
 }
 
 /// Passes over a buffer: the kernels of a fused tile, runs of them on few bits merged into
@@ -473,24 +715,23 @@ impl<T: Real> Pass<T> {
     }
 }
 
-/// Group `kernels` (in circuit order) into register blocks of up to `max_bits` bits,
-/// moving a kernel earlier only past kernels on disjoint bits (they commute). Kernels that
-/// fit no block (low bits, dense 3+ bit matrices, too wide) stay single passes (all of
-/// them when `max_bits` < 2); a block of one
-/// kernel is kept as that kernel (the specialised kernels are faster alone).
+/// Group `kernels` (in circuit order) into register blocks of up to `max_bits` row bits
+/// (plus the lane bits), moving a kernel earlier only past kernels on disjoint bits (they
+/// commute). Kernels with no row form or too wide stay single passes (all of them when
+/// `max_bits` < 2); a block of one kernel is kept as that kernel (the specialised kernels
+/// are faster alone).
 pub fn passes<T: Real>(kernels: Vec<Kernel<T>>, max_bits: u32) -> Vec<Pass<T>> {
     if max_bits < 2 {
         return kernels.into_iter().map(Pass::One).collect();
     }
-    let low = (1usize << LANE_BITS) - 1;
-    let blockable = |k: &Kernel<T>| {
-        k.support() & low == 0 && !matches!(k, Kernel::MatK { .. } | Kernel::Identity)
-    };
+    // the lane bits belong to every block: they count toward no block's size
+    let low = LANES - 1;
+    let rows_fit = |k: &Kernel<T>| (k.support() & !low).count_ones() <= max_bits;
     let supports: Vec<usize> = kernels.iter().map(|k| k.support()).collect();
     let eligible: Vec<bool> = (kernels.iter())
-        .map(|k| blockable(k) && k.support().count_ones() <= max_bits)
+        .map(|k| has_row_form(k) && rows_fit(k) && !matches!(k, Kernel::Identity))
         .collect();
-    let groups = crate::fusion::group(&supports, &eligible, max_bits, 0);
+    let groups = crate::fusion::group(&supports, &eligible, max_bits + LANE_BITS, low);
     let mut kernels: Vec<Option<Kernel<T>>> = kernels.into_iter().map(Some).collect();
     groups
         .into_iter()
@@ -498,15 +739,12 @@ pub fn passes<T: Real>(kernels: Vec<Kernel<T>>, max_bits: u32) -> Vec<Pass<T>> {
             if g.ops.len() == 1 {
                 return Pass::One(kernels[g.ops[0]].take().unwrap());
             }
-            let bits: Vec<u32> =
-                set_bits(g.mask.expect("groups of several ops have bits")).collect();
-            let ks: Vec<&Kernel<T>> = g
-                .ops
-                .iter()
+            let mask = g.mask.expect("groups of several ops have bits");
+            let bits: Vec<u32> = set_bits(mask & !low).collect();
+            let ks: Vec<&Kernel<T>> = (g.ops.iter())
                 .map(|&i| kernels[i].as_ref().unwrap())
                 .collect();
-            let block = RegBlock::new(&bits, &ks).expect("grouped kernels have a row form");
-            Pass::Block(block)
+            Pass::Block(RegBlock::new(&bits, &ks).expect("grouped kernels have a row form"))
         })
         .collect()
 }
@@ -619,18 +857,33 @@ mod tests {
         a.iter().zip(b).all(|(x, y)| (x - y).norm() < 1e-12)
     }
 
+    /// The kernels of `every_kind` that have a row form, and the block's row bits.
+    fn block_case<T: Real>(bits: [u32; 3]) -> (Vec<Kernel<T>>, Vec<u32>) {
+        let ks: Vec<Kernel<T>> = every_kind(bits).into_iter().filter(has_row_form).collect();
+        let mut rows: Vec<u32> = bits.into_iter().filter(|&b| b >= L).collect();
+        rows.sort_unstable();
+        (ks, rows)
+    }
+
     #[test]
     fn a_block_equals_its_kernels_one_by_one() {
-        for bits in [[L, L + 2, L + 5], [L + 6, L + 1, L + 3], [L, L + 1, L + 2]] {
-            let ks: Vec<Kernel<f64>> = every_kind(bits);
+        let cases = [
+            [L, L + 2, L + 5],
+            [L + 6, L + 1, L + 3],
+            [L, L + 1, L + 2],
+            [0, L + 2, 3], // lane bits: shuffles, per-lane diagonals and controls
+            [1, 2, L + 1],
+            [L - 1, 0, L + 4],
+            [2, L + 5, 0],
+        ];
+        for bits in cases {
+            let (ks, rows) = block_case::<f64>(bits);
             let mut direct = state(N);
             for k in &ks {
                 k.apply(&mut direct, false);
             }
-            let mut sorted = bits.to_vec();
-            sorted.sort_unstable();
             let refs: Vec<&Kernel<f64>> = ks.iter().collect();
-            let block = RegBlock::new(&sorted, &refs).unwrap();
+            let block = RegBlock::new(&rows, &refs).unwrap();
             let mut s = state(N);
             block.apply(&mut s);
             assert!(close(&s, &direct), "bits {bits:?}");
@@ -639,9 +892,9 @@ mod tests {
 
     #[test]
     fn every_instruction_set_tier_gives_the_same_state() {
-        let ks: Vec<Kernel<f64>> = every_kind([L + 1, L + 3, L]);
+        let (ks, rows) = block_case::<f64>([1, L + 3, L]);
         let refs: Vec<&Kernel<f64>> = ks.iter().collect();
-        let block = RegBlock::new(&[L, L + 1, L + 3], &refs).unwrap();
+        let block = RegBlock::new(&rows, &refs).unwrap();
         let mut direct = state(N);
         ks.iter().for_each(|k| k.apply(&mut direct, false));
         let mut portable = state(N);
@@ -658,7 +911,7 @@ mod tests {
 
     #[test]
     fn complex64_blocks_match_too() {
-        let ks: Vec<Kernel<f32>> = every_kind([L + 4, L, L + 1]);
+        let (ks, rows) = block_case::<f32>([L + 4, 2, L + 1]);
         let mut direct: Vec<C<f32>> = state(N)
             .iter()
             .map(|z| C::new(z.re as f32, z.im as f32))
@@ -668,20 +921,32 @@ mod tests {
             k.apply(&mut direct, false);
         }
         let refs: Vec<&Kernel<f32>> = ks.iter().collect();
-        RegBlock::new(&[L, L + 1, L + 4], &refs)
-            .unwrap()
-            .apply(&mut s);
+        RegBlock::new(&rows, &refs).unwrap().apply(&mut s);
         assert!(s.iter().zip(&direct).all(|(x, y)| (x - y).norm() < 1e-5));
     }
 
     #[test]
-    fn no_block_for_low_bits_dense_or_foreign_kernels() {
+    fn no_block_for_lane_rows_dense_or_foreign_kernels() {
         let low = Kernel::<f64>::Mat1 {
             t: L - 1,
             m: m(0.1),
             ctrl: Ctrl::NONE,
         };
         assert!(RegBlock::new(&[L - 1, L + 2], &[&low]).is_none());
+        assert!(RegBlock::new(&[L + 2], &[&low]).is_some());
+        let lane_swap = Kernel::<f64>::Swap {
+            t0: L + 1,
+            t1: 1,
+            ctrl: Ctrl::NONE,
+        };
+        assert!(!has_row_form(&lane_swap));
+        assert!(RegBlock::new(&[L + 1], &[&lane_swap]).is_none());
+        let lane_m2 = Kernel::<f64>::Mat2 {
+            t0: 0,
+            t1: L,
+            m: Box::new([C::new(1.0, 0.0); 16]),
+        };
+        assert!(!has_row_form(&lane_m2));
         let foreign = Kernel::<f64>::Mat1 {
             t: L + 6,
             m: m(0.1),

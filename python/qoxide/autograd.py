@@ -11,7 +11,7 @@ torch.func uses). Two registrations because each side lacks what the other needs
 autograd.Function with a custom ``jvp`` under ``fullgraph=True``.
 
 Plain eager calls (no transform, no tracing) take :class:`EagerCircuitFunction`: one node
-from inputs and weights, the theta map in numpy both ways, for per-call overhead.
+from inputs and weights, one native call each way, for per-call overhead.
 
 Second derivatives (Hessians, ``grad`` of ``grad``, forward-over-reverse) are exact: the
 backward's VJP is itself differentiable, by parameter shift of the VJP
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -204,54 +203,59 @@ def _vjp(theta: Tensor, grad_out: Tensor, init: Tensor | None, states: Tensor, k
 
 class EagerCircuitFunction(torch.autograd.Function):
     """ONE autograd node from inputs x [B, F] and flat weights w [W] to the expvals, for
-    plain eager calls (no transform, no tracing): the theta map runs in numpy forward and
-    backward (:class:`~qoxide.program.ThetaMap`), so a call costs one node, not the theta
-    map's torch ops plus :class:`CircuitFunction` (and not ``Function.apply``'s per-call
-    signature binding, which a Function with ``setup_context`` pays: about 20 µs).
+    plain eager calls (no transform, no tracing), each way ONE native call of the
+    program's :class:`qoxide._core.Circuit`: forward maps x and w to theta, runs the
+    circuit and keeps theta and the final states natively; backward runs the adjoint VJP
+    from them and pulls it back through the theta map to ∂L/∂x and ∂L/∂w. An old-style
+    Function: ``Function.apply`` binds the signature of one with ``setup_context`` on every
+    call (about 20 µs).
 
     With ``create_graph=True`` its backward takes the differentiable route instead: the
     torch theta map and :class:`VJPFunction` (exact second derivatives)."""
 
     @staticmethod
-    def forward(ctx, x, w, tmap, key, n_qubits, init, batch):  # noqa: ANN001, ANN205
-        ref = x if x is not None else w
-        dtype = np.float32 if ref is not None and ref.dtype == torch.float32 else np.float64
-        xn = None if x is None else x.detach().numpy()
-        wn = None if w is None else w.detach().numpy()
-        theta = torch.from_numpy(tmap.numpy(xn, wn, batch, dtype))
-        keep = any(ctx.needs_input_grad[:2]) and batch << n_qubits <= KEEP_STATES_MAX_AMPS
-        out, states = ops.expval_impl(theta, init, key, keep)
-        ctx.save_for_backward(x, w)
-        ctx.theta, ctx.states, ctx.init, ctx.tmap, ctx.key, ctx.batch = (
-            theta, states, init, tmap, key, batch
+    def forward(ctx, x, w, prog, init, batch):  # noqa: ANN001, ANN205
+        keep = batch << prog.n_qubits <= KEEP_STATES_MAX_AMPS
+        out, ctx.saved = prog.circuit.forward(
+            None if x is None else x.detach().numpy(),
+            None if w is None else w.detach().numpy(),
+            batch,
+            True,
+            keep,
+            None if init is None else init.numpy(),
         )
-        return out
+        ctx.save_for_backward(x, w)
+        ctx.prog, ctx.init, ctx.batch = prog, init, batch
+        return torch.from_numpy(out)
 
     @staticmethod
     def backward(ctx, g):  # noqa: ANN001, ANN205
         need_x, need_w = ctx.needs_input_grad[:2]
-        rest = (None,) * 5
-        if not (need_x or need_w) or ctx.tmap.n_params == 0:
-            return (None, None, *rest)
+        prog, init = ctx.prog, ctx.init
+        if not (need_x or need_w) or prog.n_params == 0:
+            return None, None, None, None, None
         if torch.is_grad_enabled() or not _plain(g):
             # create_graph (second derivatives) or batched cotangents: the torch route
             x, w = ctx.saved_tensors
             with torch.enable_grad():
-                theta = ctx.tmap.torch(x, w, ctx.batch)
-            gt = _vjp(theta, g, ctx.init, ctx.states, ctx.key)
+                theta = prog.theta_map.torch(x, w, ctx.batch)
+            gt = _vjp(theta, g, init, None, prog.native.key)
             inputs = [t for t, need in ((x, need_x), (w, need_w)) if need]
             grads = iter(
                 torch.autograd.grad(
                     theta, inputs, gt, create_graph=torch.is_grad_enabled(), allow_unused=True
                 )
             )
-            return (next(grads) if need_x else None, next(grads) if need_w else None, *rest)
-        gt = ops.vjp_impl(ctx.theta, g, ctx.init, ctx.states, ctx.key).numpy()
-        gx, gw = ctx.tmap.vjp(gt, need_x, need_w)
+            return next(grads) if need_x else None, next(grads) if need_w else None, None, None, None
+        gx, gw = prog.circuit.backward(
+            ctx.saved, g.numpy(), need_x, need_w, None if init is None else init.numpy()
+        )
         return (
             None if gx is None else torch.from_numpy(gx),
             None if gw is None else torch.from_numpy(gw),
-            *rest,
+            None,
+            None,
+            None,
         )
 
 

@@ -184,20 +184,16 @@ class QuantumFunction:
             wflat = torch.cat([w.reshape(-1) for w in wt])
         init = _init_torch(prog, xb, dtype)
         key = prog.native.key
-        if prog.all_expval and _plain_args(xb, wflat):  # one autograd node, numpy theta map
+        if prog.all_expval and _plain_args(xb, wflat):  # one autograd node, one native call
             if torch.is_grad_enabled() and any(
                 t is not None and t.requires_grad for t in (xb, wflat)
             ):
-                out = autograd.EagerCircuitFunction.apply(
-                    xb, wflat, prog.theta_map, key, prog.n_qubits, init, batch
-                )
+                out = autograd.EagerCircuitFunction.apply(xb, wflat, prog, init, batch)
             else:  # nothing to differentiate: the native call alone
-                np_dtype = np.float32 if dtype == torch.float32 else np.float64
                 xn = None if xb is None else xb.detach().numpy()
                 wn = None if wflat is None else wflat.detach().numpy()
-                theta = prog.theta_map.numpy(xn, wn, batch, np_dtype)
                 out = torch.from_numpy(
-                    _core.expval(prog.tape, theta, prog.observables, _np_init(init))
+                    prog.circuit.forward(xn, wn, batch, init_state=_np_init(init))[0]
                 )
             return _unbatch_expvals(prog, out, lead)
         theta = prog.theta_map.torch(xb, wflat, batch)  # torch autograd chains x and w

@@ -140,6 +140,9 @@ class Program:
     native: NativeProgram | None = None  # the expval measurements, for the torch ops
     init_torch: dict[torch.dtype, torch.Tensor] = field(default_factory=dict)
     all_expval: bool = False  # every measurement is an expval (set from measurements)
+    # tape + expval observables + theta map natively: eager calls in one native call each
+    # way (set when every measurement is an expval)
+    circuit: _core.Circuit | None = None
 
     def __post_init__(self) -> None:
         self.all_expval = all(isinstance(m, Expval) for m in self.measurements)
@@ -148,6 +151,11 @@ class Program:
             if isinstance(m, Expval)
         ]
         self.native = register(self.tape, expval_obs)
+        if self.all_expval:
+            tm = self.theta_map
+            self.circuit = _core.Circuit(
+                self.tape, expval_obs, tm.a_in, tm.a_w, tm.const, tm.gather
+            )
         if self.init_state is not None:
             self.init_torch = {
                 torch.float64: _constant(self.init_state, torch.complex128),

@@ -82,13 +82,9 @@ impl Theta<'_> {
     }
 }
 
-/// A 2-D float64/float32 array `what` of `rows` rows and `width` columns (None: any).
-pub fn reals_2d<'py>(
-    obj: &Bound<'py, PyAny>,
-    what: &str,
-    rows: Option<usize>,
-    width: Option<usize>,
-) -> PyResult<Theta<'py>> {
+/// A float64/float32 array of any shape: its data as f64 (borrowed when C-contiguous
+/// float64), its shape, and whether it was float32.
+fn reals<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<(Data<'py, f64>, Vec<usize>, bool)> {
     let obj = native(obj)?;
     let (data, shp, single) = if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'py, f64>>() {
         let shp = a.shape().to_vec();
@@ -107,6 +103,17 @@ pub fn reals_2d<'py>(
             dtype_name(&obj)
         )));
     };
+    Ok((data, shp, single))
+}
+
+/// A 2-D float64/float32 array `what` of `rows` rows and `width` columns (None: any).
+pub fn reals_2d<'py>(
+    obj: &Bound<'py, PyAny>,
+    what: &str,
+    rows: Option<usize>,
+    width: Option<usize>,
+) -> PyResult<Theta<'py>> {
+    let (data, shp, single) = reals(obj, what)?;
     let dim = |d: Option<usize>, name: &str| d.map_or(name.to_string(), |d| d.to_string());
     let want = format!("[{}, {}]", dim(rows, "batch"), dim(width, "n"));
     if shp.len() != 2 || width.is_some_and(|w| w != shp[1]) || rows.is_some_and(|r| r != shp[0]) {
@@ -117,6 +124,21 @@ pub fn reals_2d<'py>(
     Ok(Theta {
         data,
         batch: shp[0],
+        single,
+    })
+}
+
+/// A 1-D float64/float32 array `what` of `len` values (as a `Theta` of one row).
+pub fn reals_1d<'py>(obj: &Bound<'py, PyAny>, what: &str, len: usize) -> PyResult<Theta<'py>> {
+    let (data, shp, single) = reals(obj, what)?;
+    if shp != [len] {
+        return Err(shape(format!(
+            "{what} must be a 1-D array of shape [{len}], got shape {shp:?}"
+        )));
+    }
+    Ok(Theta {
+        data,
+        batch: 1,
         single,
     })
 }

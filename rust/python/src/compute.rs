@@ -12,7 +12,12 @@ use pyo3::prelude::*;
 use qoxide_core::{adjoint, fusion, measure, pool};
 
 /// A real output [shape] in f64 or f32.
-fn real_out(py: Python<'_>, v: Vec<f64>, shape: &[usize], single: bool) -> PyResult<Py<PyAny>> {
+pub(crate) fn real_out(
+    py: Python<'_>,
+    v: Vec<f64>,
+    shape: &[usize],
+    single: bool,
+) -> PyResult<Py<PyAny>> {
     if single {
         let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
         Ok(PyArray1::from_vec(py, v)

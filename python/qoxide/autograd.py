@@ -276,16 +276,17 @@ class EagerCircuitFunction(torch.autograd.Function):
         gx, gw = prog.circuit.backward(
             ctx.saved, g.numpy().reshape(batch, -1), need[0], need_w, _np(ctx.init)
         )
-        grads = [None if gx is None else torch.from_numpy(gx.reshape(x.shape))]
-        if len(ws) == 1:
-            grads.append(None if gw is None else torch.from_numpy(gw.reshape(ws[0].shape)))
-        else:
-            at = 0
-            for w in ws:
-                n = w.numel()
-                grads.append(None if gw is None else torch.from_numpy(gw[at : at + n].reshape(w.shape)))
-                at += n
+        grads, at = [_like(gx, x)], 0
+        for w in ws:
+            n = w.numel()
+            grads.append(None if gw is None else _like(gw[at : at + n], w))
+            at += n
         return (*none, *grads)
+
+
+def _like(g: Any, t: Tensor | None) -> Tensor | None:
+    """A numpy gradient as a tensor of ``t``'s shape."""
+    return None if g is None else torch.from_numpy(g.reshape(t.shape))
 
 
 def _torch_route(ctx: Any, g: Tensor, need: tuple[bool, ...]) -> list[Tensor | None]:
@@ -300,7 +301,7 @@ def _torch_route(ctx: Any, g: Tensor, need: tuple[bool, ...]) -> list[Tensor | N
         )
         theta = prog.theta_map.torch(xb, w, batch)
     gt = _vjp(theta, g, ctx.init, None, prog.native.key)
-    inputs = [t for t, n in zip((x, *ws), need) if n]
+    inputs = [t for t, n in zip((x, *ws), need, strict=True) if n]
     grads = iter(
         torch.autograd.grad(
             theta, inputs, gt, create_graph=torch.is_grad_enabled(), allow_unused=True

@@ -66,6 +66,9 @@ impl Keep for f32 {
     }
 }
 
+/// (∂L/∂x, ∂L/∂w) as arrays, each None when not asked for (or empty).
+type Grads = (Option<Py<PyAny>>, Option<Py<PyAny>>);
+
 /// What a forward leaves for its backward: theta and (when asked) the final states.
 #[pyclass(name = "Saved", module = "qoxide._core", frozen)]
 pub struct Saved {
@@ -362,7 +365,7 @@ impl PyCircuit {
         need_x: bool,
         need_w: bool,
         init_state: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<(Option<Py<PyAny>>, Option<Py<PyAny>>)> {
+    ) -> PyResult<Grads> {
         if !Arc::ptr_eq(&saved.compiled, &self.compiled) {
             return Err(PyValueError::new_err(
                 "saved comes from a forward of another circuit",

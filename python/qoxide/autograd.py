@@ -227,11 +227,11 @@ def _np(t: Tensor | None) -> Any:
 def _flat(prog: Any, lead: tuple[int, ...], x: Tensor | None, ws: tuple[Tensor, ...]) -> tuple:
     """(x [B, F], flat weights [W], B) as numpy arrays (None when empty)."""
     batch = math.prod(lead)
-    xn = None if x is None else x.detach().numpy().reshape(batch, -1)
+    xn = None if x is None else x.numpy(force=True).reshape(batch, -1)
     if len(ws) == 1:
-        wn = ws[0].detach().numpy().reshape(-1)
+        wn = ws[0].numpy(force=True).reshape(-1)
     else:
-        wn = np.concatenate([w.detach().numpy().reshape(-1) for w in ws]) if ws else None
+        wn = np.concatenate([w.numpy(force=True).reshape(-1) for w in ws]) if ws else None
     return xn, wn, batch
 
 
@@ -239,6 +239,8 @@ def _shaped(prog: Any, out: Any, lead: tuple[int, ...]) -> Any:
     """Expvals [B, M] in the caller's shape (numpy views)."""
     if prog.single:
         out = out[:, 0]
+    elif len(lead) == 1:  # already [B, M]
+        return out
     return out.reshape(lead + out.shape[1:])
 
 

@@ -178,3 +178,12 @@ def test_native_circuit_refuses_bad_arguments():
         other.backward(saved, np.ones((2, 1)))
     with pytest.raises(qx.ShapeError, match="columns"):
         _core.Circuit(prog.tape, [], np.zeros((3, 1)), np.zeros((19, 1)), np.zeros(1))
+
+
+def test_layer_under_functional_call_uses_the_given_weights():
+    layer = qx.nn.QuantumLayer(gather, {"w": 2}, seed=0, dtype=torch.float64)
+    x, w = rand(3, 2), rand(2, seed=5).requires_grad_()
+    got = torch.func.functional_call(layer, {"w": w}, (x,))
+    torch.testing.assert_close(got, gather(x, w), rtol=0, atol=0)
+    (g,) = torch.autograd.grad(got.sum(), w)
+    assert g.abs().sum() > 0 and layer.w.grad is None

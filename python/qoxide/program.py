@@ -31,8 +31,9 @@ class ThetaMap:
 
     When every column is one variable with coefficient 1, ``gather`` holds its index into
     ``[x, w]`` and theta is a plain column selection (no arithmetic). One object serves numpy
-    (forward and VJP, for numpy calls and for tests) and torch (forward only: torch's own
-    autograd differentiates it, so it composes with torch.func and torch.compile).
+    (numpy calls) and torch (torch's own autograd differentiates it, so it composes with
+    torch.func and torch.compile); eager torch calls run the same map natively
+    (``_core.Circuit``, forward and pull-back).
     """
 
     def __init__(
@@ -76,24 +77,6 @@ class ThetaMap:
         if self.n_inputs:
             return np.asarray(x @ self.a_in + shift, dtype=dtype, order="C")
         return np.ascontiguousarray(np.broadcast_to(shift, (batch, self.n_params)), dtype=dtype)
-
-    def vjp(
-        self, g_theta: np.ndarray, need_x: bool, need_w: bool
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Pull ∂L/∂theta [B, P] back through the map: (∂L/∂x [B, F], ∂L/∂w [W]) in
-        g_theta's dtype, None where not needed or empty."""
-        dtype = g_theta.dtype
-        need_x, need_w = need_x and self.n_inputs > 0, need_w and self.n_weights > 0
-        if self.gather is not None:
-            # a column selection without repeats (equal expressions share a column): scatter
-            g = np.zeros((g_theta.shape[0], self.n_inputs + self.n_weights), dtype)
-            g[:, self.gather] = g_theta
-            gx = g[:, : self.n_inputs] if need_x else None
-            gw = g[:, self.n_inputs :].sum(axis=0) if need_w else None
-            return gx, gw
-        gx = (g_theta @ self.a_in.T).astype(dtype, copy=False) if need_x else None
-        gw = (g_theta.sum(axis=0) @ self.a_w.T).astype(dtype, copy=False) if need_w else None
-        return gx, gw
 
     # torch ---------------------------------------------------------------------------
     def torch(self, x: torch.Tensor | None, w: torch.Tensor | None, batch: int) -> torch.Tensor:
@@ -193,12 +176,6 @@ class Program:
     ) -> np.ndarray:
         """theta[B, P] from inputs x[B, F] and flat weights w[W] (:meth:`ThetaMap.numpy`)."""
         return self.theta_map.numpy(x, w, batch, dtype)
-
-    def theta_vjp(
-        self, g_theta: np.ndarray, need_x: bool, need_w: bool
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(∂L/∂x, ∂L/∂w) from ∂L/∂theta (:meth:`ThetaMap.vjp`)."""
-        return self.theta_map.vjp(g_theta, need_x, need_w)
 
 
 def compile_program(

@@ -187,3 +187,10 @@ def test_layer_under_functional_call_uses_the_given_weights():
     torch.testing.assert_close(got, gather(x, w), rtol=0, atol=0)
     (g,) = torch.autograd.grad(got.sum(), w)
     assert g.abs().sum() > 0 and layer.w.grad is None
+
+
+def test_a_frozen_weight_gets_no_gradient():
+    x, w, v = affine_args((4, 3))(torch.float64)
+    w.requires_grad_()
+    affine(x, w, v).sum().backward()
+    assert w.grad is not None and v.grad is None and x.grad is None

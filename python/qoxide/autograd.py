@@ -279,9 +279,9 @@ class EagerCircuitFunction(torch.autograd.Function):
             ctx.saved, g.numpy().reshape(batch, -1), need[0], need_w, _np(ctx.init)
         )
         grads, at = [_like(gx, x)], 0
-        for w in ws:
+        for w, need_this in zip(ws, need[1:], strict=True):
             n = w.numel()
-            grads.append(None if gw is None else _like(gw[at : at + n], w))
+            grads.append(_like(gw[at : at + n], w) if need_this else None)
             at += n
         return (*none, *grads)
 

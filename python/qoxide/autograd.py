@@ -248,9 +248,9 @@ class EagerCircuitFunction(torch.autograd.Function):
     """ONE autograd node from inputs and weights to the expvals (:func:`eager_expval`),
     one native call each way: forward maps x and w to theta, runs the circuit and keeps
     theta and the final states natively; backward runs the adjoint VJP from them and pulls
-    it back through the theta map to ∂L/∂x and ∂L/∂w. An old-style Function:
-    ``Function.apply`` binds the signature of one with ``setup_context`` on every call
-    (about 20 µs).
+    it back through the theta map to ∂L/∂x and ∂L/∂w. An old-style Function (forward
+    takes ``ctx``): for one with ``setup_context``, ``Function.apply`` binds the forward's
+    signature on every call (about 20 µs).
 
     With ``create_graph=True`` its backward takes the differentiable route instead: the
     torch theta map and :class:`VJPFunction` (exact second derivatives)."""

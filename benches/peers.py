@@ -17,8 +17,11 @@ JAX peers are skipped with a message when jax is not installed. Ratios are peer 
 qoxide time (> 1: qoxide faster), all from this run; each time is a median of repeats
 (first, compiling call excluded).
 
-Then the scheduling check: the DressedQuantumNet(512, 4, 6, 2) training step at batch 64,
-idle and with 2 busy background processes, and their ratio.
+Then the per-call cost at batch 1 and 64 (forward, forward + gradient) next to torch's
+floor for a no-op custom autograd.Function on the same tensors; and the scheduling check:
+the DressedQuantumNet(512, 4, 6, 2) training step at batch 64, idle and with 1 and 2 busy
+background processes, and the ratios, under each of LOAD_SETTINGS (default, passive
+OpenMP waiting, one torch intra-op thread), each in a fresh process.
 """
 
 # ruff: noqa: E402 - the import path must be fixed before PennyLane is imported (below)
@@ -33,6 +36,7 @@ sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).re
 import argparse
 import json
 import math
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -71,6 +75,35 @@ def qoxide_step(batch: int) -> Callable[[], object]:
         return torch.autograd.grad(y.sum(), (x, w))
 
     return step
+
+
+class _NoOp(torch.autograd.Function):
+    """torch's floor for a custom Function: the same inputs, fresh outputs, no work."""
+
+    @staticmethod
+    def forward(ctx, x, w):  # noqa: ANN001, ANN205
+        return x.new_empty(x.shape[0], N_QUBITS)
+
+    @staticmethod
+    def backward(ctx, g):  # noqa: ANN001, ANN205
+        return g.new_empty(g.shape[0], N_QUBITS), g.new_empty(DEPTH * N_QUBITS)
+
+
+def per_call(batch: int, budget: float) -> dict[str, float]:
+    """Seconds per call of the dressed circuit, forward alone and forward + gradient, next
+    to torch's floor for the same calls through a no-op autograd.Function."""
+    circuit = dressed_circuit(N_QUBITS, DEPTH)
+    g = torch.Generator().manual_seed(batch)
+    x = torch.rand(batch, N_QUBITS, generator=g, dtype=torch.float64).requires_grad_()
+    w = torch.rand(DEPTH * N_QUBITS, generator=g, dtype=torch.float64).requires_grad_()
+    return {
+        "fwd_s": timed(lambda: circuit(x, w), budget),
+        "fwd_grad_s": timed(lambda: torch.autograd.grad(circuit(x, w).sum(), (x, w)), budget),
+        "floor_fwd_s": timed(lambda: _NoOp.apply(x, w), budget),
+        "floor_fwd_grad_s": timed(
+            lambda: torch.autograd.grad(_NoOp.apply(x, w).sum(), (x, w)), budget
+        ),
+    }
 
 
 # JAX peers ----------------------------------------------------------------------------------
@@ -181,21 +214,51 @@ def dressed_train_step(batch: int = 64) -> Callable[[], None]:
     return step
 
 
-def idle_vs_loaded(budget: float, busy: int = 2) -> dict[str, float]:
-    """The dressed step's median alone and with ``busy`` spinning background processes."""
+def idle_vs_loaded(budget: float) -> dict[str, float]:
+    """The dressed step's median alone, then with 1 and with 2 spinning background
+    processes (the issue's check is 2; 1 leaves torch's two threads one core)."""
     step = dressed_train_step()
-    idle = timed(step, budget)
-    spinners = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)
-    ]
-    try:
-        time.sleep(0.5)  # let them reach the CPUs
-        loaded = timed(step, budget)
-    finally:
-        for p in spinners:
-            p.kill()
-            p.wait()
-    return {"idle_s": idle, "loaded_s": loaded, "ratio": loaded / idle}
+    result = {"idle_s": timed(step, budget)}
+    for busy in (1, 2):
+        spinners = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)
+        ]
+        try:
+            time.sleep(0.5)  # let them reach the CPUs
+            result[f"busy{busy}_s"] = timed(step, budget)
+        finally:
+            for p in spinners:
+                p.kill()
+                p.wait()
+        result[f"ratio_busy{busy}"] = result[f"busy{busy}_s"] / result["idle_s"]
+    return result
+
+
+#: Process settings the idle/loaded check runs under, each in a fresh process (OpenMP reads
+#: them at start-up). The cliff is torch's: its intra-op OpenMP threads spin-wait at their
+#: barriers, so with the cores busy a step waits for a descheduled thread for whole
+#: scheduler periods (~24 ms); a torch-only step shows it too. Passive OpenMP waiting or one
+#: intra-op thread removes it.
+LOAD_SETTINGS = {
+    "default": {},
+    "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "OMP_NUM_THREADS=1": {"OMP_NUM_THREADS": "1"},
+}
+
+
+def idle_vs_loaded_by_setting(budget: float) -> dict[str, dict[str, float]]:
+    """:func:`idle_vs_loaded` in a child process per entry of :data:`LOAD_SETTINGS`."""
+    results = {}
+    for name, env in LOAD_SETTINGS.items():
+        out = subprocess.run(
+            [sys.executable, __file__, "--idle-vs-loaded", str(budget)],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    return results
 
 
 # main -----------------------------------------------------------------------------------------
@@ -207,7 +270,11 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=1.0, help="seconds per measurement")
     ap.add_argument("--no-pennylane", action="store_true", help="skip PennyLane + JAX")
     ap.add_argument("--json", type=Path, help="append JSON lines here")
+    ap.add_argument("--idle-vs-loaded", type=float, metavar="BUDGET", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.idle_vs_loaded is not None:  # the child of idle_vs_loaded_by_setting
+        print(json.dumps(idle_vs_loaded(args.idle_vs_loaded)))
+        return
 
     impls: dict[str, Callable[[int], Callable[[], object]]] = {"qoxide": qoxide_step}
     if jax_available():
@@ -224,7 +291,8 @@ def main() -> None:
             rows.append(
                 {"batch": batch, "impl": name, "seconds": t, "ratio": t / times["qoxide"]}
             )
-    load = idle_vs_loaded(args.budget)
+    overhead = {b: per_call(b, args.budget) for b in (1, 64)}
+    loads = idle_vs_loaded_by_setting(args.budget)
 
     names = list(impls)
     head = f"{'batch':>6} | " + " | ".join(f"{n:>22}" for n in names)
@@ -237,15 +305,27 @@ def main() -> None:
             cells.append(f"{_fmt(r['seconds']) + ratio:>22}")
         print(f"{batch:>6} | " + " | ".join(cells))
     print("ratio = peer time / qoxide time (> 1: qoxide faster)")
-    print(
-        f"dressed step, batch 64: idle {_fmt(load['idle_s'])}, with 2 busy processes "
-        f"{_fmt(load['loaded_s'])}: loaded/idle {load['ratio']:.2f}x"
-    )
+    for b, t in overhead.items():
+        print(
+            f"per call, batch {b}: forward {_fmt(t['fwd_s'])}, forward + gradient "
+            f"{_fmt(t['fwd_grad_s'])} (torch's floor for a custom Function: "
+            f"{_fmt(t['floor_fwd_s'])}, {_fmt(t['floor_fwd_grad_s'])})"
+        )
+    for name, load in loads.items():
+        print(
+            f"dressed step, batch 64, {name}: idle {_fmt(load['idle_s'])}, with 1 / 2 busy "
+            f"processes {_fmt(load['busy1_s'])} / {_fmt(load['busy2_s'])}: loaded/idle "
+            f"{load['ratio_busy1']:.2f}x / {load['ratio_busy2']:.2f}x"
+        )
     if args.json:
         with args.json.open("a") as f:
             for r in rows:
                 f.write(json.dumps({"workload": "dressed fwd+grad", **r}) + "\n")
-            f.write(json.dumps({"workload": "idle vs loaded", **load}) + "\n")
+            for b, t in overhead.items():
+                f.write(json.dumps({"workload": "per call", "batch": b, **t}) + "\n")
+            for name, load in loads.items():
+                f.write(json.dumps({"workload": "idle vs loaded", "setting": name, **load}))
+                f.write("\n")
 
 
 def _fmt(seconds: float) -> str:

@@ -137,6 +137,54 @@ def vjp(
     """[B, P] = sum_m grad_out[b, m] d<O_m>/dtheta, one backward sweep per sample (from
     ``final_states`` when given: the forward pass is skipped)."""
 
+@final
+class Saved:
+    """What ``Circuit.forward(save=True)`` keeps for its backward: theta and (with
+    ``keep_states``) the final states, in native memory."""
+
+@final
+class Circuit:
+    """A tape with the observables of its expvals and its affine theta map
+    (theta = x a_in + w a_w + const, or theta[:, j] = [x, w][:, gather[j]]): eager calls
+    in one native call each way. Freezes the tape."""
+
+    def __new__(
+        cls,
+        tape: Tape,
+        observables: Sequence[Observable],
+        a_in: npt.NDArray[np.float64],
+        a_w: npt.NDArray[np.float64],
+        const: npt.NDArray[np.float64],
+        gather: npt.NDArray[np.int64] | None = ...,
+    ) -> Circuit: ...
+    def forward(
+        self,
+        x: _Theta | None,
+        w: _Theta | None,
+        batch: int,
+        save: bool = ...,
+        keep_states: bool = ...,
+        init_state: _Init = ...,
+    ) -> tuple[np.ndarray, Saved | None]:
+        """([B, M] expvals at inputs x [B, F] and flat weights w [W], what the backward
+        needs when ``save``)."""
+    def backward(
+        self,
+        saved: Saved,
+        grad_out: _Theta,
+        need_x: bool = ...,
+        need_w: bool = ...,
+        init_state: _Init = ...,
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(dL/dx [B, F], dL/dw [W]) from dL/d(expvals) [B, M]: one adjoint sweep, pulled
+        back through the theta map."""
+    @property
+    def n_inputs(self) -> int: ...
+    @property
+    def n_weights(self) -> int: ...
+    @property
+    def n_params(self) -> int: ...
+
 def get_num_threads() -> int: ...
 def planned_engine(tape: Tape, batch: int, single: bool = ...) -> str:
     """The engine the planner picks for ``batch`` samples ("per_sample", "lanes", "tiled")."""

@@ -11,7 +11,7 @@ torch.func uses). Two registrations because each side lacks what the other needs
 autograd.Function with a custom ``jvp`` under ``fullgraph=True``.
 
 Plain eager calls (no transform, no tracing) take :class:`EagerCircuitFunction`: one node
-from inputs and weights, the theta map in numpy both ways, for per-call overhead.
+from inputs and weights, one native call each way, for per-call overhead.
 
 Second derivatives (Hessians, ``grad`` of ``grad``, forward-over-reverse) are exact: the
 backward's VJP is itself differentiable, by parameter shift of the VJP
@@ -20,6 +20,7 @@ backward's VJP is itself differentiable, by parameter shift of the VJP
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -202,57 +203,113 @@ def _vjp(theta: Tensor, grad_out: Tensor, init: Tensor | None, states: Tensor, k
     return VJPFunction.apply(theta, grad_out, init, states, key)
 
 
+def eager_expval(
+    prog: Any, init: Tensor | None, lead: tuple[int, ...], x: Tensor | None, *ws: Tensor
+) -> Tensor:
+    """The expvals of ``prog`` in the caller's shape (``lead`` batch axes, then M unless
+    the circuit returned one measurement) at inputs ``x`` [*lead, F] and weights ``ws``
+    (any shapes), for plain eager calls: ONE native call of the program's
+    :class:`qoxide._core.Circuit`. Differentiable through :class:`EagerCircuitFunction`
+    when an argument requires grad; every reshape happens in numpy, so the graph gets no
+    view nodes."""
+    if torch.is_grad_enabled() and (
+        (x is not None and x.requires_grad) or any(w.requires_grad for w in ws)
+    ):
+        return EagerCircuitFunction.apply(prog, init, lead, x, *ws)
+    out, _ = prog.circuit.forward(*_flat(prog, lead, x, ws), init_state=_np(init))
+    return torch.from_numpy(_shaped(prog, out, lead))
+
+
+def _np(t: Tensor | None) -> Any:
+    return None if t is None else t.detach().numpy()
+
+
+def _flat(prog: Any, lead: tuple[int, ...], x: Tensor | None, ws: tuple[Tensor, ...]) -> tuple:
+    """(x [B, F], flat weights [W], B) as numpy arrays (None when empty)."""
+    batch = math.prod(lead)
+    xn = None if x is None else x.numpy(force=True).reshape(batch, -1)
+    if len(ws) == 1:
+        wn = ws[0].numpy(force=True).reshape(-1)
+    else:
+        wn = np.concatenate([w.numpy(force=True).reshape(-1) for w in ws]) if ws else None
+    return xn, wn, batch
+
+
+def _shaped(prog: Any, out: Any, lead: tuple[int, ...]) -> Any:
+    """Expvals [B, M] in the caller's shape (numpy views)."""
+    if prog.single:
+        out = out[:, 0]
+    elif len(lead) == 1:  # already [B, M]
+        return out
+    return out.reshape(lead + out.shape[1:])
+
+
 class EagerCircuitFunction(torch.autograd.Function):
-    """ONE autograd node from inputs x [B, F] and flat weights w [W] to the expvals, for
-    plain eager calls (no transform, no tracing): the theta map runs in numpy forward and
-    backward (:class:`~qoxide.program.ThetaMap`), so a call costs one node, not the theta
-    map's torch ops plus :class:`CircuitFunction` (and not ``Function.apply``'s per-call
-    signature binding, which a Function with ``setup_context`` pays: about 20 µs).
+    """ONE autograd node from inputs and weights to the expvals (:func:`eager_expval`),
+    one native call each way: forward maps x and w to theta, runs the circuit and keeps
+    theta and the final states natively; backward runs the adjoint VJP from them and pulls
+    it back through the theta map to ∂L/∂x and ∂L/∂w. An old-style Function (forward
+    takes ``ctx``): for one with ``setup_context``, ``Function.apply`` binds the forward's
+    signature on every call (about 20 µs).
 
     With ``create_graph=True`` its backward takes the differentiable route instead: the
     torch theta map and :class:`VJPFunction` (exact second derivatives)."""
 
     @staticmethod
-    def forward(ctx, x, w, tmap, key, n_qubits, init, batch):  # noqa: ANN001, ANN205
-        ref = x if x is not None else w
-        dtype = np.float32 if ref is not None and ref.dtype == torch.float32 else np.float64
-        xn = None if x is None else x.detach().numpy()
-        wn = None if w is None else w.detach().numpy()
-        theta = torch.from_numpy(tmap.numpy(xn, wn, batch, dtype))
-        keep = any(ctx.needs_input_grad[:2]) and batch << n_qubits <= KEEP_STATES_MAX_AMPS
-        out, states = ops.expval_impl(theta, init, key, keep)
-        ctx.save_for_backward(x, w)
-        ctx.theta, ctx.states, ctx.init, ctx.tmap, ctx.key, ctx.batch = (
-            theta, states, init, tmap, key, batch
-        )
-        return out
+    def forward(ctx, prog, init, lead, x, *ws):  # noqa: ANN001, ANN205
+        xn, wn, batch = _flat(prog, lead, x, ws)
+        keep = batch << prog.n_qubits <= KEEP_STATES_MAX_AMPS
+        out, ctx.saved = prog.circuit.forward(xn, wn, batch, True, keep, _np(init))
+        ctx.save_for_backward(x, *ws)
+        ctx.prog, ctx.init, ctx.batch = prog, init, batch
+        return torch.from_numpy(_shaped(prog, out, lead))
 
     @staticmethod
     def backward(ctx, g):  # noqa: ANN001, ANN205
-        need_x, need_w = ctx.needs_input_grad[:2]
-        rest = (None,) * 5
-        if not (need_x or need_w) or ctx.tmap.n_params == 0:
-            return (None, None, *rest)
+        prog, batch = ctx.prog, ctx.batch
+        need = ctx.needs_input_grad[3:]
+        none = (None, None, None)
+        if not any(need) or prog.n_params == 0:
+            return (*none, *(None for _ in need))
         if torch.is_grad_enabled() or not _plain(g):
-            # create_graph (second derivatives) or batched cotangents: the torch route
-            x, w = ctx.saved_tensors
-            with torch.enable_grad():
-                theta = ctx.tmap.torch(x, w, ctx.batch)
-            gt = _vjp(theta, g, ctx.init, ctx.states, ctx.key)
-            inputs = [t for t, need in ((x, need_x), (w, need_w)) if need]
-            grads = iter(
-                torch.autograd.grad(
-                    theta, inputs, gt, create_graph=torch.is_grad_enabled(), allow_unused=True
-                )
-            )
-            return (next(grads) if need_x else None, next(grads) if need_w else None, *rest)
-        gt = ops.vjp_impl(ctx.theta, g, ctx.init, ctx.states, ctx.key).numpy()
-        gx, gw = ctx.tmap.vjp(gt, need_x, need_w)
-        return (
-            None if gx is None else torch.from_numpy(gx),
-            None if gw is None else torch.from_numpy(gw),
-            *rest,
+            return (*none, *_torch_route(ctx, g.reshape(batch, -1), need))
+        x, *ws = ctx.saved_tensors
+        need_w = any(need[1:])
+        gx, gw = prog.circuit.backward(
+            ctx.saved, g.numpy().reshape(batch, -1), need[0], need_w, _np(ctx.init)
         )
+        grads, at = [_like(gx, x)], 0
+        for w, need_this in zip(ws, need[1:], strict=True):
+            n = w.numel()
+            grads.append(_like(gw[at : at + n], w) if need_this else None)
+            at += n
+        return (*none, *grads)
+
+
+def _like(g: Any, t: Tensor | None) -> Tensor | None:
+    """A numpy gradient as a tensor of ``t``'s shape."""
+    return None if g is None else torch.from_numpy(g.reshape(t.shape))
+
+
+def _torch_route(ctx: Any, g: Tensor, need: tuple[bool, ...]) -> list[Tensor | None]:
+    """The backward of :class:`EagerCircuitFunction` through torch (create_graph, or
+    batched cotangents): the torch theta map, then :func:`_vjp` (differentiable)."""
+    prog, batch = ctx.prog, ctx.batch
+    x, *ws = ctx.saved_tensors
+    with torch.enable_grad():
+        xb = None if x is None else x.reshape(batch, -1)
+        w = None if not ws else ws[0].reshape(-1) if len(ws) == 1 else torch.cat(
+            [w.reshape(-1) for w in ws]
+        )
+        theta = prog.theta_map.torch(xb, w, batch)
+    gt = _vjp(theta, g, ctx.init, None, prog.native.key)
+    inputs = [t for t, n in zip((x, *ws), need, strict=True) if n]
+    grads = iter(
+        torch.autograd.grad(
+            theta, inputs, gt, create_graph=torch.is_grad_enabled(), allow_unused=True
+        )
+    )
+    return [next(grads) if n else None for n in need]
 
 
 # entry point -----------------------------------------------------------------------------

@@ -31,8 +31,9 @@ class ThetaMap:
 
     When every column is one variable with coefficient 1, ``gather`` holds its index into
     ``[x, w]`` and theta is a plain column selection (no arithmetic). One object serves numpy
-    (forward and VJP, for numpy calls and for tests) and torch (forward only: torch's own
-    autograd differentiates it, so it composes with torch.func and torch.compile).
+    (numpy calls) and torch (torch's own autograd differentiates it, so it composes with
+    torch.func and torch.compile); eager torch calls run the same map natively
+    (``_core.Circuit``, forward and pull-back).
     """
 
     def __init__(
@@ -76,24 +77,6 @@ class ThetaMap:
         if self.n_inputs:
             return np.asarray(x @ self.a_in + shift, dtype=dtype, order="C")
         return np.ascontiguousarray(np.broadcast_to(shift, (batch, self.n_params)), dtype=dtype)
-
-    def vjp(
-        self, g_theta: np.ndarray, need_x: bool, need_w: bool
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Pull ∂L/∂theta [B, P] back through the map: (∂L/∂x [B, F], ∂L/∂w [W]) in
-        g_theta's dtype, None where not needed or empty."""
-        dtype = g_theta.dtype
-        need_x, need_w = need_x and self.n_inputs > 0, need_w and self.n_weights > 0
-        if self.gather is not None:
-            # a column selection without repeats (equal expressions share a column): scatter
-            g = np.zeros((g_theta.shape[0], self.n_inputs + self.n_weights), dtype)
-            g[:, self.gather] = g_theta
-            gx = g[:, : self.n_inputs] if need_x else None
-            gw = g[:, self.n_inputs :].sum(axis=0) if need_w else None
-            return gx, gw
-        gx = (g_theta @ self.a_in.T).astype(dtype, copy=False) if need_x else None
-        gw = (g_theta.sum(axis=0) @ self.a_w.T).astype(dtype, copy=False) if need_w else None
-        return gx, gw
 
     # torch ---------------------------------------------------------------------------
     def torch(self, x: torch.Tensor | None, w: torch.Tensor | None, batch: int) -> torch.Tensor:
@@ -140,6 +123,9 @@ class Program:
     native: NativeProgram | None = None  # the expval measurements, for the torch ops
     init_torch: dict[torch.dtype, torch.Tensor] = field(default_factory=dict)
     all_expval: bool = False  # every measurement is an expval (set from measurements)
+    # tape + expval observables + theta map natively: eager calls in one native call each
+    # way (set when every measurement is an expval)
+    circuit: _core.Circuit | None = None
 
     def __post_init__(self) -> None:
         self.all_expval = all(isinstance(m, Expval) for m in self.measurements)
@@ -148,6 +134,11 @@ class Program:
             if isinstance(m, Expval)
         ]
         self.native = register(self.tape, expval_obs)
+        if self.all_expval:
+            tm = self.theta_map
+            self.circuit = _core.Circuit(
+                self.tape, expval_obs, tm.a_in, tm.a_w, tm.const, tm.gather
+            )
         if self.init_state is not None:
             self.init_torch = {
                 torch.float64: _constant(self.init_state, torch.complex128),
@@ -185,12 +176,6 @@ class Program:
     ) -> np.ndarray:
         """theta[B, P] from inputs x[B, F] and flat weights w[W] (:meth:`ThetaMap.numpy`)."""
         return self.theta_map.numpy(x, w, batch, dtype)
-
-    def theta_vjp(
-        self, g_theta: np.ndarray, need_x: bool, need_w: bool
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(∂L/∂x, ∂L/∂w) from ∂L/∂theta (:meth:`ThetaMap.vjp`)."""
-        return self.theta_map.vjp(g_theta, need_x, need_w)
 
 
 def compile_program(

@@ -107,7 +107,9 @@ class QuantumLayer(nn.Module):
         return from_pennylane(layer)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        args: list[Any] = [getattr(self, n) for n in self.weight_names]
+        # _parameters directly: Module.__getattr__ costs about 1 us per weight and call
+        # (torch.func.functional_call swaps tensors in this dict too)
+        args: list[Any] = [self._parameters[n] for n in self.weight_names]
         args.insert(self.circuit.input_index, inputs)
         return self.circuit(*args)
 

@@ -7,7 +7,9 @@ use crate::errors::{shape, type_err};
 use crate::observable::PyObservable;
 use crate::tape::PyTape;
 use num_complex::Complex;
-use numpy::{Element, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{
+    Element, PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use qoxide_core::{Compiled, Engine, Init, Obs, Options, Real};
@@ -28,14 +30,13 @@ pub fn wires_of(what: &str, wires: Vec<i64>) -> PyResult<Vec<usize>> {
 }
 
 /// `arr` with native byte order (numpy arrays from files or other machines may be
-/// big-endian; the kernels read native numbers).
+/// big-endian; the kernels read native numbers). Anything but a numpy array passes through
+/// (the caller refuses it).
 fn native<'py>(arr: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    // (only numpy dtypes have `isnative`; anything else is refused by the caller)
-    let dtype = arr.getattr("dtype").ok();
-    let foreign = dtype.as_ref().and_then(|d| d.getattr("isnative").ok());
-    match (dtype, foreign.map(|f| f.extract::<bool>())) {
-        (Some(dt), Some(Ok(false))) => {
-            arr.call_method1("astype", (dt.call_method1("newbyteorder", ("=",))?,))
+    match arr.cast::<PyUntypedArray>() {
+        Ok(a) if a.dtype().is_native_byteorder() == Some(false) => {
+            let native = a.dtype().call_method1("newbyteorder", ("=",))?;
+            arr.call_method1("astype", (native,))
         }
         _ => Ok(arr.clone()),
     }
@@ -82,13 +83,9 @@ impl Theta<'_> {
     }
 }
 
-/// A 2-D float64/float32 array `what` of `rows` rows and `width` columns (None: any).
-pub fn reals_2d<'py>(
-    obj: &Bound<'py, PyAny>,
-    what: &str,
-    rows: Option<usize>,
-    width: Option<usize>,
-) -> PyResult<Theta<'py>> {
+/// A float64/float32 array of any shape: its data as f64 (borrowed when C-contiguous
+/// float64), its shape, and whether it was float32.
+fn reals<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<(Data<'py, f64>, Vec<usize>, bool)> {
     let obj = native(obj)?;
     let (data, shp, single) = if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'py, f64>>() {
         let shp = a.shape().to_vec();
@@ -107,16 +104,43 @@ pub fn reals_2d<'py>(
             dtype_name(&obj)
         )));
     };
-    let dim = |d: Option<usize>, name: &str| d.map_or(name.to_string(), |d| d.to_string());
-    let want = format!("[{}, {}]", dim(rows, "batch"), dim(width, "n"));
+    Ok((data, shp, single))
+}
+
+/// A 2-D float64/float32 array `what` of `rows` rows and `width` columns (None: any).
+pub fn reals_2d<'py>(
+    obj: &Bound<'py, PyAny>,
+    what: &str,
+    rows: Option<usize>,
+    width: Option<usize>,
+) -> PyResult<Theta<'py>> {
+    let (data, shp, single) = reals(obj, what)?;
     if shp.len() != 2 || width.is_some_and(|w| w != shp[1]) || rows.is_some_and(|r| r != shp[0]) {
+        let dim = |d: Option<usize>, name: &str| d.map_or(name.to_string(), |d| d.to_string());
         return Err(shape(format!(
-            "{what} must be a 2-D array of shape {want}, got shape {shp:?}"
+            "{what} must be a 2-D array of shape [{}, {}], got shape {shp:?}",
+            dim(rows, "batch"),
+            dim(width, "n")
         )));
     }
     Ok(Theta {
         data,
         batch: shp[0],
+        single,
+    })
+}
+
+/// A 1-D float64/float32 array `what` of `len` values (as a `Theta` of one row).
+pub fn reals_1d<'py>(obj: &Bound<'py, PyAny>, what: &str, len: usize) -> PyResult<Theta<'py>> {
+    let (data, shp, single) = reals(obj, what)?;
+    if shp != [len] {
+        return Err(shape(format!(
+            "{what} must be a 1-D array of shape [{len}], got shape {shp:?}"
+        )));
+    }
+    Ok(Theta {
+        data,
+        batch: 1,
         single,
     })
 }

@@ -6,25 +6,33 @@ use crate::call::{reals_2d, wires_of, Call, Start};
 use crate::errors::run;
 use crate::observable::PyObservable;
 use crate::tape::{count_of, PyTape};
-use numpy::{PyArray1, PyArrayMethods};
+use numpy::ndarray::{ArrayD, IxDyn};
+use numpy::{PyArray, PyArray1, PyArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use qoxide_core::state::regblock;
 use qoxide_core::{adjoint, fusion, measure, pool};
 
-/// A real output [shape] in f64 or f32.
-fn real_out(py: Python<'_>, v: Vec<f64>, shape: &[usize], single: bool) -> PyResult<Py<PyAny>> {
+/// A real output [shape] in f64 or f32 (one array object, no reshape).
+pub(crate) fn real_out(
+    py: Python<'_>,
+    v: Vec<f64>,
+    shape: &[usize],
+    single: bool,
+) -> PyResult<Py<PyAny>> {
+    fn out<E: numpy::Element>(py: Python<'_>, v: Vec<E>, shape: &[usize]) -> PyResult<Py<PyAny>> {
+        let a = ArrayD::from_shape_vec(IxDyn(shape), v)
+            .map_err(|e| PyValueError::new_err(format!("output shape {shape:?}: {e}")))?;
+        Ok(PyArray::from_owned_array(py, a).into_any().unbind())
+    }
     if single {
-        let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
-        Ok(PyArray1::from_vec(py, v)
-            .reshape(shape)?
-            .into_any()
-            .unbind())
+        out(
+            py,
+            v.into_iter().map(|x| x as f32).collect::<Vec<f32>>(),
+            shape,
+        )
     } else {
-        Ok(PyArray1::from_vec(py, v)
-            .reshape(shape)?
-            .into_any()
-            .unbind())
+        out(py, v, shape)
     }
 }
 

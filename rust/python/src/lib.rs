@@ -2,6 +2,7 @@
 //! no simulation logic lives here.
 
 mod call;
+mod circuit;
 mod compute;
 mod cuda;
 mod errors;
@@ -17,6 +18,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tape::PyTape>()?;
     m.add_class::<observable::PyObservable>()?;
     compute::register(m)?;
+    circuit::register(m)?;
     errors::register(m)?;
     hsm::register(m)?;
     shard::register(m)?;

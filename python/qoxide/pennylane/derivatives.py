@@ -20,10 +20,11 @@ from .observables import to_native_for_adjoint
 from .translate import Job, Stack
 
 
-def jacobians(st: Stack, jacobian: Callable = _core.jacobian) -> list[TensorLike]:
+def jacobians(st: Stack, jacobian: Callable | None = None) -> list[TensorLike]:
     """Per tape: tuple over measurements (if several) of tuple over trainable parameters
-    (if several) of arrays, shape [B] for a broadcast tape. ``jacobian``: ``_core``'s, or a
-    sharded runner's."""
+    (if several) of arrays, shape [B] for a broadcast tape. ``jacobian``: a sharded
+    runner's (default ``_core.jacobian``)."""
+    jacobian = _core.jacobian if jacobian is None else jacobian
     jac = jacobian(st.tape, st.theta, _observables(st), st.init)  # [R, M, P]
     out = []
     for job, sl in zip(st.jobs, st.slices, strict=True):
@@ -44,10 +45,10 @@ def jacobians(st: Stack, jacobian: Callable = _core.jacobian) -> list[TensorLike
 
 
 def vjps(
-    st: Stack, cotangents: list, per_row: bool = False, vjp_fn: Callable = _core.vjp
+    st: Stack, cotangents: list, per_row: bool = False, vjp_fn: Callable | None = None
 ) -> list[tuple]:
     """Per tape: tuple over trainable parameters, each shaped like the parameter.
-    ``vjp_fn``: ``_core.vjp``, or a sharded runner's.
+    ``vjp_fn``: a sharded runner's (default ``_core.vjp``).
 
     ``per_row``: a broadcast tape's shared parameters get their per-row gradients [B] (not
     the sum), so all entries share one shape. PennyLane's torch boundary needs that (it
@@ -57,6 +58,7 @@ def vjps(
     grad_out = np.concatenate(
         [_grad_rows(job, dy) for job, dy in zip(st.jobs, cotangents, strict=True)]
     ).astype(st.theta.dtype, copy=False)
+    vjp_fn = _core.vjp if vjp_fn is None else vjp_fn
     vjp = vjp_fn(st.tape, st.theta, observables, grad_out, st.init)  # [R, P]
     out = []
     for job, sl in zip(st.jobs, st.slices, strict=True):

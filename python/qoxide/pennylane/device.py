@@ -44,9 +44,6 @@ from pennylane.transforms import broadcast_expand, defer_measurements
 from pennylane.typing import Result
 from pennylane.wires import Wires
 
-from .. import runner
-from .._core import jacobian as _core_jacobian
-from .._core import vjp as _core_vjp
 from .derivatives import jacobians, vjps
 from .measurements import measure_analytic, measure_sampled
 from .observables import is_native_for_adjoint
@@ -254,7 +251,7 @@ class QoxideQubit(Device):
         circuits: Sequence[QuantumScript],
         execution_config: ExecutionConfig | None = None,
     ) -> tuple:
-        jacobian = _core_jacobian if self._sharded is None else self._sharded.jacobian
+        jacobian = None if self._sharded is None else self._sharded.jacobian
         return self._per_stack(circuits, lambda st, _: jacobians(st, jacobian))
 
     def execute_and_compute_derivatives(
@@ -274,7 +271,7 @@ class QoxideQubit(Device):
         execution_config: ExecutionConfig | None = None,
     ) -> tuple:
         per_row = execution_config is not None and execution_config.interface == Interface.TORCH
-        vjp_fn = _core_vjp if self._sharded is None else self._sharded.vjp
+        vjp_fn = None if self._sharded is None else self._sharded.vjp
         return self._per_stack(
             circuits, lambda st, idx: vjps(st, [cotangents[i] for i in idx], per_row, vjp_fn)
         )
@@ -318,7 +315,7 @@ class QoxideQubit(Device):
                     "implemented for the sharded state vector"
                 )
             return measure_sampled(st, self._draw_seed)
-        return measure_analytic(st, runner.run if self._sharded is None else self._sharded.run)
+        return measure_analytic(st, None if self._sharded is None else self._sharded.run)
 
     def _job(self, tape: QuantumScript) -> Job:
         if self._wire_index is None:

@@ -39,9 +39,10 @@ RunFn = Callable[..., list]
 _NATIVE_MOMENTS = {ExpectationMP: runner.expval, VarianceMP: runner.var}
 
 
-def measure_analytic(st: Stack, run: RunFn = runner.run) -> list[Result]:
-    """Results of every tape in ``st`` without shots; ``run`` evaluates native requests
-    (``runner.run``, or a sharded runner's)."""
+def measure_analytic(st: Stack, run: RunFn | None = None) -> list[Result]:
+    """Results of every tape in ``st`` without shots; ``run`` evaluates native requests (a
+    sharded runner's; default ``runner.run``)."""
+    run = runner.run if run is None else run
     job0 = st.jobs[0]
     mps = job0.tape.measurements
     per_mp: list[Callable[[Job, slice], object] | None] = [None] * len(mps)

@@ -257,7 +257,7 @@ def qsim_circuit(n: int, w: np.ndarray) -> Any:
 
 def z_expvals(state: np.ndarray, n: int) -> np.ndarray:
     """<Z_i> of a state vector, wire 0 the high bit (for the check only, untimed)."""
-    p = (np.abs(state) ** 2).reshape([2] * n)
+    p = (np.abs(state.astype(np.complex128)) ** 2).reshape([2] * n)  # float32 sums drift
     return np.array([np.moveaxis(p, i, 0).reshape(2, -1).sum(1) @ [1, -1] for i in range(n)])
 
 

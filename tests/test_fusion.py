@@ -70,3 +70,4 @@ def test_fusion_switch_and_bad_tile():
     for bad in (-1, 5):
         with pytest.raises(ValueError, match="block_bits must be between 0"):
             qx.set_fusion(True, block_bits=bad)
+    qx.set_fusion(True, block_bits=None)  # the default

@@ -312,12 +312,13 @@ fn set_num_threads(n: &Bound<'_, PyAny>) -> PyResult<()> {
 }
 
 /// Turn gate fusion on or off by default; `tile_qubits` > 0 forces the tile size (0:
-/// automatic); `block_bits` sets the register blocks inside tiles (0: none). A call's
-/// `engine=` overrides the default.
+/// automatic); `block_bits` sets the register blocks inside tiles (0: none; None: the
+/// default). A call's `engine=` overrides the default.
 #[pyfunction]
-#[pyo3(signature = (enabled, tile_qubits = 0, block_bits = fusion::DEFAULT_BLOCK_BITS as i64))]
-fn set_fusion(enabled: bool, tile_qubits: i64, block_bits: i64) -> PyResult<()> {
+#[pyo3(signature = (enabled, tile_qubits = 0, block_bits = None))]
+fn set_fusion(enabled: bool, tile_qubits: i64, block_bits: Option<i64>) -> PyResult<()> {
     let max_block = regblock::MAX_BLOCK_BITS;
+    let block_bits = block_bits.unwrap_or(fusion::DEFAULT_BLOCK_BITS as i64);
     let blocks = u32::try_from(block_bits)
         .ok()
         .filter(|&k| k <= max_block)

@@ -145,7 +145,7 @@ class Saved:
 @final
 class Circuit:
     """A tape with the observables of its expvals and its affine theta map
-    (theta = x a_in + w a_w + const, or theta[:, j] = [x, w][:, gather[j]]): eager calls
+    (``theta = x a_in + w a_w + const``, or ``theta[:, j] = [x, w][:, gather[j]]``): eager calls
     in one native call each way. Freezes the tape."""
 
     def __new__(

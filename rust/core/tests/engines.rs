@@ -105,6 +105,42 @@ fn tiled_equals_per_sample() {
     }
 }
 
+/// Per-sample with register blocks (12-13 qubits, one thread per sample: blocks of 2-4
+/// bits) equals per-sample gate by gate.
+fn blocked_case<T: Real>(seed: u64, tol: f64) {
+    let mut rng = Rng::new(3000 + seed);
+    let n = 12 + (seed as usize % 2);
+    let (p, batch) = (5, 2 + seed as usize % 2);
+    let tape = random_tape(n, p, 60, &mut rng);
+    let theta = random_theta(batch, p, &mut rng);
+    let psi = cast_state::<T>(&random_state(n, &mut rng));
+    let obs = mixed_obs_only(n, &mut rng);
+    let g: Vec<f64> = (0..batch * obs.len()).map(|_| rng.normal()).collect();
+    let prog = Program::<T>::new(Arc::new(tape));
+    let opts = |block_bits| Options {
+        engine: Some(Engine::PerSample),
+        block_bits: Some(block_bits),
+        ..Options::default()
+    };
+    let plain = run(&prog, &theta, batch, &psi, &obs, &g, &opts(0));
+    for block_bits in 2..=4 {
+        let got = run(&prog, &theta, batch, &psi, &obs, &g, &opts(block_bits));
+        let ctx = format!(
+            "seed {seed}, {n} qubits, blocks of {block_bits} bits, {}",
+            std::any::type_name::<T>()
+        );
+        compare(&got, &plain, tol, &ctx);
+    }
+}
+
+#[test]
+fn per_sample_blocks_equal_gate_by_gate() {
+    for seed in 0..4u64 {
+        blocked_case::<f64>(seed, 1e-12);
+    }
+    blocked_case::<f32>(9, 2e-4);
+}
+
 /// Lanes equals per-sample on 3-8 qubits, uneven batches (partial blocks, several
 /// chunks' worth of blocks).
 fn lanes_case<T: Real>(seed: u64, tol: f64) {

@@ -181,7 +181,7 @@ where
                 Some(blocks) => {
                     prog.forward_fused(blocks, &mut s, row, opts.block_bits(), pl.amp_par, &stop)
                 }
-                None => prog.forward(&mut s, row, pl.amp_par, &stop),
+                None => prog.forward(&mut s, row, opts.block_bits(), pl.amp_par, &stop),
             }
         }
         if !stop() {

@@ -553,26 +553,9 @@ fn run_step<T: Real, const FMA: bool, const WIDE: bool>(x: &mut Rows<T>, step: &
                 let (p, q) = (p as usize, q as usize);
                 let (pr, pi, qr, qi) = (x.re[p], x.im[p], x.re[q], x.im[q]);
                 for l in 0..LANES {
-                    x.re[p][l] = madd(
-                        -b.im,
-                        qi[l],
-                        madd(b.re, qr[l], madd(-a.im, pi[l], a.re * pr[l])),
-                    );
-                    x.im[p][l] = madd(
-                        b.im,
-                        qr[l],
-                        madd(b.re, qi[l], madd(a.im, pr[l], a.re * pi[l])),
-                    );
-                    x.re[q][l] = madd(
-                        -d.im,
-                        qi[l],
-                        madd(d.re, qr[l], madd(-c.im, pi[l], c.re * pr[l])),
-                    );
-                    x.im[q][l] = madd(
-                        d.im,
-                        qr[l],
-                        madd(d.re, qi[l], madd(c.im, pr[l], c.re * pi[l])),
-                    );
+                    let (u, v) = ((pr[l], pi[l]), (qr[l], qi[l]));
+                    (x.re[p][l], x.im[p][l]) = mix::<T, FMA>(a, b, u, v);
+                    (x.re[q][l], x.im[q][l]) = mix::<T, FMA>(c, d, u, v);
                 }
             }
         }
@@ -596,33 +579,14 @@ fn run_step<T: Real, const FMA: bool, const WIDE: bool>(x: &mut Rows<T>, step: &
             }
         }
         Step::Mat1Lanes { m, pairs } => {
-            let [a, b, c, d] = m;
             for &(p, q) in pairs {
                 let (p, q) = (p as usize, q as usize);
                 let (pr, pi, qr, qi) = (x.re[p], x.im[p], x.re[q], x.im[q]);
                 for l in 0..LANES {
-                    let c_ = |v: &Soa<T>| C::new(v.re[l], v.im[l]);
-                    let (a, b, c, d) = (c_(a), c_(b), c_(c), c_(d));
-                    x.re[p][l] = madd(
-                        -b.im,
-                        qi[l],
-                        madd(b.re, qr[l], madd(-a.im, pi[l], a.re * pr[l])),
-                    );
-                    x.im[p][l] = madd(
-                        b.im,
-                        qr[l],
-                        madd(b.re, qi[l], madd(a.im, pr[l], a.re * pi[l])),
-                    );
-                    x.re[q][l] = madd(
-                        -d.im,
-                        qi[l],
-                        madd(d.re, qr[l], madd(-c.im, pi[l], c.re * pr[l])),
-                    );
-                    x.im[q][l] = madd(
-                        d.im,
-                        qr[l],
-                        madd(d.re, qi[l], madd(c.im, pr[l], c.re * pi[l])),
-                    );
+                    let [a, b, c, d] = m.each_ref().map(|v| C::new(v.re[l], v.im[l]));
+                    let (u, v) = ((pr[l], pi[l]), (qr[l], qi[l]));
+                    (x.re[p][l], x.im[p][l]) = mix::<T, FMA>(a, b, u, v);
+                    (x.re[q][l], x.im[q][l]) = mix::<T, FMA>(c, d, u, v);
                 }
             }
         }
@@ -645,6 +609,17 @@ fn run_step<T: Real, const FMA: bool, const WIDE: bool>(x: &mut Rows<T>, step: &
     }
 }
 
+/// `a u + b v` for complex `u`, `v` given as (real, imaginary) parts.
+#[inline(always)]
+fn mix<T: Real, const FMA: bool>(a: C<T>, b: C<T>, u: (T, T), v: (T, T)) -> (T, T) {
+    let madd = madd::<T, FMA>;
+    let ((ur, ui), (vr, vi)) = (u, v);
+    (
+        madd(-b.im, vi, madd(b.re, vr, madd(-a.im, ui, a.re * ur))),
+        madd(b.im, vr, madd(b.re, vi, madd(a.im, ur, a.re * ui))),
+    )
+}
+
 /// `x[l] <- a[l] x[l] + b[l] x[l ^ SHIFT]` on each listed row (SHIFT a constant: the
 /// partner lanes are a fixed shuffle, an AVX-512 permute when `WIDE`).
 #[inline(always)]
@@ -655,23 +630,13 @@ fn lane_step<T: Real, const FMA: bool, const WIDE: bool, const SHIFT: usize>(
     rows: &[u8],
 ) {
     const { assert!(SHIFT < LANES) };
-    let madd = madd::<T, FMA>;
     for &r in rows {
         let r = r as usize;
         let (re, im) = (x.re[r], x.im[r]);
         let (pr, pi) = partners::<T, WIDE, SHIFT>(&re, &im);
         for l in 0..LANES {
             let (a, b) = (C::new(a.re[l], a.im[l]), C::new(b.re[l], b.im[l]));
-            x.re[r][l] = madd(
-                -b.im,
-                pi[l],
-                madd(b.re, pr[l], madd(-a.im, im[l], a.re * re[l])),
-            );
-            x.im[r][l] = madd(
-                b.im,
-                pr[l],
-                madd(b.re, pi[l], madd(a.im, re[l], a.re * im[l])),
-            );
+            (x.re[r][l], x.im[r][l]) = mix::<T, FMA>(a, b, (re[l], im[l]), (pr[l], pi[l]));
         }
     }
 }

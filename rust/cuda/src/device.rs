@@ -11,27 +11,36 @@ use crate::avail::{guarded, reason};
 use crate::error::{CudaError, Result};
 use crate::program::{Adjoint, Precision, RunOutput, SmallProgram, MAX_THREADS_PER_SAMPLE};
 use cudarc::driver::sys::{CUdevice_attribute, CUfunction_attribute};
-use cudarc::driver::{CudaContext, CudaModule, CudaStream, LaunchConfig, PushKernelArg};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig, PushKernelArg,
+};
 use cudarc::nvrtc::Ptx;
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::sync::{Arc, Mutex, OnceLock};
 
-struct Device {
-    ctx: Arc<CudaContext>,
-    stream: Arc<CudaStream>,
-    module: Arc<CudaModule>,
-    arch: String,
-    max_shared: usize,
+pub(crate) struct Device {
+    pub(crate) ctx: Arc<CudaContext>,
+    pub(crate) stream: Arc<CudaStream>,
+    pub(crate) module: Arc<CudaModule>,
+    pub(crate) arch: String,
+    pub(crate) max_shared: usize,
+    /// Entry points loaded so far, with the dynamic shared memory each was opened up to.
+    functions: Mutex<HashMap<&'static str, (CudaFunction, usize)>>,
 }
 
 fn drv<T, E: std::fmt::Debug>(what: &str, r: std::result::Result<T, E>) -> Result<T> {
     r.map_err(|e| CudaError::Driver(format!("{what}: {e:?}")))
 }
 
-fn open() -> Result<Device> {
+fn open(ordinal: usize) -> Result<Device> {
     if let Some(why) = reason() {
         return Err(CudaError::Unavailable(why));
     }
-    let ctx = drv("cuCtx (device 0)", CudaContext::new(0))?;
+    let ctx = drv(
+        &format!("cuCtx (device {ordinal})"),
+        CudaContext::new(ordinal),
+    )?;
     let (ma, mi) = drv("compute capability", ctx.compute_capability())?;
     let arch = format!("sm_{ma}{mi}");
     let module = match crate::nvrtc::compile(&arch) {
@@ -58,24 +67,92 @@ fn open() -> Result<Device> {
         module,
         arch,
         max_shared,
+        functions: Mutex::new(HashMap::new()),
     })
 }
 
-fn device() -> Result<&'static Device> {
-    static D: OnceLock<std::result::Result<Device, CudaError>> = OnceLock::new();
-    D.get_or_init(|| {
-        guarded("opening the CUDA device", open).unwrap_or_else(|e| Err(CudaError::Driver(e)))
-    })
-    .as_ref()
-    .map_err(Clone::clone)
+/// GPU `ordinal`, opened (context, kernels compiled and loaded) at first use and kept for
+/// the process; an error (no driver, no such GPU, a compile failure) is kept too.
+pub(crate) fn device(ordinal: usize) -> Result<&'static Device> {
+    type Slot = &'static std::result::Result<Device, CudaError>;
+    static DEVICES: OnceLock<Mutex<HashMap<usize, Slot>>> = OnceLock::new();
+    let mut map = DEVICES
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let slot: Slot = map.entry(ordinal).or_insert_with(|| {
+        Box::leak(Box::new(
+            guarded("opening the CUDA device", || open(ordinal))
+                .unwrap_or_else(|e| Err(CudaError::Driver(e))),
+        ))
+    });
+    slot.as_ref().map_err(Clone::clone)
 }
 
-/// The architecture the kernels were compiled for on this device ("sm_90").
+impl Device {
+    /// Entry point `name`, allowed `shared` bytes of dynamic shared memory.
+    pub(crate) fn function(&self, name: &'static str, shared: usize) -> Result<CudaFunction> {
+        if shared > self.max_shared {
+            return Err(CudaError::Unsupported(format!(
+                "{name} needs {shared} bytes of shared memory per block; this GPU allows {}",
+                self.max_shared
+            )));
+        }
+        let mut fs = self.functions.lock().unwrap_or_else(|e| e.into_inner());
+        if !fs.contains_key(name) {
+            let f = drv("loading a kernel", self.module.load_function(name))?;
+            fs.insert(name, (f, 0));
+        }
+        let (f, opened) = fs.get_mut(name).expect("inserted above");
+        if shared > *opened {
+            drv(
+                "dynamic shared memory",
+                f.set_attribute(
+                    CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    shared as i32,
+                ),
+            )?;
+            *opened = shared;
+        }
+        Ok(f.clone())
+    }
+
+    /// Launch `name` on a caller's stream (torch's: `cudaStream_t` as an integer; 0 is the
+    /// legacy default stream) with raw kernel parameters; returns at once (asynchronous).
+    ///
+    /// # Safety
+    /// `params` must match the entry point's parameter list, each pointing at a live value
+    /// of the parameter's type, and every device pointer among them must be valid, in this
+    /// device's primary context, for what the launch reads and writes.
+    pub(crate) unsafe fn launch_on(
+        &self,
+        name: &'static str,
+        cfg: LaunchConfig,
+        stream: u64,
+        params: &mut [*mut c_void],
+    ) -> Result<()> {
+        let f = self.function(name, cfg.shared_mem_bytes as usize)?;
+        drv("binding the context", self.ctx.bind_to_thread())?;
+        // SAFETY: as the caller promised; the function comes from this device's module.
+        drv("the launch", unsafe {
+            cudarc::driver::result::launch_kernel(
+                f.cu_function(),
+                cfg.grid_dim,
+                cfg.block_dim,
+                cfg.shared_mem_bytes,
+                stream as usize as cudarc::driver::sys::CUstream,
+                params,
+            )
+        })
+    }
+}
+
+/// The architecture the kernels were compiled for on GPU 0 ("sm_90").
 pub fn arch() -> Result<String> {
-    Ok(device()?.arch.clone())
+    Ok(device(0)?.arch.clone())
 }
 
-/// Run the kernel on device 0 (host arrays in and out; synchronous).
+/// Run the small-register kernel on GPU 0 (host arrays in and out; synchronous).
 pub fn run(
     prog: &SmallProgram,
     theta: &[f64],
@@ -85,7 +162,7 @@ pub fn run(
     want_state: bool,
 ) -> Result<RunOutput> {
     prog.check_inputs(theta, batch, adjoint.grad_out())?;
-    let d = device()?;
+    let d = device(0)?;
     guarded("a CUDA launch", || {
         run_on(d, prog, theta, batch, prec, adjoint, want_state)
     })
@@ -104,13 +181,6 @@ fn run_on(
     let grad_out = adjoint.grad_out();
     let want_jac = matches!(adjoint, Adjoint::Jacobian);
     let l = prog.launch(batch, adjoint.is_some(), prec, MAX_THREADS_PER_SAMPLE)?;
-    if l.shared_bytes > d.max_shared {
-        return Err(CudaError::Unsupported(format!(
-            "{} qubits at this precision need {} bytes of shared memory per block; this GPU \
-             allows {}",
-            prog.n_qubits, l.shared_bytes, d.max_shared
-        )));
-    }
     let dim = 1usize << prog.n_qubits;
     let n_out = batch * prog.n_obs;
     let n_state = if want_state { batch * dim * 2 } else { 0 };
@@ -149,14 +219,7 @@ fn run_on(
     let mut st = drv("alloc", s.alloc_zeros::<f64>(n_state.max(1)))?;
     let mut gt = drv("alloc", s.alloc_zeros::<f64>(n_grad.max(1)))?;
     let mut jac = drv("alloc", s.alloc_zeros::<f64>(n_jac.max(1)))?;
-    let f = drv("the kernel", d.module.load_function(prec.kernel()))?;
-    drv(
-        "dynamic shared memory",
-        f.set_attribute(
-            CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-            l.shared_bytes as i32,
-        ),
-    )?;
+    let f = d.function(prec.kernel(), l.shared_bytes)?;
     let (n_ops, nq, p, b, m) = (
         prog.n_ops as i32,
         prog.n_qubits as i32,

@@ -10,7 +10,9 @@ pub mod error;
 pub mod host;
 pub mod nvrtc;
 pub mod program;
+pub mod resident;
 
 pub use avail::{is_available, reason};
 pub use error::{CudaError, Result};
 pub use program::{Adjoint, Launch, PauliObs, PauliTerm, Precision, RunOutput, SmallProgram};
+pub use resident::{Buffers, ResidentSmall};

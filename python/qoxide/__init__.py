@@ -1,6 +1,7 @@
 """qoxide: fast batched statevector simulation with adjoint gradients for QML in PyTorch."""
 
 from . import _core, cuda, hsm, nn, train
+from . import cuda_ops as _cuda_ops  # noqa: F401  (registers the ops' CUDA kernels)
 from ._core import (
     GATES,
     OutOfMemoryError,

@@ -353,6 +353,40 @@ def cuda_nvrtc_version() -> tuple[int, int]: ...
 def cuda_compile_check(arch: str) -> list[tuple[str, int, int, int, int]]:
     """Compile every kernel for ``arch``: (kernel, registers, spill stores, spill loads,
     stack bytes) per kernel (empty for a PTX architecture such as compute_75)."""
+@final
+class CudaSmallProgram:
+    """A small-register program (1 to 12 qubits, Pauli-sum observables) resident on a GPU,
+    launched on a caller's stream into caller-allocated buffers (``qoxide.cuda_ops`` passes
+    torch tensors' ``data_ptr()``s)."""
+
+    def __new__(
+        cls, tape: Tape, observables: Sequence[Observable], device: int
+    ) -> CudaSmallProgram: ...
+    @property
+    def n_qubits(self) -> int: ...
+    @property
+    def n_params(self) -> int: ...
+    @property
+    def n_outputs(self) -> int: ...
+    @property
+    def device(self) -> int: ...
+    def launch(
+        self,
+        precision: str,
+        batch: int,
+        theta: int,
+        out: int,
+        stream: int,
+        grad_out: int = 0,
+        grad_theta: int = 0,
+        state: int = 0,
+        jac: int = 0,
+    ) -> None:
+        """One asynchronous launch on ``stream`` over ``batch`` samples: theta [B, P]
+        float64 in, expvals [B, M] float64 out; with ``grad_out`` [B, M] the VJP into
+        ``grad_theta`` [B, P]; with ``jac`` the Jacobian [B, M, P]; with ``state`` the final
+        states [B, 2^n] complex128 (device pointers; 0 for an absent buffer)."""
+
 def cuda_run_small(
     tape: Tape,
     theta: npt.NDArray[np.float64],

@@ -163,9 +163,8 @@ class QuantumFunction:
     def _call_torch(self, args: Sequence[Any], dtype: Any) -> Any:
         x, ws = self._split(args)
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        device = _device_of(tensors)
         for t in tensors:
-            if not t.is_cpu:
-                raise cuda.device_error(t.device)
             if t.is_complex():
                 raise TypeError("circuit inputs and weights must be real; got a complex tensor")
         if dtype is None:
@@ -175,10 +174,12 @@ class QuantumFunction:
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         lead, in_shape, xb = (), None, None
         if x is not None:
-            xb = _as(x, dtype)
+            xb = _as(x, dtype, device)
             lead, in_shape = self._batching(xb.shape)
-        wt = [_as(w, dtype) for w in ws]
+        wt = [_as(w, dtype, device) for w in ws]
         prog = self.program(in_shape, [tuple(w.shape) for w in wt])
+        if device.type == "cuda":
+            _check_cuda(self.__name__, prog)
         if prog.embedding is not None and xb.requires_grad and torch.is_grad_enabled():
             raise NotImplementedError(
                 f"{self.__name__} amplitude-embeds its inputs, and gradients with respect "
@@ -186,7 +187,8 @@ class QuantumFunction:
             )
         batch = math.prod(lead)
         init = _init_torch(prog, xb, batch, dtype)
-        if prog.all_expval and _plain_args(xb, wt):  # one autograd node, one native call
+        if prog.all_expval and device.type == "cpu" and _plain_args(xb, wt):
+            # one autograd node, one native call
             sig = _signature(args)
             if prog.embedding is None and sig is not None and all(d == dtype for d, _ in sig):
                 self._eager[sig] = (prog, init, lead)
@@ -247,11 +249,43 @@ def _plain_args(x: torch.Tensor | None, ws: list[torch.Tensor]) -> bool:
     )
 
 
-def _as(a: Any, dtype: torch.dtype) -> torch.Tensor:
-    """``a`` as a tensor of ``dtype`` (itself when it already is one)."""
-    if isinstance(a, torch.Tensor) and a.dtype == dtype:
+def _as(a: Any, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``a`` as a tensor of ``dtype`` on ``device`` (itself when it already is one)."""
+    if isinstance(a, torch.Tensor) and a.dtype == dtype and a.device == device:
         return a
-    return torch.as_tensor(a).to(dtype)
+    return torch.as_tensor(a, device=device).to(dtype)
+
+
+def _check_cuda(name: str, prog: Program) -> None:
+    """What the CUDA kernels do not run yet, as NotImplementedError before any work."""
+    if not prog.all_expval:
+        raise NotImplementedError(
+            f"{name} measures more than expectation values; on CUDA tensors qoxide returns "
+            "expectation values only (probs, var, samples and states run on the CPU: move "
+            "the inputs with .cpu())"
+        )
+    if prog.embedding is not None or prog.init_state is not None:
+        raise NotImplementedError(
+            f"{name} prepares an initial state (state preparation or amplitude embedding), "
+            "which does not run on CUDA yet; move the inputs with .cpu()"
+        )
+
+
+def _device_of(tensors: list[torch.Tensor]) -> torch.device:
+    """The one device of a call's tensors: CPU, or a CUDA device qoxide can run on."""
+    devices = {t.device for t in tensors}
+    if len(devices) > 1:
+        raise ValueError(
+            "circuit inputs and weights must be on one device, got "
+            + ", ".join(sorted(str(d) for d in devices))
+        )
+    device = devices.pop() if devices else torch.device("cpu")
+    if device.type == "cuda":
+        if not cuda.is_available():
+            raise cuda.device_error(device)
+    elif device.type != "cpu":
+        raise cuda.device_error(device)
+    return device
 
 
 @torch.compiler.assume_constant_result

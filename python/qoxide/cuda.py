@@ -10,11 +10,11 @@ path of ``libnvrtc.so.*`` or a folder holding it); the NVIDIA wheels on ``sys.pa
 module passes those folders to the native side through ``QOXIDE_NVRTC`` when it is unset;
 then ``$VIRTUAL_ENV`` / ``$CONDA_PREFIX``; then the system loader (``LD_LIBRARY_PATH``).
 
-Status of the backend in this build: the kernels (batched small registers, 1 to 12
-qubits: forward, Pauli expectation values and the adjoint VJP in one launch each) compile
-with NVRTC and are verified on the CPU through a host emulation; running torch CUDA
-tensors through them is not wired yet, so circuits given CUDA tensors raise
-``NotImplementedError`` with the reason.
+What runs on CUDA in this build: circuits called with torch CUDA tensors (inputs and
+weights on one GPU) whose measurements are expectation values of Pauli sums, on 1 to 12
+qubits — forward, expectation values, the adjoint VJP (backward) and the Jacobian, each one
+launch over the whole batch on torch's current stream, outputs allocated by torch, no host
+copy (:mod:`qoxide.cuda_ops`). Everything else raises NotImplementedError saying so.
 """
 
 from __future__ import annotations
@@ -99,16 +99,10 @@ def compile_check(arch: str = "sm_90") -> list[dict[str, Any]]:
 def device_error(device: Any) -> NotImplementedError:
     """The error for a tensor on a device qoxide cannot run on."""
     if getattr(device, "type", None) == "cuda":
-        why = reason()
-        if why is not None:
-            return NotImplementedError(
-                f"got a tensor on {device}, but qoxide's CUDA backend is not available here: "
-                f"{why}. Move inputs with .cpu() to run on the CPU."
-            )
+        why = reason() or "unknown reason"
         return NotImplementedError(
-            f"got a tensor on {device}: qoxide's CUDA kernels are built and this machine can "
-            "run them (qx.cuda.is_available() is True), but running torch CUDA tensors "
-            "through them is not wired in this build yet. Move inputs with .cpu()."
+            f"got a tensor on {device}, but qoxide's CUDA backend is not available here: "
+            f"{why}. Move inputs with .cpu() to run on the CPU."
         )
     return NotImplementedError(
         f"qoxide runs on CPU (and CUDA, where available); got a tensor on {device}. "

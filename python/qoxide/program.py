@@ -52,6 +52,7 @@ class ThetaMap:
         )
         # torch copies for both real dtypes, made now: torch.compile then traces lookups only
         self._torch = {dt: self._tensors(dt) for dt in (torch.float32, torch.float64)}
+        self._devices: dict[tuple[torch.dtype, torch.device], tuple] = {}
 
     def _tensors(self, dtype: torch.dtype) -> tuple[torch.Tensor | None, ...]:
         gather = None if self.gather is None else _constant(self.gather, torch.int64)
@@ -61,6 +62,16 @@ class ThetaMap:
             _constant(self.a_w, dtype),
             _constant(self.const, dtype),
         )
+
+    def _on(self, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor | None, ...]:
+        """The torch constants on a non-CPU device (copied once per device and dtype)."""
+        key = (dtype, device)
+        found = self._devices.get(key)
+        if found is None:
+            found = self._devices[key] = tuple(
+                None if t is None else t.to(device) for t in self._torch[dtype]
+            )
+        return found
 
     # numpy ---------------------------------------------------------------------------
     def numpy(self, x: np.ndarray | None, w: np.ndarray | None, batch: int, dtype) -> np.ndarray:
@@ -84,7 +95,10 @@ class ThetaMap:
         differentiable by torch autograd. When theta is exactly ``x`` it is ``x`` itself."""
         ref = x if x is not None else w
         dtype = ref.dtype if ref is not None else torch.float64
-        gather, a_in, a_w, const = self._torch[dtype]
+        if ref is not None and not ref.is_cpu:
+            gather, a_in, a_w, const = self._on(dtype, ref.device)
+        else:
+            gather, a_in, a_w, const = self._torch[dtype]
         if gather is not None:
             parts = []
             if self.n_inputs:

@@ -9,6 +9,7 @@ pub mod error;
 #[cfg(feature = "host-emulation")]
 pub mod host;
 pub mod nvrtc;
+pub mod observables;
 pub mod program;
 pub mod resident;
 

@@ -8,7 +8,7 @@ use pyo3::exceptions::{PyMemoryError, PyNotImplementedError, PyRuntimeError, PyV
 use pyo3::prelude::*;
 use qoxide_cuda::{CudaError, PauliTerm, Precision, SmallProgram};
 
-fn to_py(e: CudaError) -> PyErr {
+pub(crate) fn to_py(e: CudaError) -> PyErr {
     match e {
         CudaError::Unavailable(m) => {
             PyRuntimeError::new_err(format!("qoxide's CUDA backend is not available: {m}"))
@@ -17,6 +17,17 @@ fn to_py(e: CudaError) -> PyErr {
         CudaError::Value(m) => PyValueError::new_err(m),
         CudaError::Memory(m) => PyMemoryError::new_err(m),
         CudaError::Driver(m) => PyRuntimeError::new_err(format!("CUDA: {m}")),
+    }
+}
+
+/// "complex64" | "complex128" as the kernels' precision.
+pub(crate) fn precision_of(precision: &str) -> PyResult<Precision> {
+    match precision {
+        "complex64" => Ok(Precision::C64),
+        "complex128" => Ok(Precision::C128),
+        p => Err(PyValueError::new_err(format!(
+            "precision must be \"complex64\" or \"complex128\", got {p:?}"
+        ))),
     }
 }
 
@@ -48,15 +59,7 @@ fn cuda_run_small<'py>(
             "give grad_out (a VJP) or jacobian=True, not both",
         ));
     }
-    let prec = match precision {
-        "complex64" => Precision::C64,
-        "complex128" => Precision::C128,
-        p => {
-            return Err(PyValueError::new_err(format!(
-                "precision must be \"complex64\" or \"complex128\", got {p:?}"
-            )))
-        }
-    };
+    let prec = precision_of(precision)?;
     let mut obs = Vec::with_capacity(observables.len());
     for o in observables {
         let mut terms = Vec::with_capacity(o.len());
@@ -114,16 +117,23 @@ fn cuda_run_small<'py>(
         }
         None => None,
     };
-    let gr = match r.grad {
-        Some(v) => Some(
+    // the VJP [B, P] or the Jacobian [B, M, P], whichever was asked for
+    let third = match (r.grad, r.jac) {
+        (Some(v), _) => Some(
             PyArray1::from_vec(py, v)
                 .reshape([batch, p])?
                 .into_any()
                 .unbind(),
         ),
-        None => None,
+        (None, Some(v)) => Some(
+            PyArray1::from_vec(py, v)
+                .reshape([batch, m, p])?
+                .into_any()
+                .unbind(),
+        ),
+        (None, None) => None,
     };
-    Ok((ev, st, gr))
+    Ok((ev, st, third))
 }
 
 /// True when a CUDA driver, a GPU and NVRTC are all usable.

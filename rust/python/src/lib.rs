@@ -5,6 +5,7 @@ mod call;
 mod circuit;
 mod compute;
 mod cuda;
+mod cuda_resident;
 mod errors;
 mod hsm;
 mod observable;
@@ -23,6 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     hsm::register(m)?;
     shard::register(m)?;
     cuda::register(m)?;
+    cuda_resident::register(m)?;
     m.add("MAX_QUBITS", qoxide_core::memory::MAX_QUBITS)?;
     m.add(
         "GATES",

@@ -1,0 +1,207 @@
+"""Circuits on torch CUDA tensors (qoxide.cuda_ops).
+
+Without a GPU: the glue's buffers, shapes, dtypes and launch arguments, checked by a
+stand-in for the resident program that computes through the CPU engine and writes into
+the pointers it is given (as the kernel does on a GPU). With a GPU (marked ``gpu``):
+circuits, layers, autograd, torch.compile and torch.func on CUDA tensors equal the CPU.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+import qoxide as qx
+import torch
+from qoxide import _core, cuda_ops
+
+
+def gpu(f):  # type: ignore[no-untyped-def]
+    why = qx.cuda.reason()
+    return pytest.mark.gpu(pytest.mark.skipif(why is not None, reason=f"no usable GPU: {why}")(f))
+
+
+def _array(ptr: int, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buf = (ctypes.c_char * max(n, 1)).from_address(ptr)
+    return np.frombuffer(buf, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+
+
+class EngineBackedProgram:
+    """Stands in for _core.CudaSmallProgram: same launch contract, computed on the CPU."""
+
+    def __init__(self, prog: object) -> None:
+        self.prog = prog
+        self.n_qubits = prog.n_qubits  # type: ignore[attr-defined]
+        self.n_params = prog.n_params  # type: ignore[attr-defined]
+        self.n_outputs = prog.n_outputs  # type: ignore[attr-defined]
+        self.launches: list[dict] = []
+
+    def launch(  # type: ignore[no-untyped-def]
+        self, precision, batch, theta, out, stream, grad_out=0, grad_theta=0, state=0, jac=0
+    ):
+        self.launches.append({"precision": precision, "batch": batch, "stream": stream})
+        b, p, m = batch, self.n_params, self.n_outputs
+        tape, obs = self.prog.tape, self.prog.observables  # type: ignore[attr-defined]
+        th = _array(theta, (b, p), np.float64).copy() if p else np.zeros((b, 0))
+        _array(out, (b, m), np.float64)[:] = _core.expval(tape, th, obs)
+        if state:
+            _array(state, (b, 1 << self.n_qubits), np.complex128)[:] = _core.state(tape, th)
+        if grad_out:
+            g = _array(grad_out, (b, m), np.float64).copy()
+            _array(grad_theta, (b, p), np.float64)[:] = _core.vjp(tape, th, obs, g)
+        if jac:
+            _array(jac, (b, m, p), np.float64)[:] = _core.jacobian(tape, th, obs)
+
+
+@qx.circuit(n_qubits=3)
+def net(q, x, w):  # type: ignore[no-untyped-def]
+    for i in range(3):
+        q.ry(x[i], i)
+    for i in range(3):
+        q.rx(w[i], i)
+    q.cnot(0, 1)
+    q.cnot(1, 2)
+    return [q.expval(qx.Z(i)) for i in range(3)] + [q.expval(0.5 * qx.X(0) @ qx.Y(2))]
+
+
+@pytest.fixture
+def engine_backed(monkeypatch: pytest.MonkeyPatch) -> dict:
+    made: dict = {}
+
+    def resident(key: int, device: torch.device) -> EngineBackedProgram:
+        prog = qx.native.lookup(key)
+        made.setdefault(key, EngineBackedProgram(prog))
+        return made[key]
+
+    monkeypatch.setattr(cuda_ops, "resident", resident)
+    monkeypatch.setattr(cuda_ops, "_stream", lambda device: 1234)
+    return made
+
+
+def _key_and_theta(dtype: torch.dtype, batch: int = 5) -> tuple[int, torch.Tensor]:
+    x = torch.linspace(-1, 1, batch * 3, dtype=dtype).reshape(batch, 3)
+    w = torch.tensor([0.3, -0.7, 1.1], dtype=dtype)
+    prog = net.program((3,), [(3,)])
+    theta = prog.theta_map.torch(x, w, batch)
+    return prog.native.key, theta
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_glue_forward_vjp_jacobian_equal_the_cpu_ops(
+    engine_backed: dict, dtype: torch.dtype
+) -> None:
+    key, theta = _key_and_theta(dtype)
+    out, states = cuda_ops._expval_cuda(theta, None, key, False)
+    want = qx.ops.expval_impl(theta, None, key, False)[0]
+    assert out.dtype == dtype and out.shape == want.shape == (5, 4)
+    torch.testing.assert_close(out, want.to(dtype))
+    assert states.shape == (5, 0) and states.dtype == cuda_ops._complex(dtype)
+    out, states = cuda_ops._expval_cuda(theta, None, key, True)
+    want_states = qx.ops.expval_impl(theta.double(), None, key, True)[1]
+    torch.testing.assert_close(states, want_states.to(states.dtype))
+    g = torch.randn(5, 4, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    gt = cuda_ops._vjp_cuda(theta, g, None, None, key)
+    assert gt.dtype == dtype and gt.shape == theta.shape
+    torch.testing.assert_close(gt, qx.ops.vjp_impl(theta, g, None, None, key).to(dtype))
+    jac = cuda_ops._jacobian_cuda(theta, None, key)
+    assert jac.shape == (5, 4, theta.shape[1]) and jac.dtype == dtype
+    torch.testing.assert_close(jac, qx.ops.jacobian_impl(theta, None, key).to(dtype))
+    (prog,) = engine_backed.values()
+    precision = "complex64" if dtype == torch.float32 else "complex128"
+    assert all(r["precision"] == precision and r["stream"] == 1234 for r in prog.launches)
+
+
+def test_glue_refuses_what_the_kernels_do_not_run(engine_backed: dict) -> None:
+    key, theta = _key_and_theta(torch.float64)
+    with pytest.raises(NotImplementedError, match="initial states"):
+        cuda_ops._expval_cuda(theta, torch.zeros(5, 8, dtype=torch.complex128), key, False)
+    with pytest.raises(ValueError, match="grad_out must be"):
+        cuda_ops._vjp_cuda(theta, torch.zeros(5, 3, dtype=torch.float64), None, None, key)
+    with pytest.raises(NotImplementedError, match="second derivatives"):
+        cuda_ops._hvp_cuda(theta, theta, theta, None, key)
+    # an empty batch launches nothing and returns empty results
+    out, _ = cuda_ops._expval_cuda(theta[:0], None, key, False)
+    assert out.shape == (0, 4)
+
+
+def test_register_size_limit_is_a_clear_error() -> None:
+    @qx.circuit(n_qubits=13)
+    def wide(q, x):  # type: ignore[no-untyped-def]
+        q.rx(x[0], 0)
+        return [q.expval(qx.Z(0))]
+
+    prog = wide.program((1,), [])
+    with pytest.raises(NotImplementedError, match="up to 12 qubits"):
+        cuda_ops.resident(prog.native.key, torch.device("cuda:0"))
+
+
+# ---- on a GPU ------------------------------------------------------------------------------
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_circuit_on_cuda_tensors_equals_cpu(dtype: torch.dtype) -> None:
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(33, 3, dtype=dtype, generator=g)
+    w = torch.rand(3, dtype=dtype, generator=g, requires_grad=True)
+    xc, wc = x.cuda().requires_grad_(), w.detach().cuda().requires_grad_()
+    x.requires_grad_()
+    out, outc = net(x, w), net(xc, wc)
+    assert outc.device.type == "cuda" and outc.dtype == dtype
+    tol = {"atol": 1e-4, "rtol": 1e-4} if dtype == torch.float32 else {"atol": 1e-10, "rtol": 0}
+    torch.testing.assert_close(outc.cpu(), out, **tol)
+    gw = torch.randn(out.shape, dtype=dtype, generator=g)
+    gx, gwt = torch.autograd.grad(out, (x, w), gw)
+    gxc, gwc = torch.autograd.grad(outc, (xc, wc), gw.cuda())
+    assert gxc.device.type == "cuda"
+    torch.testing.assert_close(gxc.cpu(), gx, **tol)
+    torch.testing.assert_close(gwc.cpu(), gwt, **tol)
+
+
+@gpu
+def test_cuda_call_never_synchronises_the_host() -> None:
+    x = torch.rand(64, 3, device="cuda")
+    w = torch.rand(3, device="cuda", requires_grad=True)
+    net(x, w)  # first call: records, compiles and uploads (may synchronise)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        out = net(x, w)
+        out.sum().backward()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert w.grad is not None and w.grad.device.type == "cuda"
+
+
+@gpu
+def test_gradcheck_on_cuda_float64() -> None:
+    x = torch.rand(4, 3, dtype=torch.float64, device="cuda", requires_grad=True)
+    w = torch.rand(3, dtype=torch.float64, device="cuda", requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: net(a, b), (x, w))
+
+
+@gpu
+def test_layers_move_to_cuda() -> None:
+    torch.manual_seed(0)
+    model = qx.nn.DressedQuantumNet(8, 4, 3, 2)
+    x = torch.rand(16, 8)
+    want = model(x)
+    model_c = model.cuda()
+    got = model_c(x.cuda())
+    assert got.device.type == "cuda"
+    torch.testing.assert_close(got.cpu(), want, atol=1e-4, rtol=1e-4)
+    got.sum().backward()
+    assert all(p.grad is not None and p.grad.is_cuda for p in model_c.parameters())
+
+
+@gpu
+def test_compile_and_func_on_cuda() -> None:
+    x = torch.rand(8, 3, dtype=torch.float64, device="cuda")
+    w = torch.rand(3, dtype=torch.float64, device="cuda")
+    eager = net(x, w)
+    compiled = torch.compile(lambda a, b: net(a, b), fullgraph=True)(x, w)
+    torch.testing.assert_close(compiled, eager)
+    jac = torch.func.jacrev(lambda b: net(x[0], b))(w)
+    want = torch.func.jacrev(lambda b: net(x[0].cpu(), b))(w.cpu())
+    torch.testing.assert_close(jac.cpu(), want, atol=1e-10, rtol=0)

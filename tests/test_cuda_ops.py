@@ -8,51 +8,17 @@ circuits, layers, autograd, torch.compile and torch.func on CUDA tensors equal t
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 import pytest
 import qoxide as qx
 import torch
-from qoxide import _core, cuda_ops
+from cuda_standin import EngineBackedProgram
+from qoxide import cuda_ops
 
 
 def gpu(f):  # type: ignore[no-untyped-def]
     why = qx.cuda.reason()
     return pytest.mark.gpu(pytest.mark.skipif(why is not None, reason=f"no usable GPU: {why}")(f))
-
-
-def _array(ptr: int, shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    buf = (ctypes.c_char * max(n, 1)).from_address(ptr)
-    return np.frombuffer(buf, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
-
-
-class EngineBackedProgram:
-    """Stands in for _core.CudaSmallProgram: same launch contract, computed on the CPU."""
-
-    def __init__(self, prog: object) -> None:
-        self.prog = prog
-        self.n_qubits = prog.n_qubits  # type: ignore[attr-defined]
-        self.n_params = prog.n_params  # type: ignore[attr-defined]
-        self.n_outputs = prog.n_outputs  # type: ignore[attr-defined]
-        self.launches: list[dict] = []
-
-    def launch(  # type: ignore[no-untyped-def]
-        self, precision, batch, theta, out, stream, grad_out=0, grad_theta=0, state=0, jac=0
-    ):
-        self.launches.append({"precision": precision, "batch": batch, "stream": stream})
-        b, p, m = batch, self.n_params, self.n_outputs
-        tape, obs = self.prog.tape, self.prog.observables  # type: ignore[attr-defined]
-        th = _array(theta, (b, p), np.float64).copy() if p else np.zeros((b, 0))
-        _array(out, (b, m), np.float64)[:] = _core.expval(tape, th, obs)
-        if state:
-            _array(state, (b, 1 << self.n_qubits), np.complex128)[:] = _core.state(tape, th)
-        if grad_out:
-            g = _array(grad_out, (b, m), np.float64).copy()
-            _array(grad_theta, (b, p), np.float64)[:] = _core.vjp(tape, th, obs, g)
-        if jac:
-            _array(jac, (b, m, p), np.float64)[:] = _core.jacobian(tape, th, obs)
 
 
 @qx.circuit(n_qubits=3)
@@ -72,7 +38,7 @@ def engine_backed(monkeypatch: pytest.MonkeyPatch) -> dict:
 
     def resident(key: int, device: torch.device) -> EngineBackedProgram:
         prog = qx.native.lookup(key)
-        made.setdefault(key, EngineBackedProgram(prog))
+        made.setdefault(key, EngineBackedProgram(prog.tape, prog.observables))
         return made[key]
 
     monkeypatch.setattr(cuda_ops, "resident", resident)

@@ -22,6 +22,7 @@ raise NotImplementedError.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 from dataclasses import replace
 
 import numpy as np
@@ -104,12 +105,15 @@ class QoxideQubit(Device):
             np.random.randint(2**31 - 1) if isinstance(seed, str) and seed == "global" else seed
         )
         self._wire_index = None if self.wires is None else {w: i for i, w in enumerate(self.wires)}
-        self._sharded = None
+        # what evaluates native tapes (run / jacobian / vjp): None for the CPU engine, the
+        # sharded runner with mpi=True, the CUDA runner on qoxide.gpu
+        self._runner: Any = None
+        self._mpi = mpi
         if mpi:
             from ..distributed import DEFAULT_BUFFER_FRACTION, ShardRunner
 
             fraction = DEFAULT_BUFFER_FRACTION if buffer_fraction is None else buffer_fraction
-            self._sharded = ShardRunner(buffer_fraction=fraction)
+            self._runner = ShardRunner(buffer_fraction=fraction)
         elif buffer_fraction is not None:
             raise ValueError("buffer_fraction applies to mpi=True only")
 
@@ -251,7 +255,7 @@ class QoxideQubit(Device):
         circuits: Sequence[QuantumScript],
         execution_config: ExecutionConfig | None = None,
     ) -> tuple:
-        jacobian = None if self._sharded is None else self._sharded.jacobian
+        jacobian = None if self._runner is None else self._runner.jacobian
         return self._per_stack(circuits, lambda st, _: jacobians(st, jacobian))
 
     def execute_and_compute_derivatives(
@@ -271,7 +275,7 @@ class QoxideQubit(Device):
         execution_config: ExecutionConfig | None = None,
     ) -> tuple:
         per_row = execution_config is not None and execution_config.interface == Interface.TORCH
-        vjp_fn = None if self._sharded is None else self._sharded.vjp
+        vjp_fn = None if self._runner is None else self._runner.vjp
         return self._per_stack(
             circuits, lambda st, idx: vjps(st, [cotangents[i] for i in idx], per_row, vjp_fn)
         )
@@ -309,13 +313,13 @@ class QoxideQubit(Device):
 
     def _measure(self, st: Stack, _: list[int]) -> list[Result]:
         if st.jobs[0].tape.shots:  # a stack shares its shots
-            if self._sharded is not None:
+            if self._mpi:
                 raise NotImplementedError(
                     "qoxide.qubit with mpi=True runs analytic circuits; shots are not "
                     "implemented for the sharded state vector"
                 )
             return measure_sampled(st, self._draw_seed)
-        return measure_analytic(st, None if self._sharded is None else self._sharded.run)
+        return measure_analytic(st, None if self._runner is None else self._runner.run)
 
     def _job(self, tape: QuantumScript) -> Job:
         if self._wire_index is None:

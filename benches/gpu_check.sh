@@ -40,6 +40,7 @@ print(json.dumps({
 }))
 PY
 if [[ -z "$dry" ]]; then
-    timeout 180 "$py" -m pytest -q -m gpu -p no:cacheprovider --noconftest tests/test_cuda.py
+    timeout 180 "$py" -m pytest -q -m gpu -p no:cacheprovider --noconftest \
+        tests/test_cuda.py tests/test_cuda_ops.py tests/test_pennylane_gpu.py
 fi
 timeout 300 "$py" benches/gpu_check.py $dry

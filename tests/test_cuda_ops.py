@@ -8,7 +8,6 @@ circuits, layers, autograd, torch.compile and torch.func on CUDA tensors equal t
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import qoxide as qx
 import torch

@@ -153,9 +153,7 @@ def _jacobian_cuda(theta: Tensor, init: Tensor | None, key: int) -> Tensor:
 
 
 @ops.hvp.register_kernel("cuda")
-def _hvp_cuda(
-    theta: Tensor, grad_out: Tensor, v: Tensor, init: Tensor | None, key: int
-) -> Tensor:
+def _hvp_cuda(theta: Tensor, grad_out: Tensor, v: Tensor, init: Tensor | None, key: int) -> Tensor:
     raise NotImplementedError(
         "second derivatives through a qoxide circuit do not run on CUDA yet (first "
         "derivatives do); compute them on the CPU"

@@ -22,8 +22,8 @@ raise NotImplementedError.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pennylane as qml

@@ -76,7 +76,12 @@ pub fn run(
     // never an empty array: the kernels read none of the padding
     let pad = |v: &[i32]| if v.is_empty() { vec![0] } else { v.to_vec() };
     let padf = |v: &[f64]| if v.is_empty() { vec![0.0] } else { v.to_vec() };
-    let (ops, obs_start, terms, dcols) = (pad(&c.ops), pad(&c.obs_start), pad(&c.terms), pad(&prog.dcols));
+    let (ops, obs_start, terms, dcols) = (
+        pad(&c.ops),
+        pad(&c.obs_start),
+        pad(&c.terms),
+        pad(&prog.dcols),
+    );
     let (consts, mats, coefs) = (padf(&c.consts), padf(&c.mats), padf(&c.coefs));
     let ptrs = ProgramPtrs {
         ops: addr(&ops),
@@ -98,7 +103,11 @@ pub fn run(
         let at = |v: &mut Option<Vec<f64>>, n: usize| v.as_mut().map_or(0, |v| addr_mut(v, b * n));
         let buf = LargeBuffers {
             phi: addr_mut(&mut phi, 0),
-            lam: if adjoint.is_some() { addr_mut(&mut lam, 0) } else { 0 },
+            lam: if adjoint.is_some() {
+                addr_mut(&mut lam, 0)
+            } else {
+                0
+            },
             partial: addr_mut(&mut partial, 0),
             theta: addr(&theta[b * p..]),
             out: addr_mut(&mut out.expval, b * m),
@@ -112,7 +121,10 @@ pub fn run(
                 Precision::C128 => s.extend_from_slice(&phi),
                 Precision::C64 => s.extend(phi.iter().flat_map(|w| {
                     let b = w.to_bits();
-                    [f32::from_bits(b as u32) as f64, f32::from_bits((b >> 32) as u32) as f64]
+                    [
+                        f32::from_bits(b as u32) as f64,
+                        f32::from_bits((b >> 32) as u32) as f64,
+                    ]
                 })),
             }
         }

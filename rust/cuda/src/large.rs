@@ -251,8 +251,7 @@ impl LargeProgram {
 
     /// Device bytes a run needs: φ (+ λ for the adjoint) and the partial scratch.
     pub fn device_bytes(&self, prec: Precision, adjoint: bool, shape: LaunchShape) -> u128 {
-        self.state_bytes(prec) * if adjoint { 2 } else { 1 }
-            + 8 * self.partial_len(shape) as u128
+        self.state_bytes(prec) * if adjoint { 2 } else { 1 } + 8 * self.partial_len(shape) as u128
     }
 
     /// Derivative rows of ops [first, last).
@@ -260,7 +259,10 @@ impl LargeProgram {
         (first..last)
             .map(|i| {
                 let o = &self.code.ops[i * OP_LEN..(i + 1) * OP_LEN];
-                o[8..8 + gate_nparams(o[1])].iter().filter(|&&c| c >= 0).count()
+                o[8..8 + gate_nparams(o[1])]
+                    .iter()
+                    .filter(|&&c| c >= 0)
+                    .count()
             })
             .sum()
     }
@@ -358,8 +360,15 @@ struct Runner<'a, L: Launcher> {
 }
 
 impl<L: Launcher> Runner<'_, L> {
-    fn go(&mut self, name: &'static str, grid: (u32, u32), shared: usize, a: LargeArgs) -> Result<()> {
-        self.l.launch(entry(self.prec, name), grid, self.block, shared, &a)
+    fn go(
+        &mut self,
+        name: &'static str,
+        grid: (u32, u32),
+        shared: usize,
+        a: LargeArgs,
+    ) -> Result<()> {
+        self.l
+            .launch(entry(self.prec, name), grid, self.block, shared, &a)
     }
 
     /// Shared bytes of a block reduction (one double per thread).
@@ -469,6 +478,7 @@ impl<L: Launcher> Runner<'_, L> {
             ..self.base
         };
         let red = self.red();
-        self.l.launch("qx_lg_collect", (n_out as u32, 1), self.block, red, &a)
+        self.l
+            .launch("qx_lg_collect", (n_out as u32, 1), self.block, red, &a)
     }
 }

@@ -156,8 +156,10 @@ pub fn run(
     prog.code.check_inputs(theta, batch, adjoint.grad_out())?;
     check_memory(prog, prec, adjoint.is_some(), 0)?;
     let r = ResidentLarge::upload(prog.clone(), 0)?;
-    guarded("a CUDA launch", || run_on(&r, theta, batch, prec, adjoint, want_state))
-        .unwrap_or_else(|e| Err(CudaError::Driver(e)))
+    guarded("a CUDA launch", || {
+        run_on(&r, theta, batch, prec, adjoint, want_state)
+    })
+    .unwrap_or_else(|e| Err(CudaError::Driver(e)))
 }
 
 fn run_on(
@@ -177,7 +179,10 @@ fn run_on(
     let lam = zeros(if adjoint.is_some() { words } else { 1 })?;
     let partial = zeros(r.partial_len())?;
     let th = drv("upload", s.clone_htod(&bytes_of(theta)))?;
-    let g = drv("upload", s.clone_htod(&bytes_of(adjoint.grad_out().unwrap_or(&[]))))?;
+    let g = drv(
+        "upload",
+        s.clone_htod(&bytes_of(adjoint.grad_out().unwrap_or(&[]))),
+    )?;
     let out = zeros(batch * m)?;
     let grad = zeros(batch * p)?;
     let jac = zeros(batch * m * p)?;
@@ -215,7 +220,10 @@ fn run_on(
                 Precision::C128 => st.extend_from_slice(&w[..words]),
                 Precision::C64 => st.extend(w[..words].iter().flat_map(|x| {
                     let b = x.to_bits();
-                    [f32::from_bits(b as u32) as f64, f32::from_bits((b >> 32) as u32) as f64]
+                    [
+                        f32::from_bits(b as u32) as f64,
+                        f32::from_bits((b >> 32) as u32) as f64,
+                    ]
                 })),
             }
         }

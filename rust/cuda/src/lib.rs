@@ -18,7 +18,7 @@ pub mod resident;
 
 pub use avail::{is_available, reason};
 pub use error::{CudaError, Result};
-pub use program::{Adjoint, Launch, PauliObs, PauliTerm, Precision, RunOutput, SmallProgram};
 pub use large::{LargeBuffers, LargeProgram, LaunchShape};
 pub use large_device::ResidentLarge;
+pub use program::{Adjoint, Launch, PauliObs, PauliTerm, Precision, RunOutput, SmallProgram};
 pub use resident::{Buffers, ResidentSmall};

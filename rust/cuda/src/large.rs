@@ -244,6 +244,12 @@ impl LargeProgram {
         self.n_obs().max(self.dcols.len()).max(1) * self.grid(shape) as usize
     }
 
+    /// Dynamic shared memory of the largest launch: the backward segment's φ and λ tiles
+    /// and a block reduction.
+    pub fn max_shared_bytes(&self, prec: Precision, block: u32) -> usize {
+        2 * (prec.complex_bytes() << self.seg_bits) + 8 * block as usize
+    }
+
     /// Bytes of one statevector.
     pub fn state_bytes(&self, prec: Precision) -> u128 {
         (1u128 << self.n_qubits()) * prec.complex_bytes() as u128
@@ -416,7 +422,7 @@ impl<L: Launcher> Runner<'_, L> {
             ..base
         };
         self.go("lambda", (g, 1), 0, lambda)?;
-        let seg_shared = 2 * self.tile(prog.seg_bits) + self.red();
+        let seg_shared = prog.max_shared_bytes(self.prec, self.block);
         for (s, step) in prog.forward.iter().enumerate().rev() {
             let row0 = prog.rows[s];
             match *step {

@@ -40,6 +40,7 @@ struct qx_large_args {
     qx_u64 dim;             // 2^n
     int seg_bits, first, last, dagger, dk, row0, n_rows, n_out, stride, only, M, pad;
 };
+static_assert(sizeof(qx_large_args) == 160, "qx_large_args must match LargeArgs");
 
 QX_DEVICE qx_u64 qx_ins0l(qx_u64 i, int b) {
     return ((i >> b) << (b + 1)) | (i & ((1ull << b) - 1ull));

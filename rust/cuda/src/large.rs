@@ -117,6 +117,11 @@ pub struct LargeArgs {
     pub pad: i32,
 }
 
+const _: () = assert!(std::mem::size_of::<LargeArgs>() == 160);
+
+/// Most observables one run measures (the expectation kernel's grid y).
+pub const MAX_LARGE_OBS: usize = 65535;
+
 /// Where a plan's launches go: the host emulation or a GPU stream.
 pub trait Launcher {
     /// Launch entry point `kernel` (one of `nvrtc::KERNELS`) on a `grid` of `block`
@@ -140,8 +145,8 @@ pub struct LargeProgram {
     pub forward: Vec<Step>,
     /// Theta column of each derivative row, rows numbered in backward-sweep order.
     pub dcols: Vec<i32>,
-    /// First derivative row of each forward step (its rows run row0.. in sweep order).
-    rows: Vec<usize>,
+    /// Derivative rows of each forward step: (first row, count), in sweep order.
+    rows: Vec<(usize, usize)>,
 }
 
 fn entry(prec: Precision, base: &'static str) -> &'static str {
@@ -202,9 +207,9 @@ impl LargeProgram {
         }
         // derivative rows in backward order: steps from the end, ops from the end
         let mut dcols = Vec::new();
-        let mut rows = vec![0; forward.len()];
+        let mut rows = vec![(0, 0); forward.len()];
         for (s, step) in forward.iter().enumerate().rev() {
-            rows[s] = dcols.len();
+            let row0 = dcols.len();
             let (first, last) = match *step {
                 Step::Seg { first, last } => (first, last),
                 Step::Gate { op } => (op, op + 1),
@@ -213,6 +218,7 @@ impl LargeProgram {
                 let o = op(i);
                 dcols.extend(o[8..8 + gate_nparams(o[1])].iter().filter(|&&c| c >= 0));
             }
+            rows[s] = (row0, dcols.len() - row0);
         }
         Ok(LargeProgram {
             code,
@@ -260,19 +266,6 @@ impl LargeProgram {
         self.state_bytes(prec) * if adjoint { 2 } else { 1 } + 8 * self.partial_len(shape) as u128
     }
 
-    /// Derivative rows of ops [first, last).
-    fn rows_of(&self, first: usize, last: usize) -> usize {
-        (first..last)
-            .map(|i| {
-                let o = &self.code.ops[i * OP_LEN..(i + 1) * OP_LEN];
-                o[8..8 + gate_nparams(o[1])]
-                    .iter()
-                    .filter(|&&c| c >= 0)
-                    .count()
-            })
-            .sum()
-    }
-
     /// Run the plan: φ = U|0⟩ and ⟨O_m⟩ (when `out` is set), then the VJP (`grad_out`
     /// and `grad`) or the Jacobian (`jac`). Launches are queued in order on `l`.
     pub fn run<L: Launcher>(
@@ -298,6 +291,12 @@ impl LargeProgram {
             return Err(CudaError::Value(
                 "the VJP needs both grad_out and grad".into(),
             ));
+        }
+        if m > MAX_LARGE_OBS {
+            return Err(CudaError::Unsupported(format!(
+                "the CUDA large-register kernels measure at most {MAX_LARGE_OBS} observables \
+                 per run, got {m}"
+            )));
         }
         let adjoint = buf.grad != 0 || buf.jac != 0;
         let missing = [
@@ -424,10 +423,9 @@ impl<L: Launcher> Runner<'_, L> {
         self.go("lambda", (g, 1), 0, lambda)?;
         let seg_shared = prog.max_shared_bytes(self.prec, self.block);
         for (s, step) in prog.forward.iter().enumerate().rev() {
-            let row0 = prog.rows[s];
+            let (row0, n_rows) = prog.rows[s];
             match *step {
                 Step::Seg { first, last } => {
-                    let n_rows = prog.rows_of(first, last);
                     let a = LargeArgs {
                         first: first as i32,
                         last: last as i32,

@@ -248,6 +248,75 @@ fn jacobian_per_gate_kind_inside_and_outside_tiles() {
     );
 }
 
+/// Controls (and control values) above the tile on ops that fuse, a diagonal gate on a
+/// high wire with its control in the tile, controlled swaps and permutations across it.
+#[test]
+fn controls_above_and_below_the_tile() {
+    let n = 6;
+    let mut t = Tape::new(n, 2).unwrap();
+    for w in 0..n {
+        t.push(Op::new(
+            Gate::RY,
+            vec![w],
+            vec![Param::Const(0.4 + 0.3 * w as f64)],
+        ))
+        .unwrap();
+    }
+    let c = |g: Gate, w: &[usize], p: Vec<Param>| Op::new(g, w.to_vec(), p);
+    let mut mcx = c(Gate::MultiControlledX, &[0, 2, 5], vec![]);
+    mcx.control_values = vec![false, true];
+    let mut mcx_low = c(Gate::MultiControlledX, &[5, 1, 3], vec![]);
+    mcx_low.control_values = vec![false, false];
+    for op in [
+        c(Gate::CRY, &[1, 4], vec![Param::Col(0)]),
+        mcx,
+        c(Gate::CRZ, &[5, 0], vec![Param::Col(1)]),
+        c(Gate::ControlledPhaseShift, &[4, 2], vec![Param::Col(0)]),
+        c(Gate::CSWAP, &[0, 5, 4], vec![]),
+        c(Gate::Toffoli, &[5, 1, 0], vec![]),
+        mcx_low,
+        c(
+            Gate::CRot,
+            &[2, 5],
+            vec![Param::Col(1), Param::Col(0), Param::Const(0.7)],
+        ),
+        c(Gate::MultiRZ, &[0, 3, 5], vec![Param::Col(1)]),
+        c(Gate::IsingXY, &[5, 4], vec![Param::Col(0)]),
+    ] {
+        t.push(op).unwrap();
+    }
+    let mut rng = Rng(3);
+    let obs = random_obs(&mut rng, n);
+    let cobs = core_obs(n, &obs);
+    let theta = [0.9, -1.3];
+    let prog = LargeProgram::with_seg_bits(&t, &obs, 2).unwrap();
+    let want_state = qoxide_core::state::<f64>(&t, &theta, 1, Init::Zero).unwrap();
+    let ws: Vec<f64> = want_state.iter().flat_map(|z| [z.re, z.im]).collect();
+    let r = run(
+        &prog,
+        &theta,
+        1,
+        Precision::C128,
+        Adjoint::None,
+        true,
+        SHAPE,
+    )
+    .unwrap();
+    close("state", r.state.as_ref().unwrap(), &ws, 1e-12);
+    let j = run(
+        &prog,
+        &theta,
+        1,
+        Precision::C128,
+        Adjoint::Jacobian,
+        false,
+        SHAPE,
+    )
+    .unwrap();
+    let want = qoxide_core::jacobian::<f64>(&t, &theta, 1, &cobs, Init::Zero).unwrap();
+    close("jacobian", j.jac.as_ref().unwrap(), &want, 1e-11);
+}
+
 #[test]
 fn plan_fuses_low_targets_only() {
     // 6 qubits, tiles of 2^3: wires 3..5 are tile bits, wires 0..2 are not

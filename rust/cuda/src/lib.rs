@@ -8,6 +8,10 @@ pub mod device;
 pub mod error;
 #[cfg(feature = "host-emulation")]
 pub mod host;
+#[cfg(feature = "host-emulation")]
+pub mod host_large;
+pub mod large;
+pub mod large_device;
 pub mod nvrtc;
 pub mod observables;
 pub mod program;
@@ -15,5 +19,7 @@ pub mod resident;
 
 pub use avail::{is_available, reason};
 pub use error::{CudaError, Result};
+pub use large::{LargeBuffers, LargeProgram, LaunchShape};
+pub use large_device::ResidentLarge;
 pub use program::{Adjoint, Launch, PauliObs, PauliTerm, Precision, RunOutput, SmallProgram};
 pub use resident::{Buffers, ResidentSmall};

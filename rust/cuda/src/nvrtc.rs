@@ -11,10 +11,29 @@ pub const DEVICE_SOURCE: &str = concat!(
     include_str!("../kernels/device_prelude.cuh"),
     include_str!("../kernels/common.cuh"),
     include_str!("../kernels/small.cu"),
+    include_str!("../kernels/large.cu"),
 );
 
 /// The kernels' entry points.
-pub const KERNELS: &[&str] = &["qx_small_c128", "qx_small_c64"];
+pub const KERNELS: &[&str] = &[
+    "qx_small_c128",
+    "qx_small_c64",
+    "qx_lg_init_c128",
+    "qx_lg_gate_c128",
+    "qx_lg_seg_c128",
+    "qx_lg_bseg_c128",
+    "qx_lg_braket_c128",
+    "qx_lg_expval_c128",
+    "qx_lg_lambda_c128",
+    "qx_lg_init_c64",
+    "qx_lg_gate_c64",
+    "qx_lg_seg_c64",
+    "qx_lg_bseg_c64",
+    "qx_lg_braket_c64",
+    "qx_lg_expval_c64",
+    "qx_lg_lambda_c64",
+    "qx_lg_collect",
+];
 
 /// What ptxas reported for one kernel.
 #[derive(Clone, Debug, Default, PartialEq)]

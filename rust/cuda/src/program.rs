@@ -159,6 +159,28 @@ fn param_code(g: Gate) -> Option<(i32, i32)> {
     })
 }
 
+/// Parameters of an encoded gate code (qx_gate_nparams in kernels/common.cuh).
+pub(crate) fn gate_nparams(code: i32) -> usize {
+    match code {
+        G_ROT | G_U3 => 3,
+        G_U2 => 2,
+        G_FIXED => 0,
+        _ => 1,
+    }
+}
+
+/// The form kinds that move amplitudes (kernels/common.cuh): the large-register plan
+/// keeps them on tiles only when their targets are in the tile.
+pub(crate) mod kind {
+    pub const MAT1: i32 = super::K_MAT1;
+    pub const FLIP: i32 = super::K_FLIP;
+    pub const SWAP: i32 = super::K_SWAP;
+    pub const MAT2: i32 = super::K_MAT2;
+}
+
+/// Ints per encoded op.
+pub(crate) const OP_LEN: usize = OP_INTS;
+
 fn i32_of(x: usize, what: &str) -> Result<i32> {
     i32::try_from(x).map_err(|_| CudaError::Value(format!("{what} = {x} is too large")))
 }
@@ -171,6 +193,14 @@ impl SmallProgram {
                 "the CUDA small-register kernel runs 1 to {MAX_SMALL_QUBITS} qubits, got {n}"
             )));
         }
+        Self::encode(tape, observables)
+    }
+
+    /// The op and observable encoding for any register of 1 to 32 qubits (bit masks are
+    /// 32-bit); `new` adds the small kernel's limit, `LargeProgram` uses it as it is.
+    pub(crate) fn encode(tape: &Tape, observables: &[PauliObs]) -> Result<SmallProgram> {
+        let n = tape.n_qubits;
+        debug_assert!((1..=32).contains(&n));
         let bit = |w: usize| (n - 1 - w) as i32;
         let mut p = SmallProgram {
             n_qubits: n,

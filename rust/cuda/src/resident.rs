@@ -43,7 +43,7 @@ pub struct ResidentSmall {
 }
 
 // never an empty allocation: cudarc hands those out lazily; the kernel reads no padding
-fn bytes_of<T: Copy>(v: &[T]) -> Vec<u8> {
+pub(crate) fn bytes_of<T: Copy>(v: &[T]) -> Vec<u8> {
     let n = std::mem::size_of_val(v);
     let mut b = vec![0u8; n.max(8)];
     // SAFETY: plain-old-data (i32 / f64) viewed as bytes.

@@ -5,7 +5,7 @@
 //! and says where to point QOXIDE_NVRTC.
 use qoxide_core::{Gate, Op, Tape};
 use qoxide_cuda::nvrtc::{compile, KERNELS};
-use qoxide_cuda::{Precision, SmallProgram};
+use qoxide_cuda::{LargeProgram, LaunchShape, Precision, SmallProgram};
 
 /// Registers per thread: 128 lets two 256-thread blocks share an SM's 64K registers.
 const MAX_REGISTERS: u32 = 128;
@@ -14,6 +14,11 @@ const MAX_STACK_BYTES: u32 = 1024;
 /// Dynamic shared memory of the worst launch (12 qubits, complex128, VJP: φ and λ) must fit
 /// an A100's 163 KiB opt-in limit (H100/H200: 227 KiB).
 const MAX_SHARED_BYTES: usize = 163 * 1024;
+/// The large-register kernels (kernels/large.cu) share the register, stack and spill
+/// budgets above; their worst launch (the backward segment: φ and λ tiles of 2^10
+/// complex128 and a 256-thread reduction) stays within the 48 KiB every GPU gives a block
+/// without opting in.
+const MAX_LARGE_SHARED_BYTES: usize = 48 * 1024;
 
 #[test]
 fn kernels_compile_within_budget() {
@@ -72,6 +77,17 @@ fn worst_launch_fits_shared_memory() {
             "{prec:?}: {} bytes",
             l.shared_bytes
         );
+    }
+}
+
+#[test]
+fn large_launches_fit_default_shared_memory() {
+    let mut t = Tape::new(30, 0).unwrap();
+    t.push(Op::new(Gate::Hadamard, vec![29], vec![])).unwrap();
+    let p = LargeProgram::new(&t, &[]).unwrap();
+    for prec in [Precision::C64, Precision::C128] {
+        let b = p.max_shared_bytes(prec, LaunchShape::default().block);
+        assert!(b <= MAX_LARGE_SHARED_BYTES, "{prec:?}: {b} bytes");
     }
 }
 

@@ -41,3 +41,37 @@ class EngineBackedProgram:
             _array(grad_theta, (b, p), np.float64)[:] = _core.vjp(tape, th, obs, g)
         if jac:
             _array(jac, (b, m, p), np.float64)[:] = _core.jacobian(tape, th, obs)
+
+
+class EngineBackedLargeProgram:
+    """Stands in for _core.CudaLargeProgram: one statevector per launch, same pointers."""
+
+    partial_len = 16
+
+    def __init__(self, tape: _core.Tape, observables: list, device: int = 0) -> None:
+        self.tape, self.observables = tape, list(observables)
+        self.n_qubits, self.n_params = tape.n_qubits, tape.n_params
+        self.n_outputs = len(self.observables)
+        self.launches: list[dict] = []
+        self.memory_checks: list[tuple[str, bool]] = []
+
+    def check_memory(self, precision: str, adjoint: bool) -> None:
+        self.memory_checks.append((precision, adjoint))
+
+    def launch(  # type: ignore[no-untyped-def]
+        self, precision, phi, partial, theta, out, stream, lam=0, grad_out=0, grad=0, jac=0
+    ):
+        self.launches.append({"precision": precision, "stream": stream, "lam": lam != 0})
+        assert partial != 0 and phi != 0
+        p, m, d = self.n_params, self.n_outputs, 1 << self.n_qubits
+        tape, obs = self.tape, self.observables
+        th = _array(theta, (1, p), np.float64).copy() if p else np.zeros((1, 0))
+        _array(out, (m,), np.float64)[:] = _core.expval(tape, th, obs)[0]
+        if grad_out:
+            g = _array(grad_out, (1, m), np.float64).copy()
+            _array(grad, (p,), np.float64)[:] = _core.vjp(tape, th, obs, g)[0]
+        if jac:
+            _array(jac, (m, p), np.float64)[:] = _core.jacobian(tape, th, obs)[0]
+        if not (grad_out or jac):
+            cdt = np.complex64 if precision == "complex64" else np.complex128
+            _array(phi, (d,), cdt)[:] = _core.state(tape, th)[0]

@@ -56,7 +56,10 @@ def test_nvrtc_found_from_the_wheels() -> None:
 def test_kernels_compile_for_sm90_without_spills() -> None:
     report = qx.cuda.compile_check("sm_90")
     names = {r["kernel"] for r in report}
-    assert names == {"qx_small_c64", "qx_small_c128"}, report
+    small = {"qx_small_c64", "qx_small_c128"}
+    large = {f"qx_lg_{k}_{p}" for k in ("init", "gate", "seg", "bseg", "braket", "expval",
+                                        "lambda") for p in ("c64", "c128")}  # fmt: skip
+    assert names == small | large | {"qx_lg_collect"}, report
     for r in report:
         assert 0 < r["registers"] <= 128, r
         assert r["spill_stores"] == 0 and r["spill_loads"] == 0, r
@@ -124,7 +127,7 @@ def test_gpu_backend_available() -> None:
     assert qx.cuda.is_available(), qx.cuda.reason()
     major = torch.cuda.get_device_capability()[0]
     report = qx.cuda.compile_check(f"sm_{major}0")
-    assert {r["kernel"] for r in report} == {"qx_small_c64", "qx_small_c128"}
+    assert {"qx_small_c64", "qx_small_c128", "qx_lg_seg_c128"} <= {r["kernel"] for r in report}
 
 
 # ---- the kernel on a GPU (host arrays in/out) against the CPU engine -------------------
@@ -202,3 +205,32 @@ def test_run_without_gpu_raises_with_reason() -> None:
     tape.add("RX", [0], [0])
     with pytest.raises(RuntimeError, match="not available"):
         qx._core.cuda_run_small(tape, np.zeros((2, 1)), [[(1.0, [(0, "Z")])]])
+
+
+@gpu
+@pytest.mark.parametrize("n", [13, 16, 20, 24])
+@pytest.mark.parametrize("precision", ["complex128", "complex64"])
+def test_gpu_large_register_matches_cpu_engine(n: int, precision: str) -> None:
+    from qoxide import cuda_ops
+
+    rng = np.random.default_rng(200 + n)
+    n_params, batch = 4, 2
+    tape, obs = _random_case(rng, n, 3 * n, n_params)
+    cobs = [qx._core.Observable.pauli(n, o) for o in obs]
+    theta = rng.normal(size=(batch, n_params))
+    g = rng.normal(size=(batch, len(obs)))
+    dtype = torch.float64 if precision == "complex128" else torch.float32
+    prog = cuda_ops.upload(tape, cobs, 0)
+    th = torch.as_tensor(theta, dtype=dtype, device="cuda")
+    tol = 1e-10 if precision == "complex128" else 2e-4
+    ev, st, _, _ = cuda_ops.run(prog, th, keep_states=n <= 20)
+    np.testing.assert_allclose(ev.cpu().numpy(), qx._core.expval(tape, theta, cobs), atol=tol)
+    if st is not None:
+        np.testing.assert_allclose(st.cpu().numpy(), qx._core.state(tape, theta), atol=tol)
+    _, _, gt, _ = cuda_ops.run(prog, th, grad_out=torch.as_tensor(g, device="cuda"))
+    want = qx._core.vjp(tape, theta, cobs, g)
+    np.testing.assert_allclose(gt.cpu().numpy(), want, atol=10 * tol)
+    if n <= 16:
+        _, _, _, jac = cuda_ops.run(prog, th, jacobian=True)
+        want_jac = qx._core.jacobian(tape, theta, cobs)
+        np.testing.assert_allclose(jac.cpu().numpy(), want_jac, atol=10 * tol)

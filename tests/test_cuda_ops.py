@@ -8,11 +8,13 @@ circuits, layers, autograd, torch.compile and torch.func on CUDA tensors equal t
 
 from __future__ import annotations
 
+import weakref
+
 import pytest
 import qoxide as qx
 import torch
-from cuda_standin import EngineBackedProgram
-from qoxide import cuda_ops
+from cuda_standin import EngineBackedLargeProgram, EngineBackedProgram
+from qoxide import _core, cuda_ops
 
 
 def gpu(f):  # type: ignore[no-untyped-def]
@@ -92,14 +94,63 @@ def test_glue_refuses_what_the_kernels_do_not_run(engine_backed: dict) -> None:
 
 
 def test_register_size_limit_is_a_clear_error() -> None:
-    @qx.circuit(n_qubits=13)
+    @qx.circuit(n_qubits=33)
     def wide(q, x):  # type: ignore[no-untyped-def]
         q.rx(x[0], 0)
         return [q.expval(qx.Z(0))]
 
     prog = wide.program((1,), [])
-    with pytest.raises(NotImplementedError, match="up to 12 qubits"):
+    with pytest.raises(NotImplementedError, match="up to 32 qubits"):
         cuda_ops.resident(prog.native.key, torch.device("cuda:0"))
+
+
+@qx.circuit(n_qubits=13)
+def wide_net(q, x, w):  # type: ignore[no-untyped-def]
+    for i in range(13):
+        q.ry(x[i % 3], i)
+    for i in range(12):
+        q.cnot(i, i + 1)
+    for i in range(3):
+        q.rz(w[i], 4 * i)
+        q.rx(w[i], 4 * i + 1)
+    return [q.expval(qx.Z(0)), q.expval(qx.X(12) @ qx.Z(1))]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_glue_large_register_loops_over_the_batch(
+    monkeypatch: pytest.MonkeyPatch, dtype: torch.dtype
+) -> None:
+    monkeypatch.setattr(_core, "CudaLargeProgram", EngineBackedLargeProgram)
+    monkeypatch.setattr(cuda_ops, "_RESIDENT", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(cuda_ops, "_stream", lambda device: 77)
+    x = torch.linspace(-1, 1, 9, dtype=dtype).reshape(3, 3)
+    w = torch.tensor([0.3, -0.7, 1.1], dtype=dtype)
+    prog = wide_net.program((3,), [(3,)])
+    key = prog.native.key
+    theta = prog.theta_map.torch(x, w, 3)
+    with monkeypatch.context() as m:  # resident() picks the large program from 13 qubits
+        m.setattr(cuda_ops, "_index", lambda device: 0)
+        gpu_prog = cuda_ops.resident(key, torch.device("cpu"))
+    assert isinstance(gpu_prog, EngineBackedLargeProgram)
+    monkeypatch.setattr(cuda_ops, "resident", lambda key, device: gpu_prog)
+    tol = {"atol": 1e-5, "rtol": 1e-5} if dtype == torch.float32 else {}
+    out, states = cuda_ops._expval_cuda(theta, None, key, True)
+    want, want_states = qx.ops.expval_impl(theta.double(), None, key, True)
+    torch.testing.assert_close(out, want.to(dtype), **tol)
+    torch.testing.assert_close(states, want_states.to(states.dtype), **tol)
+    g = torch.randn(3, 2, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    gt = cuda_ops._vjp_cuda(theta, g, None, None, key)
+    want_gt = qx.ops.vjp_impl(theta.double(), g.double(), None, None, key)
+    torch.testing.assert_close(gt, want_gt.to(dtype), **tol)
+    jac = cuda_ops._jacobian_cuda(theta, None, key)
+    torch.testing.assert_close(
+        jac, qx.ops.jacobian_impl(theta.double(), None, key).to(dtype), **tol
+    )
+    precision = "complex64" if dtype == torch.float32 else "complex128"
+    assert len(gpu_prog.launches) == 9  # three runs of one launch per sample
+    assert all(r["precision"] == precision and r["stream"] == 77 for r in gpu_prog.launches)
+    assert [r["lam"] for r in gpu_prog.launches] == [False] * 3 + [True] * 6
+    assert gpu_prog.memory_checks == [(precision, False), (precision, True), (precision, True)]
 
 
 # ---- on a GPU ------------------------------------------------------------------------------

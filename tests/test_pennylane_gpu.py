@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 import qoxide as qx  # noqa: E402
 from cuda_standin import EngineBackedProgram  # noqa: E402
 from pennylane.exceptions import DeviceError  # noqa: E402
-from qoxide import cuda_runner  # noqa: E402
+from qoxide import cuda_ops  # noqa: E402
 
 
 def gpu(f):  # type: ignore[no-untyped-def]
@@ -35,8 +35,8 @@ def test_without_a_gpu_creating_the_device_says_why() -> None:
 def standin_gpu(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """A qoxide.gpu device whose CUDA programs are the engine-backed stand-in."""
     monkeypatch.setattr(qx.cuda, "reason", lambda: None)
-    monkeypatch.setattr(cuda_runner, "CudaSmallProgram", EngineBackedProgram)
-    monkeypatch.setattr(cuda_runner, "_stream", lambda device: 0)
+    monkeypatch.setattr(qx._core, "CudaSmallProgram", EngineBackedProgram)
+    monkeypatch.setattr(cuda_ops, "_stream", lambda device: 0)
 
     def make(**kw):  # type: ignore[no-untyped-def]
         dev = qml.device("qoxide.gpu", **kw)

@@ -387,6 +387,45 @@ class CudaSmallProgram:
         ``grad_theta`` [B, P]; with ``jac`` the Jacobian [B, M, P]; with ``state`` the final
         states [B, 2^n] complex128 (device pointers; 0 for an absent buffer)."""
 
+@final
+class CudaLargeProgram:
+    """One large statevector (13 to 32 qubits, Pauli-sum observables) on a GPU: program
+    uploaded once, launched on a caller's stream into caller-allocated buffers."""
+
+    def __new__(
+        cls, tape: Tape, observables: Sequence[Observable], device: int
+    ) -> CudaLargeProgram: ...
+    @property
+    def n_qubits(self) -> int: ...
+    @property
+    def n_params(self) -> int: ...
+    @property
+    def n_outputs(self) -> int: ...
+    @property
+    def device(self) -> int: ...
+    @property
+    def partial_len(self) -> int:
+        """float64 values of the ``partial`` scratch a launch needs."""
+    def check_memory(self, precision: str, adjoint: bool) -> None:
+        """MemoryError when a run does not fit the GPU's free memory (before allocating)."""
+    def launch(
+        self,
+        precision: str,
+        phi: int,
+        partial: int,
+        theta: int,
+        out: int,
+        stream: int,
+        lam: int = 0,
+        grad_out: int = 0,
+        grad: int = 0,
+        jac: int = 0,
+    ) -> None:
+        """The launches of one statevector on ``stream`` (device pointers; 0 when absent):
+        phi [2^n] complex (the final state after a forward-only run), partial scratch,
+        theta [P], out [M]; with ``grad_out`` [M] the VJP into ``grad`` [P], with ``jac`` the
+        Jacobian [M, P]; both need ``lam`` [2^n] scratch."""
+
 def cuda_run_small(
     tape: Tape,
     theta: npt.NDArray[np.float64],

@@ -7,8 +7,11 @@ allocates its outputs with torch (the caching allocator, on the current stream),
 their ``data_ptr()``s and torch's current stream, and returns: no host copy and no
 synchronisation. One launch runs the whole circuit for the batch and measures; the
 backward is one launch that reruns the forward and sweeps back (the adjoint VJP), so no
-state is kept between them. Registers of 1 to 12 qubits whose observables are Pauli sums
-run this way; anything else raises NotImplementedError naming what to do instead.
+state is kept between them. Registers of 1 to 12 qubits take the batched small-register
+kernel (a sample's state in shared memory); 13 to 32 qubits the large-register kernels (one
+statevector in GPU memory at a time, fused low-qubit segments, the adjoint sweep with φ
+and λ only), sample after sample on the same stream. Observables must be Pauli sums;
+anything else raises NotImplementedError naming what to do instead.
 """
 
 from __future__ import annotations
@@ -21,10 +24,14 @@ from torch import Tensor
 from . import _core, ops
 from .native import NativeProgram, lookup
 
-# Largest register the CUDA kernels run (the batched kernel keeps each state in shared memory).
-MAX_CUDA_QUBITS = 12
+# Widest register of the batched small-register kernel (each state in shared memory).
+MAX_SMALL_QUBITS = 12
+# Widest register the CUDA kernels run (bit masks in their op encoding are 32-bit).
+MAX_CUDA_QUBITS = 32
 
-_RESIDENT: weakref.WeakKeyDictionary[NativeProgram, dict[int, _core.CudaSmallProgram]] = (
+GpuProgram = _core.CudaSmallProgram | _core.CudaLargeProgram
+
+_RESIDENT: weakref.WeakKeyDictionary[NativeProgram, dict[int, GpuProgram]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -33,19 +40,27 @@ def _index(device: torch.device) -> int:
     return device.index if device.index is not None else torch.cuda.current_device()
 
 
-def resident(key: int, device: torch.device) -> _core.CudaSmallProgram:
+def upload(tape: _core.Tape, observables: list, device: int) -> GpuProgram:
+    """``tape`` with ``observables`` on GPU ``device``: the batched small-register program
+    up to 12 qubits, the large-register one above."""
+    if tape.n_qubits > MAX_CUDA_QUBITS:
+        raise NotImplementedError(
+            f"qoxide runs circuits of up to {MAX_CUDA_QUBITS} qubits on CUDA; this one has "
+            f"{tape.n_qubits}. Shard it over processes (qoxide.distributed) instead."
+        )
+    if tape.n_qubits <= MAX_SMALL_QUBITS:
+        return _core.CudaSmallProgram(tape, observables, device)
+    return _core.CudaLargeProgram(tape, observables, device)
+
+
+def resident(key: int, device: torch.device) -> GpuProgram:
     """Program ``key`` uploaded to ``device`` (once; freed with the program)."""
     prog = lookup(key)
     per = _RESIDENT.setdefault(prog, {})
     idx = _index(device)
     found = per.get(idx)
     if found is None:
-        if prog.n_qubits > MAX_CUDA_QUBITS:
-            raise NotImplementedError(
-                f"this build runs circuits of up to {MAX_CUDA_QUBITS} qubits on CUDA; this "
-                f"one has {prog.n_qubits}. Move the inputs with .cpu() to run it on the CPU."
-            )
-        found = per[idx] = _core.CudaSmallProgram(prog.tape, prog.observables, idx)
+        found = per[idx] = upload(prog.tape, prog.observables, idx)
     return found
 
 
@@ -80,11 +95,23 @@ def _launch(
     jacobian: bool = False,
     keep_states: bool = False,
 ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
-    """(expvals [B, M], states [B, D] or None, grad_theta [B, P] or None, jac or None),
-    all float64 / complex128, from one launch on the current stream."""
     _check(theta, init)
+    prog = resident(key, theta.device)
+    return run(prog, theta, grad_out=grad_out, jacobian=jacobian, keep_states=keep_states)
+
+
+def run(
+    prog: GpuProgram,
+    theta: Tensor,
+    *,
+    grad_out: Tensor | None = None,
+    jacobian: bool = False,
+    keep_states: bool = False,
+) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
+    """(expvals [B, M], states [B, D] or None, grad_theta [B, P] or None, jac or None),
+    float64 / complex128, of ``prog`` at ``theta`` [B, P] (a CUDA tensor on the program's
+    GPU; its dtype picks the precision), queued on the current stream."""
     dev = theta.device
-    prog = resident(key, dev)
     th = _f64(theta)
     b, m, p = th.shape[0], prog.n_outputs, prog.n_params
     if th.shape[1] != p:
@@ -104,7 +131,7 @@ def _launch(
         gt = torch.empty((b, p), **f64)
     if jacobian:
         jac = torch.empty((b, m, p), **f64)
-    if b:
+    if b and prog.n_qubits <= MAX_SMALL_QUBITS:
         prog.launch(
             _precision(theta.dtype),
             b,
@@ -116,7 +143,50 @@ def _launch(
             state=0 if states is None else states.data_ptr(),
             jac=0 if jac is None else jac.data_ptr(),
         )
+    elif b:
+        _launch_large(prog, theta.dtype, th, out, states, g, gt, jac)  # type: ignore[arg-type]
     return out, states, gt, jac
+
+
+def _launch_large(
+    prog: _core.CudaLargeProgram,
+    dtype: torch.dtype,
+    th: Tensor,
+    out: Tensor,
+    states: Tensor | None,
+    g: Tensor | None,
+    gt: Tensor | None,
+    jac: Tensor | None,
+) -> None:
+    """The large-register kernels, one sample after another on the current stream, the
+    scratch (φ, λ, partial sums) allocated once for the batch."""
+    precision = _precision(dtype)
+    adjoint = g is not None or jac is not None
+    prog.check_memory(precision, adjoint)  # MemoryError before anything is allocated
+    dev = th.device
+    phi = torch.empty(1 << prog.n_qubits, dtype=_complex(dtype), device=dev)
+    lam = torch.empty_like(phi) if adjoint else None
+    partial = torch.empty(max(prog.partial_len, 1), dtype=torch.float64, device=dev)
+    stream = _stream(dev)
+
+    def ptr(t: Tensor | None, row: int) -> int:
+        return 0 if t is None else t[row].data_ptr()
+
+    for row in range(th.shape[0]):
+        prog.launch(
+            precision,
+            phi.data_ptr(),
+            partial.data_ptr(),
+            ptr(th, row),
+            ptr(out, row),
+            stream,
+            lam=0 if lam is None else lam.data_ptr(),
+            grad_out=ptr(g, row),
+            grad=ptr(gt, row),
+            jac=ptr(jac, row),
+        )
+        if states is not None:  # a forward-only run leaves the final state in φ
+            states[row].copy_(phi)
 
 
 def _complex(dtype: torch.dtype) -> torch.dtype:

@@ -2,10 +2,10 @@
 
 :class:`CudaRunner` has the interface of :func:`qoxide.runner.run`, ``_core.jacobian`` and
 ``_core.vjp`` (as the sharded runner does), so the PennyLane device swaps it in. What the
-CUDA kernels run — expectation values of Pauli sums on 1 to 12 qubits from ``|0…0⟩``,
-their Jacobian and VJP — runs on the GPU (one launch per call); anything else (probs, var,
-samples, states, Hermitian or projector observables, initial states, wider registers) runs
-on qoxide's CPU engine, and the runner counts both in :attr:`CudaRunner.calls`.
+CUDA kernels run — expectation values of Pauli sums on 1 to 32 qubits from ``|0…0⟩``,
+their Jacobian and VJP — runs on the GPU (:func:`qoxide.cuda_ops.run`); anything else
+(probs, var, samples, states, Hermitian or projector observables, initial states) runs on
+qoxide's CPU engine, and the runner counts both in :attr:`CudaRunner.calls`.
 """
 
 from __future__ import annotations
@@ -16,16 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import _core, runner
-from ._core import CudaSmallProgram
-from .cuda_ops import MAX_CUDA_QUBITS
+from . import _core, cuda_ops, runner
+from .cuda_ops import MAX_CUDA_QUBITS, GpuProgram
 
 # programs kept uploaded, most recently used last
 _CACHE_SIZE = 64
-
-
-def _stream(device: torch.device) -> int:
-    return int(torch.cuda.current_stream(device).cuda_stream)
 
 
 class CudaRunner:
@@ -37,7 +32,7 @@ class CudaRunner:
             raise ValueError(f"CudaRunner runs on a CUDA device, got {d}")
         self.device = torch.device("cuda", d.index if d.index is not None else 0)
         self.calls: Counter[str] = Counter()  # "gpu" / "cpu" launches, for tests and users
-        self._programs: OrderedDict[tuple, tuple[Any, CudaSmallProgram]] = OrderedDict()
+        self._programs: OrderedDict[tuple, tuple[Any, GpuProgram]] = OrderedDict()
 
     # the runner interface -------------------------------------------------------------
     def run(
@@ -79,7 +74,7 @@ class CudaRunner:
     # helpers ----------------------------------------------------------------------------
     def _program(
         self, tape: _core.Tape, observables: list, init: np.ndarray | None
-    ) -> CudaSmallProgram | None:
+    ) -> GpuProgram | None:
         """The uploaded program, or None when the kernels do not run this case."""
         if init is not None or tape.n_qubits > MAX_CUDA_QUBITS or not observables:
             return None
@@ -89,7 +84,7 @@ class CudaRunner:
             self._programs.move_to_end(key)
             return hit[1]
         try:
-            prog = CudaSmallProgram(tape, observables, self.device.index)
+            prog = cuda_ops.upload(tape, observables, self.device.index or 0)
         except NotImplementedError:  # a Hermitian or projector observable
             return None
         # the tape and observables stay referenced: their ids cannot be reused meanwhile
@@ -100,35 +95,16 @@ class CudaRunner:
 
     def _launch(
         self,
-        prog: CudaSmallProgram,
+        prog: GpuProgram,
         theta: np.ndarray,
         grad_out: np.ndarray | None = None,
         jacobian: bool = False,
     ) -> tuple[np.ndarray, Any, Any]:
         self.calls["gpu"] += 1
-        precision = "complex64" if theta.dtype == np.float32 else "complex128"
-        dev = self.device
-        th = torch.as_tensor(np.ascontiguousarray(theta, dtype=np.float64)).to(dev)
-        b, m, p = th.shape[0], prog.n_outputs, prog.n_params
-        out = torch.empty((b, m), dtype=torch.float64, device=dev)
-        g = gt = jac = None
-        if grad_out is not None:
-            g = torch.as_tensor(np.ascontiguousarray(grad_out, dtype=np.float64)).to(dev)
-            gt = torch.empty((b, p), dtype=torch.float64, device=dev)
-        if jacobian:
-            jac = torch.empty((b, m, p), dtype=torch.float64, device=dev)
-        if b:
-            prog.launch(
-                precision,
-                b,
-                th.data_ptr(),
-                out.data_ptr(),
-                _stream(dev),
-                grad_out=0 if g is None else g.data_ptr(),
-                grad_theta=0 if gt is None else gt.data_ptr(),
-                jac=0 if jac is None else jac.data_ptr(),
-            )
-        dtype = theta.dtype
+        dtype = theta.dtype  # float32: complex64 kernels; float64: complex128
+        th = torch.as_tensor(np.ascontiguousarray(theta)).to(self.device)
+        g = None if grad_out is None else torch.as_tensor(grad_out).to(self.device)
+        out, _, gt, jac = cuda_ops.run(prog, th, grad_out=g, jacobian=jacobian)
 
         def host(t: torch.Tensor | None) -> np.ndarray | None:
             return None if t is None else t.cpu().numpy().astype(dtype, copy=False)

@@ -5,6 +5,7 @@ mod call;
 mod circuit;
 mod compute;
 mod cuda;
+mod cuda_large;
 mod cuda_resident;
 mod errors;
 mod hsm;
@@ -25,6 +26,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     shard::register(m)?;
     cuda::register(m)?;
     cuda_resident::register(m)?;
+    cuda_large::register(m)?;
     m.add("MAX_QUBITS", qoxide_core::memory::MAX_QUBITS)?;
     m.add(
         "GATES",

@@ -11,9 +11,7 @@ learning demo (H layer, RY(x), depth x (CNOT pairs, shifted pairs, RY(w)), <Z_i>
 Every ratio is taken from figures measured in the same run. Prints one JSON line per
 measurement, then a table. ``--dry`` runs the CPU side only (tiny batches, no GPU needed):
 the torch statevector reference on the CPU is checked against qoxide first.
-Sections (ii) (one unfused gate at 26-30 qubits vs a device copy) and (iii) (layered
-circuits at 20-30 qubits) need the large-register kernels, which are not built yet: they
-are reported as skipped with that reason.
+Sections (ii) and (iii) (large registers) are benches/gpu_large.py.
 """
 
 from __future__ import annotations
@@ -178,8 +176,6 @@ def main() -> int:
         }
         rows.append(row)
         print(json.dumps(row))
-    for sec in ("one_unfused_gate_vs_copy", "layered_forward_and_adjoint"):
-        print(json.dumps({"section": sec, "skipped": "large-register CUDA kernels not built"}))
 
     print()
     tcol = f"torch_{dev.type}_s"

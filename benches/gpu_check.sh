@@ -11,7 +11,8 @@
 # The tests run with --noconftest (tests/conftest.py needs hypothesis, absent there).
 # Steps: install the wheel with `pip install --no-deps --target` into a temporary folder
 # (nothing else is touched), print qx.cuda's view of the machine, run the `gpu`-marked
-# tests, then benches/gpu_check.py (JSON lines + a table of ratios from the same run).
+# tests, then benches/gpu_check.py (batched small circuits) and benches/gpu_large.py (large
+# registers): JSON lines + tables of ratios from the same run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 py="${PYTHON:-python3}"
@@ -43,4 +44,5 @@ if [[ -z "$dry" ]]; then
     timeout 180 "$py" -m pytest -q -m gpu -p no:cacheprovider --noconftest \
         tests/test_cuda.py tests/test_cuda_ops.py tests/test_pennylane_gpu.py
 fi
-timeout 300 "$py" benches/gpu_check.py $dry
+timeout 150 "$py" benches/gpu_check.py $dry
+timeout 150 "$py" benches/gpu_large.py $dry

@@ -11,10 +11,10 @@ module passes those folders to the native side through ``QOXIDE_NVRTC`` when it 
 then ``$VIRTUAL_ENV`` / ``$CONDA_PREFIX``; then the system loader (``LD_LIBRARY_PATH``).
 
 What runs on CUDA in this build: circuits called with torch CUDA tensors (inputs and
-weights on one GPU) whose measurements are expectation values of Pauli sums, on 1 to 12
-qubits — forward, expectation values, the adjoint VJP (backward) and the Jacobian, each one
-launch over the whole batch on torch's current stream, outputs allocated by torch, no host
-copy (:mod:`qoxide.cuda_ops`). Everything else raises NotImplementedError saying so.
+weights on one GPU) whose measurements are expectation values of Pauli sums, on 1 to 32
+qubits — forward, expectation values, the adjoint VJP (backward) and the Jacobian, on
+torch's current stream, outputs allocated by torch, no host copy (:mod:`qoxide.cuda_ops`).
+Everything else raises NotImplementedError saying so.
 """
 
 from __future__ import annotations

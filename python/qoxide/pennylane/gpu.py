@@ -5,9 +5,10 @@ NVIDIA GPU.
     dev = qml.device("qoxide.gpu", wires=4, device=1, c_dtype=np.complex64)
 
 Same capabilities, options and results as ``qoxide.qubit``. Expectation values of Pauli
-sums on up to 12 qubits, and their adjoint derivatives, run on the GPU (one launch per
-stack of circuits); other measurements, shots, Hermitian or projector observables, initial
-states and wider registers run on qoxide's CPU engine. ``dev.backend_calls`` counts both.
+sums on up to 32 qubits, and their adjoint derivatives, run on the GPU (one batched launch
+per stack of circuits up to 12 qubits); other measurements, shots, Hermitian or projector
+observables and initial states run on qoxide's CPU engine. ``dev.backend_calls`` counts
+both.
 Creating it where no GPU is usable raises a DeviceError with the reason.
 """
 

@@ -221,3 +221,31 @@ def test_compile_and_func_on_cuda() -> None:
     jac = torch.func.jacrev(lambda b: net(x[0], b))(w)
     want = torch.func.jacrev(lambda b: net(x[0].cpu(), b))(w.cpu())
     torch.testing.assert_close(jac.cpu(), want, atol=1e-10, rtol=0)
+
+
+@gpu
+def test_trainer_fits_a_quantum_model_on_the_gpu() -> None:
+    from qoxide.train import Trainer
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(0)
+    x = torch.rand(64, 8)
+    y = (x.sum(1) > 4).long()
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    results = {}
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(1)
+        model = qx.nn.DressedQuantumNet(8, 4, 3, 2)
+        trainer = Trainer(
+            model,
+            torch.optim.SGD(model.parameters(), lr=0.1),
+            torch.nn.CrossEntropyLoss(),
+            epochs=2,
+            device=device,
+            progress=False,
+        )
+        results[device] = [h["loss"] for h in trainer.fit(loader, seed=0).train_history]
+        assert next(trainer.model.parameters()).device.type == device
+    torch.testing.assert_close(
+        torch.tensor(results["cuda"]), torch.tensor(results["cpu"]), rtol=1e-4, atol=1e-6
+    )

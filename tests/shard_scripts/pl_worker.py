@@ -43,7 +43,7 @@ def main() -> None:
     except NotImplementedError:
         res["shots_refused"] = np.array(True)
     # the state really was sharded: collectives ran, the shard holds 2^(n-k) amplitudes
-    comm = dev._sharded.comm
+    comm = dev._runner.comm
     res["collectives"] = np.array(sum(comm.calls.values()))
     res["ranks"] = np.array(comm.size)
     rank = int(os.environ["RANK"])

@@ -244,9 +244,8 @@ impl<T: Real> Builder<'_, T> {
     fn permute_row(&mut self, r: usize, sigma: &[u8; LANES]) {
         let p = self.slots[r] as usize;
         let (d, perm) = (self.diag[p], self.perm[p]);
-        for l in 0..LANES {
-            let from = sigma[l] as usize;
-            (self.diag[p][l], self.perm[p][l]) = (d[from], perm[from]);
+        for (l, &from) in sigma.iter().enumerate() {
+            (self.diag[p][l], self.perm[p][l]) = (d[from as usize], perm[from as usize]);
         }
     }
 

@@ -70,6 +70,9 @@ fn main() {
     };
     for &on in modes {
         for (prec, f32) in [("c128", false), ("c64", true)] {
+            if std::env::var("PREC").is_ok_and(|p| p != prec) {
+                continue;
+            }
             let t = Instant::now();
             for _ in 0..reps {
                 let e = if f32 {

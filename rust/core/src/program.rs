@@ -205,7 +205,10 @@ fn tile_pass<'k, T: Real>(
     let mut ks = Vec::new();
     merge_single_qubit_runs(tiling.n_bits(), local, |k| ks.push(k.clone()));
     let passes = regblock::passes(ks, block_bits);
-    tiling.for_each(s, par, |_, buf| passes.iter().for_each(|p| p.apply(buf)));
+    let steps = passes.iter().map(|p| p.groups(tiling.amps())).sum();
+    tiling.for_each(s, par, steps, |_, buf, ahead| {
+        passes.iter().for_each(|p| p.apply_ahead(buf, ahead))
+    });
 }
 
 /// Run `kernels` (circuit order) on the state `s` as the tiled engine does, planned for this

@@ -12,9 +12,12 @@
 //! The rows are 2^k groups of `LANES` consecutive amplitudes: block bits are at least
 //! `LANE_BITS`, and gates on the lane bits below them run in the block too, as per-lane
 //! coefficients and lane shuffles (SWAPs and two-qubit matrices that touch a lane bit do
-//! not: they stay kernels of their own).
+//! not: they stay kernels of their own). Flips of lane bits (a CNOT chain through them) are
+//! lane permutations, composed at build time into one permute per row; a flip of a row bit
+//! under a lane control is a per-lane exchange of rows (a blend).
 
 use super::index::set_bits;
+use super::tile::Ahead;
 use super::Kernel;
 use crate::scalar::{Real, C};
 
@@ -73,6 +76,12 @@ enum Step<T> {
     },
     /// Each listed row times its lane factors.
     Scale { rows: Vec<(u8, Box<Soa<T>>)> },
+    /// Each listed row's lanes permuted, `x[l] <- x[idx[l]]`: permutations across lane
+    /// bits (a CNOT chain through them), composed at build time.
+    Perm { rows: Vec<(u8, [u8; LANES])> },
+    /// Each (row, row) pair exchanges the lanes set in `lanes` (a flip of a row bit under a
+    /// control on lane bits).
+    Blend { lanes: u32, pairs: Vec<(u8, u8)> },
 }
 
 /// Whether `k` has a form inside a block: everything but dense matrices on 3+ bits, and
@@ -115,6 +124,7 @@ impl<T: Real> RegBlock<T> {
             bits,
             slots: (0..rows as u8).collect(),
             diag: vec![[C::new(T::one(), T::zero()); LANES]; rows],
+            perm: vec![IDENTITY; rows],
             steps: Vec::new(),
         };
         for k in kernels {
@@ -123,7 +133,7 @@ impl<T: Real> RegBlock<T> {
             }
             b.add(k);
         }
-        b.flush_diag();
+        b.flush();
         Some(RegBlock {
             offsets: (0..rows)
                 .map(|r| set_bits(r).map(|j| 1usize << bits[j as usize]).sum())
@@ -137,18 +147,35 @@ impl<T: Real> RegBlock<T> {
     /// Apply the block to `s` (a state or a gathered tile of 2^n amplitudes, n above every
     /// block bit), serially.
     pub fn apply(&self, s: &mut [C<T>]) {
-        apply_block(self, s)
+        apply_block(self, s, &mut Ahead::none())
+    }
+
+    /// Groups in a buffer of `amps` amplitudes: the steps `apply_ahead` makes on `ahead`.
+    fn groups(&self, amps: usize) -> usize {
+        amps >> self.mask.count_ones()
     }
 }
 
 struct Builder<'a, T> {
     bits: &'a [u32],
     slots: Vec<u8>,
-    /// Pending diagonal factors of each PHYSICAL row, per lane (renames move rows, not
-    /// factors; lane shuffles flush them first).
+    /// The pending lane permutation `perm` and then diagonal factors `diag` of each PHYSICAL
+    /// row (renames move rows, not these): row p holds `diag[p][l] * stored[perm[p][l]]` at
+    /// lane l. Steps that mix rows or lanes flush them first.
     diag: Vec<LaneVec<T>>,
+    perm: Vec<[u8; LANES]>,
     steps: Vec<Step<T>>,
 }
+
+const IDENTITY: [u8; LANES] = {
+    let mut id = [0u8; LANES];
+    let mut l = 0;
+    while l < LANES {
+        id[l] = l as u8;
+        l += 1;
+    }
+    id
+};
 
 /// A control split into its row part (row-index mask and value) and its lane part.
 struct Split {
@@ -184,7 +211,16 @@ impl<T: Real> Builder<'_, T> {
         (0..self.slots.len()).filter(|r| r & m == v).collect()
     }
 
-    fn flush_diag(&mut self) {
+    /// Emit the pending permutations and factors as steps.
+    fn flush(&mut self) {
+        let rows: Vec<(u8, [u8; LANES])> = (self.perm.iter().enumerate())
+            .filter(|(_, p)| **p != IDENTITY)
+            .map(|(r, p)| (r as u8, *p))
+            .collect();
+        if !rows.is_empty() {
+            self.steps.push(Step::Perm { rows });
+            self.perm.fill(IDENTITY);
+        }
         let one = C::new(T::one(), T::zero());
         let rows: Vec<(u8, Box<Soa<T>>)> = (self.diag.iter().enumerate())
             .filter(|(_, d)| d.iter().any(|z| *z != one))
@@ -204,9 +240,18 @@ impl<T: Real> Builder<'_, T> {
         }
     }
 
+    /// Move logical row `r`'s lane `sigma[l]` to lane l (after its pending factors).
+    fn permute_row(&mut self, r: usize, sigma: &[u8; LANES]) {
+        let p = self.slots[r] as usize;
+        let (d, perm) = (self.diag[p], self.perm[p]);
+        for (l, &from) in sigma.iter().enumerate() {
+            (self.diag[p][l], self.perm[p][l]) = (d[from as usize], perm[from as usize]);
+        }
+    }
+
     /// A 2x2 matrix `m` on state bit `t`, on the rows and lanes a control selects.
     fn mat1(&mut self, t: u32, m: [C<T>; 4], c: &Split) {
-        self.flush_diag();
+        self.flush();
         let (one, zero) = (C::new(T::one(), T::zero()), C::new(T::zero(), T::zero()));
         let rows = self.selected(c);
         if t < LANE_BITS {
@@ -256,7 +301,7 @@ impl<T: Real> Builder<'_, T> {
 
     /// Compile one kernel (which has a row form).
     fn add(&mut self, k: &Kernel<T>) {
-        let (one, zero) = (C::new(T::one(), T::zero()), C::new(T::zero(), T::zero()));
+        let one = C::new(T::one(), T::zero());
         match k {
             Kernel::Identity => {}
             Kernel::Mat1 { t, m, ctrl } => {
@@ -286,11 +331,30 @@ impl<T: Real> Builder<'_, T> {
             }
             Kernel::Flip { t, ctrl } => {
                 let c = self.split(ctrl.mask, ctrl.value);
-                if *t < LANE_BITS || c.lanes.0 != 0 {
-                    // data moves between lanes: a shuffle, or per-lane row swaps
-                    return self.mat1(*t, [zero, one, one, zero], &c);
+                if *t < LANE_BITS {
+                    // data moves between lanes: a lane permutation of the selected rows
+                    let shift = 1usize << t;
+                    let sigma = std::array::from_fn(|l| match c.lane_ok(l) {
+                        true => (l ^ shift) as u8,
+                        false => l as u8,
+                    });
+                    for r in self.selected(&c) {
+                        self.permute_row(r, &sigma);
+                    }
+                    return;
                 }
                 let o = self.row_bit(*t);
+                if c.lanes.0 != 0 {
+                    // rows swap the lanes the control selects
+                    self.flush();
+                    let lanes = (0..LANES).filter(|&l| c.lane_ok(l)).map(|l| 1 << l).sum();
+                    let pairs = (self.selected(&c).into_iter())
+                        .filter(|&r| r & o == 0)
+                        .map(|r| (self.slots[r], self.slots[r | o]))
+                        .collect();
+                    self.steps.push(Step::Blend { lanes, pairs });
+                    return;
+                }
                 for r in self.selected(&c) {
                     if r & o == 0 {
                         self.slots.swap(r, r | o);
@@ -307,7 +371,7 @@ impl<T: Real> Builder<'_, T> {
                 }
             }
             Kernel::Mat2 { t0, t1, m } => {
-                self.flush_diag();
+                self.flush();
                 let (hi, lo) = (self.row_bit(*t0), self.row_bit(*t1));
                 let quads = (0..self.slots.len())
                     .filter(|r| r & (hi | lo) == 0)
@@ -331,31 +395,32 @@ struct Rows<T> {
 }
 
 /// The block on `s`, in the widest instruction set the CPU has.
-fn apply_block<T: Real>(block: &RegBlock<T>, s: &mut [C<T>]) {
+/// (`ahead`: a step of it per group.)
+fn apply_block<T: Real>(block: &RegBlock<T>, s: &mut [C<T>], ahead: &mut Ahead) {
     #[cfg(target_arch = "x86_64")]
     {
         if crate::cpu::has_avx512() {
             // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA (checked just above).
-            return unsafe { apply_avx512(block, s) };
+            return unsafe { apply_avx512(block, s, ahead) };
         }
         if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { apply_avx2(block, s) };
+            return unsafe { apply_avx2(block, s, ahead) };
         }
     }
-    run_block::<T, false, false>(block, s)
+    run_block::<T, false, false>(block, s, ahead)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-unsafe fn apply_avx512<T: Real>(block: &RegBlock<T>, s: &mut [C<T>]) {
-    run_block::<T, true, true>(block, s)
+unsafe fn apply_avx512<T: Real>(block: &RegBlock<T>, s: &mut [C<T>], ahead: &mut Ahead) {
+    run_block::<T, true, true>(block, s, ahead)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn apply_avx2<T: Real>(block: &RegBlock<T>, s: &mut [C<T>]) {
-    run_block::<T, true, false>(block, s)
+unsafe fn apply_avx2<T: Real>(block: &RegBlock<T>, s: &mut [C<T>], ahead: &mut Ahead) {
+    run_block::<T, true, false>(block, s, ahead)
 }
 
 /// `a * b + c`, fused where the instruction set has FMA (without it `mul_add` is a
@@ -373,7 +438,11 @@ fn madd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
 /// AVX-512, whose permutes split a row into real and imaginary parts (the compiler's own
 /// split of interleaved data uses gathers).
 #[inline(always)]
-fn run_block<T: Real, const FMA: bool, const WIDE: bool>(block: &RegBlock<T>, s: &mut [C<T>]) {
+fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
+    block: &RegBlock<T>,
+    s: &mut [C<T>],
+    ahead: &mut Ahead,
+) {
     let z = T::zero();
     let mut x = Rows {
         re: [[z; LANES]; MAX_ROWS],
@@ -383,6 +452,7 @@ fn run_block<T: Real, const FMA: bool, const WIDE: bool>(block: &RegBlock<T>, s:
     while base < s.len() {
         // next index with no block or lane bit set
         let next = ((base | block.mask) + 1) & !block.mask;
+        ahead.step();
         #[cfg(target_arch = "x86_64")]
         if FMA && next < s.len() {
             // the rows lie 2^bit apart: the hardware prefetchers miss them
@@ -454,6 +524,60 @@ mod wide {
             let idx = _mm512_loadu_si512(idx.as_ptr() as *const _);
             _mm512_storeu_pd(dst, _mm512_permutexvar_pd(idx, lo));
             _mm512_storeu_pd(dst.add(8), _mm512_permutexvar_pd(idx, hi));
+        }
+        out
+    }
+
+    /// `v` with lane `idx[l]` moved to lane l.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+    pub unsafe fn permute<T: Real>(v: &[T; LANES], idx: &[u8; LANES]) -> [T; LANES] {
+        let mut out = *v;
+        let (src, dst) = (v.as_ptr(), out.as_mut_ptr());
+        let idx = _mm_loadu_si128(idx.as_ptr() as *const __m128i);
+        if TypeId::of::<T>() == TypeId::of::<f32>() {
+            let x = _mm512_loadu_ps(src as *const f32);
+            let idx = _mm512_cvtepu8_epi32(idx);
+            _mm512_storeu_ps(dst as *mut f32, _mm512_permutexvar_ps(idx, x));
+        } else {
+            // lane index bit 3 picks the upper half: a two-source permute
+            let (src, dst) = (src as *const f64, dst as *mut f64);
+            let (lo, hi) = (_mm512_loadu_pd(src), _mm512_loadu_pd(src.add(8)));
+            let (i0, i1) = (
+                _mm512_cvtepu8_epi64(idx),
+                _mm512_cvtepu8_epi64(_mm_srli_si128::<8>(idx)),
+            );
+            _mm512_storeu_pd(dst, _mm512_permutex2var_pd(lo, i0, hi));
+            _mm512_storeu_pd(dst.add(8), _mm512_permutex2var_pd(lo, i1, hi));
+        }
+        out
+    }
+
+    /// Lane l of `b` where bit l of `mask` is set, else of `a`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+    pub unsafe fn select<T: Real>(mask: u32, a: &[T; LANES], b: &[T; LANES]) -> [T; LANES] {
+        let mut out = *a;
+        let dst = out.as_mut_ptr();
+        if TypeId::of::<T>() == TypeId::of::<f32>() {
+            let (a, b) = (a.as_ptr() as *const f32, b.as_ptr() as *const f32);
+            let v = _mm512_mask_blend_ps(mask as u16, _mm512_loadu_ps(a), _mm512_loadu_ps(b));
+            _mm512_storeu_ps(dst as *mut f32, v);
+        } else {
+            let (a, b, dst) = (
+                a.as_ptr() as *const f64,
+                b.as_ptr() as *const f64,
+                dst as *mut f64,
+            );
+            for h in 0..2 {
+                let k = (mask >> (8 * h)) as u8;
+                let v = _mm512_mask_blend_pd(
+                    k,
+                    _mm512_loadu_pd(a.add(8 * h)),
+                    _mm512_loadu_pd(b.add(8 * h)),
+                );
+                _mm512_storeu_pd(dst.add(8 * h), v);
+            }
         }
         out
     }
@@ -596,6 +720,23 @@ fn run_step<T: Real, const FMA: bool, const WIDE: bool>(x: &mut Rows<T>, step: &
             4 => lane_step::<T, FMA, WIDE, 4>(x, a, b, rows),
             _ => lane_step::<T, FMA, WIDE, 8>(x, a, b, rows),
         },
+        Step::Perm { rows } => {
+            for (r, idx) in rows {
+                let r = *r as usize;
+                x.re[r] = permute::<T, WIDE>(&x.re[r], idx);
+                x.im[r] = permute::<T, WIDE>(&x.im[r], idx);
+            }
+        }
+        Step::Blend { lanes, pairs } => {
+            for &(p, q) in pairs {
+                let (p, q) = (p as usize, q as usize);
+                let (pr, pi, qr, qi) = (x.re[p], x.im[p], x.re[q], x.im[q]);
+                x.re[p] = select::<T, WIDE>(*lanes, &pr, &qr);
+                x.im[p] = select::<T, WIDE>(*lanes, &pi, &qi);
+                x.re[q] = select::<T, WIDE>(*lanes, &qr, &pr);
+                x.im[q] = select::<T, WIDE>(*lanes, &qi, &pi);
+            }
+        }
         Step::Scale { rows } => {
             for (r, d) in rows {
                 let r = *r as usize;
@@ -663,6 +804,28 @@ fn partners<T: Real, const WIDE: bool, const SHIFT: usize>(
     )
 }
 
+/// `v` with lane `idx[l]` moved to lane l.
+#[inline(always)]
+fn permute<T: Real, const WIDE: bool>(v: &[T; LANES], idx: &[u8; LANES]) -> [T; LANES] {
+    #[cfg(target_arch = "x86_64")]
+    if WIDE {
+        // SAFETY: WIDE callers enabled AVX-512.
+        return unsafe { wide::permute(v, idx) };
+    }
+    std::array::from_fn(|l| v[idx[l] as usize])
+}
+
+/// Lane l of `b` where bit l of `mask` is set, else of `a`.
+#[inline(always)]
+fn select<T: Real, const WIDE: bool>(mask: u32, a: &[T; LANES], b: &[T; LANES]) -> [T; LANES] {
+    #[cfg(target_arch = "x86_64")]
+    if WIDE {
+        // SAFETY: WIDE callers enabled AVX-512.
+        return unsafe { wide::select(mask, a, b) };
+    }
+    std::array::from_fn(|l| if (mask >> l) & 1 == 1 { b[l] } else { a[l] })
+}
+
 /// Passes over a buffer: the kernels of a fused tile, runs of them on few bits merged into
 /// register blocks.
 #[derive(Clone, Debug)]
@@ -673,9 +836,22 @@ pub enum Pass<T> {
 
 impl<T: Real> Pass<T> {
     pub fn apply(&self, s: &mut [C<T>]) {
+        self.apply_ahead(s, &mut Ahead::none())
+    }
+
+    /// `apply`, a block stepping `ahead` once per group (`groups` steps).
+    pub fn apply_ahead(&self, s: &mut [C<T>], ahead: &mut Ahead) {
         match self {
             Pass::One(k) => k.apply(s, false),
-            Pass::Block(b) => b.apply(s),
+            Pass::Block(b) => apply_block(b, s, ahead),
+        }
+    }
+
+    /// The steps `apply_ahead` makes on a buffer of `amps` amplitudes.
+    pub fn groups(&self, amps: usize) -> usize {
+        match self {
+            Pass::One(_) => 0,
+            Pass::Block(b) => b.groups(amps),
         }
     }
 }
@@ -840,6 +1016,8 @@ mod tests {
             [1, 2, L + 1],
             [L - 1, 0, L + 4],
             [2, L + 5, 0],
+            [L + 1, 2, L + 3], // a lane permutation under a row control
+            [3, 1, 0],         // every bit a lane bit
         ];
         for bits in cases {
             let (ks, rows) = block_case::<f64>(bits);
@@ -857,20 +1035,23 @@ mod tests {
 
     #[test]
     fn every_instruction_set_tier_gives_the_same_state() {
-        let (ks, rows) = block_case::<f64>([1, L + 3, L]);
-        let refs: Vec<&Kernel<f64>> = ks.iter().collect();
-        let block = RegBlock::new(&rows, &refs).unwrap();
-        let mut direct = state(N);
-        ks.iter().for_each(|k| k.apply(&mut direct, false));
-        let mut portable = state(N);
-        run_block::<f64, false, false>(&block, &mut portable);
-        assert!(close(&portable, &direct));
-        #[cfg(target_arch = "x86_64")]
-        if crate::cpu::has_avx2_fma() {
-            let mut avx2 = state(N);
-            // SAFETY: the CPU has AVX2 and FMA (checked just above)
-            unsafe { apply_avx2(&block, &mut avx2) };
-            assert!(close(&avx2, &direct));
+        // lane blends, lane permutations under row and lane controls
+        for bits in [[1, L + 3, L], [L + 2, 0, 3], [1, 2, L + 1]] {
+            let (ks, rows) = block_case::<f64>(bits);
+            let refs: Vec<&Kernel<f64>> = ks.iter().collect();
+            let block = RegBlock::new(&rows, &refs).unwrap();
+            let mut direct = state(N);
+            ks.iter().for_each(|k| k.apply(&mut direct, false));
+            let mut portable = state(N);
+            run_block::<f64, false, false>(&block, &mut portable, &mut Ahead::none());
+            assert!(close(&portable, &direct), "bits {bits:?}");
+            #[cfg(target_arch = "x86_64")]
+            if crate::cpu::has_avx2_fma() {
+                let mut avx2 = state(N);
+                // SAFETY: the CPU has AVX2 and FMA (checked just above)
+                unsafe { apply_avx2(&block, &mut avx2, &mut Ahead::none()) };
+                assert!(close(&avx2, &direct), "bits {bits:?}");
+            }
         }
     }
 
@@ -886,8 +1067,13 @@ mod tests {
             k.apply(&mut direct, false);
         }
         let refs: Vec<&Kernel<f32>> = ks.iter().collect();
-        RegBlock::new(&rows, &refs).unwrap().apply(&mut s);
-        assert!(s.iter().zip(&direct).all(|(x, y)| (x - y).norm() < 1e-5));
+        let block = RegBlock::new(&rows, &refs).unwrap();
+        let mut portable = s.clone();
+        block.apply(&mut s);
+        run_block::<f32, false, false>(&block, &mut portable, &mut Ahead::none());
+        for got in [&s, &portable] {
+            assert!(got.iter().zip(&direct).all(|(x, y)| (x - y).norm() < 1e-5));
+        }
     }
 
     #[test]
@@ -923,7 +1109,8 @@ mod tests {
             m: vec![C::new(1.0, 0.0); 16].into(),
         };
         assert!(RegBlock::new(&[L, L + 1], &[&dense]).is_none());
-        assert!(RegBlock::<f64>::new(&[L, L + 1, L + 2, L + 3, L + 4], &[]).is_none());
+        let too_many: Vec<u32> = (L..L + MAX_BLOCK_BITS + 1).collect();
+        assert!(RegBlock::<f64>::new(&too_many, &[]).is_none());
     }
 
     #[test]

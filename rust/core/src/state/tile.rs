@@ -98,22 +98,40 @@ impl Tiling {
         }
     }
 
-    /// Run `f(tile index, buffer)` on every tile of `s` (gathered before, scattered after),
-    /// tiles in parallel if `par`.
+    /// Run `f(tile index, buffer, ahead)` on every tile of `s` (gathered before, scattered
+    /// after), tiles in parallel if `par`. `ahead` fetches the next tile into L2 in `steps`
+    /// calls of `Ahead::step` (0: none), so that its gather does not wait on memory.
     pub fn for_each<T: Real>(
         &self,
         s: &mut [C<T>],
         par: bool,
-        f: impl Fn(usize, &mut [C<T>]) + Sync + Send,
+        steps: usize,
+        f: impl Fn(usize, &mut [C<T>], &mut Ahead) + Sync + Send,
     ) {
         let p = SharedMut(s.as_mut_ptr());
+        let amp = std::mem::size_of::<C<T>>();
+        let run_lines = (self.run * amp).div_ceil(64);
+        let per_step = match steps {
+            0 => 0,
+            _ => (self.runs.len() * run_lines).div_ceil(steps),
+        };
         let one = |buf: &mut Vec<C<T>>, g: usize| unsafe {
+            let buf = aligned(buf, self.amps());
             // tiles are disjoint: each is read and written by exactly one task
             self.gather(p, g, buf);
-            f(g, buf);
+            let mut ahead = Ahead {
+                base: p.0.add(self.outer.base((g + 1) % self.count())) as *const u8,
+                runs: &self.runs,
+                amp,
+                run_lines,
+                per_step,
+                run: 0,
+                line: 0,
+            };
+            f(g, buf, &mut ahead);
             self.scatter(p, g, buf);
         };
-        let fresh = || vec![C::new(T::zero(), T::zero()); self.amps()];
+        let fresh = || vec![C::new(T::zero(), T::zero()); self.amps() + ALIGN_SLACK];
         if par && self.count() > 1 {
             (0..self.count()).into_par_iter().for_each_init(fresh, one);
         } else {
@@ -121,6 +139,67 @@ impl Tiling {
             (0..self.count()).for_each(|g| one(&mut buf, g));
         }
     }
+}
+
+/// The cache lines of a tile, fetched into L2 a few at a time while another computes (a
+/// prefetch never faults, and a tile that another task takes meanwhile is merely fetched
+/// twice).
+pub struct Ahead<'a> {
+    base: *const u8,
+    runs: &'a [usize],
+    amp: usize,
+    run_lines: usize,
+    per_step: usize,
+    /// Next line: `line` of run `run`.
+    run: usize,
+    line: usize,
+}
+
+impl Ahead<'_> {
+    /// Nothing to fetch.
+    pub fn none() -> Ahead<'static> {
+        Ahead {
+            base: std::ptr::null(),
+            runs: &[],
+            amp: 0,
+            run_lines: 0,
+            per_step: 0,
+            run: 0,
+            line: 0,
+        }
+    }
+
+    /// Fetch the next few lines.
+    #[inline(always)]
+    pub fn step(&mut self) {
+        for _ in 0..self.per_step {
+            let Some(&r) = self.runs.get(self.run) else {
+                return;
+            };
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a prefetch never faults (the address lies in the state anyway)
+            unsafe {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+                let at = self.base.wrapping_add(r * self.amp + self.line * 64);
+                _mm_prefetch::<_MM_HINT_T1>(at as *const i8);
+            }
+            self.line += 1;
+            if self.line == self.run_lines {
+                (self.run, self.line) = (self.run + 1, 0);
+            }
+        }
+    }
+}
+
+/// Amplitudes a buffer holds beyond its use, so that `aligned` finds a cache-line start.
+const ALIGN_SLACK: usize = 64;
+
+/// The `len` amplitudes of `buf` from its first cache-line boundary: the register blocks'
+/// 64-byte row loads and stores then never straddle two lines (a large allocation starts 16
+/// bytes past a page boundary).
+fn aligned<T: Real>(buf: &mut [C<T>], len: usize) -> &mut [C<T>] {
+    let off = buf.as_ptr().align_offset(64);
+    &mut buf[off..off + len]
 }
 
 #[cfg(test)]
@@ -200,7 +279,8 @@ mod tests {
         let local: Vec<_> = kernels.iter().map(|k| t.localise(k)).collect();
         for par in [false, true] {
             let mut tiled = state(n);
-            t.for_each(&mut tiled, par, |_, buf| {
+            t.for_each(&mut tiled, par, 7, |_, buf, ahead| {
+                ahead.step();
                 local.iter().for_each(|k| k.apply(buf, false))
             });
             for (a, b) in tiled.iter().zip(&direct) {

@@ -42,7 +42,7 @@ print(json.dumps({
 PY
 if [[ -z "$dry" ]]; then
     timeout 180 "$py" -m pytest -q -m gpu -p no:cacheprovider --noconftest \
-        tests/test_cuda.py tests/test_cuda_ops.py tests/test_pennylane_gpu.py
+        tests/test_cuda.py tests/test_cuda_ops.py tests/test_pennylane_gpu.py tests/test_hsm_cuda.py
 fi
 timeout 150 "$py" benches/gpu_check.py $dry
 timeout 150 "$py" benches/gpu_large.py $dry

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import qoxide as qx
 import torch
+from gpu_check import timed  # this folder is on sys.path when run as a script
 from qoxide import cuda_ops
 
 LAYERS = 2
@@ -50,18 +49,6 @@ def one_gate_tape(n: int, with_gate: bool) -> tuple[Any, list[Any]]:
     if with_gate:
         t.add("RX", [0], [0])
     return t, [qx._core.Observable.pauli(n, [(1.0, [(0, "Z")])])]
-
-
-def timed(fn: Callable[[], Any], sync: Callable[[], None], repeats: int) -> float:
-    fn()
-    sync()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def gpu_run(tape: Any, obs: list, theta: np.ndarray, dtype: torch.dtype, **kw: Any) -> Callable:

@@ -29,7 +29,8 @@ pub(crate) struct Device {
     functions: Mutex<HashMap<&'static str, (CudaFunction, usize)>>,
 }
 
-fn drv<T, E: std::fmt::Debug>(what: &str, r: std::result::Result<T, E>) -> Result<T> {
+/// A cudarc result as this crate's error, naming what failed.
+pub(crate) fn drv<T, E: std::fmt::Debug>(what: &str, r: std::result::Result<T, E>) -> Result<T> {
     r.map_err(|e| CudaError::Driver(format!("{what}: {e:?}")))
 }
 

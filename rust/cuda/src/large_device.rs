@@ -12,17 +12,13 @@
 //! and kernels the host emulation verifies (tests/large_emulation.rs).
 
 use crate::avail::guarded;
-use crate::device::{device, Device};
+use crate::device::{device, drv, Device};
 use crate::error::{CudaError, Result};
 use crate::large::{LargeArgs, LargeBuffers, LargeProgram, LaunchShape, Launcher, ProgramPtrs};
 use crate::program::{Adjoint, Precision, RunOutput};
 use crate::resident::bytes_of;
 use cudarc::driver::{CudaSlice, DevicePtr, LaunchConfig};
 use std::ffi::c_void;
-
-fn drv<T, E: std::fmt::Debug>(what: &str, r: std::result::Result<T, E>) -> Result<T> {
-    r.map_err(|e| CudaError::Driver(format!("{what}: {e:?}")))
-}
 
 /// Queues each launch on `stream` of device `d` (asynchronous).
 struct GpuLauncher {

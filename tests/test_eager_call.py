@@ -194,3 +194,44 @@ def test_a_frozen_weight_gets_no_gradient():
     w.requires_grad_()
     affine(x, w, v).sum().backward()
     assert w.grad is not None and v.grad is None and x.grad is None
+
+
+@pytest.mark.parametrize(("name", "fn", "make"), CASES, ids=[c[0] for c in CASES])
+def test_as_tuple_splits_per_measurement_on_every_route(name, fn, make):
+    """``as_tuple=True``: one tensor per measurement (PennyLane's convention) equal to the
+    columns of the stacked result, with the same gradients, on the eager route (no split
+    node: the entries come straight from the native node), through the ops (torch.func)
+    and for numpy arguments; one measurement stays one tensor."""
+    args = [a.requires_grad_() for a in make(torch.float64)]
+    ref = fn(*args)
+    cot = rand(*ref.shape, seed=7)
+    ref_grads = torch.autograd.grad(ref, args, cot)
+    got = fn(*args, as_tuple=True)
+    if fn is gather:  # a single measurement
+        assert isinstance(got, torch.Tensor)
+        torch.testing.assert_close(got, ref, rtol=0, atol=1e-12)
+        return
+    assert isinstance(got, tuple) and len(got) == ref.shape[-1]
+    for k, g in enumerate(got):
+        assert g.shape == ref.shape[:-1]
+        assert type(g.grad_fn).__name__ == "EagerCircuitFunctionBackward"
+        torch.testing.assert_close(g, ref[..., k], rtol=0, atol=1e-12)
+    # cotangents for only some of the entries: the others count as zeros
+    part = torch.autograd.grad(
+        (got[0] * cot[..., 0] + got[-1] * cot[..., -1]).sum(), args, retain_graph=True
+    )
+    masked = cot.clone()
+    masked[..., 1:-1] = 0
+    for g, r in zip(part, torch.autograd.grad(fn(*args), args, masked), strict=True):
+        torch.testing.assert_close(g, r, rtol=0, atol=1e-12)
+    grads = torch.autograd.grad(torch.stack(got, -1), args, cot)
+    for g, r in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, r, rtol=0, atol=1e-12)
+    ops_out, pull = torch.func.vjp(lambda *a: torch.stack(fn(*a, as_tuple=True), -1), *args)
+    torch.testing.assert_close(ops_out, ref, rtol=0, atol=1e-12)
+    for g, r in zip(pull(cot), ref_grads, strict=True):
+        torch.testing.assert_close(g, r, rtol=0, atol=1e-12)
+    np_out = fn(*[a.detach().numpy() for a in args], as_tuple=True)
+    assert isinstance(np_out, tuple)
+    for k, o in enumerate(np_out):
+        np.testing.assert_allclose(o, ref[..., k].detach().numpy(), rtol=0, atol=1e-12)

@@ -559,7 +559,7 @@ def test_later_calls_follow_argument_dtypes_shapes_and_keywords(monkeypatch):
 def test_steady_state_layer_takes_the_plan_and_minimal_views(monkeypatch):
     """A TorchLayer's steady-state calls skip the conversion machinery for every batch size,
     follow the input dtype, and a tuple of expvals reaches TorchLayer's [M, B, 1] layout
-    with two views of the one native output (was three); a QNode's tuple is one unbind."""
+    with two views of the one native output (was three); a QNode's tuple has no split node."""
     torch.manual_seed(12)
     tl = qml.qnn.TorchLayer(
         dressed_qnode("default.qubit", "backprop", 4, 6), {"q_weights_flat": 24}
@@ -586,7 +586,9 @@ def test_steady_state_layer_takes_the_plan_and_minimal_views(monkeypatch):
     assert nodes_above_native(conv(q_in)) == 2
     monkeypatch.undo()
     qconv = qx.from_pennylane(qnode(_dressed(batched=True), 4))
-    assert [nodes_above_native(t) for t in qconv(q_in, conv.q_weights_flat)] == [1] * 4
+    qconv(q_in, conv.q_weights_flat)  # records; later calls take the plan
+    # the plan's tuple comes straight from the native node (as_tuple): no split node
+    assert [nodes_above_native(t) for t in qconv(q_in, conv.q_weights_flat)] == [0] * 4
 
 
 def test_keyword_only_arguments_with_defaults():
@@ -600,3 +602,27 @@ def test_keyword_only_arguments_with_defaults():
     x = torch.randn(3, 1, dtype=torch.float64)
     for kwargs in ({}, {"wire": 1}, {"scale": 2.0}, {}):
         torch.testing.assert_close(conv(x, **kwargs), ref(x, **kwargs))
+
+
+def test_steady_state_calls_take_the_circuits_eager_cache(monkeypatch):
+    """A converted QNode or TorchLayer passes its dtype to the circuit explicitly; once seen,
+    such calls must still take the circuit's cached eager path (no argument checks, no
+    program lookup: ~20 µs of a 4-qubit call) rather than the full call."""
+    torch.manual_seed(13)
+    tl = qml.qnn.TorchLayer(
+        dressed_qnode("default.qubit", "backprop", 4, 6), {"q_weights_flat": 24}
+    )
+    layer = qx.from_pennylane(tl)
+    qconv = qx.from_pennylane(qnode(_dressed(batched=True), 4))
+    x, w = torch.randn(5, 4, requires_grad=True), layer.q_weights_flat
+    want_l, want_q = layer(x), qconv(x, w)  # the first calls record and compile
+
+    def full_call(*args, **kwargs):
+        raise AssertionError("a steady-state call went through QuantumFunction._call")
+
+    monkeypatch.setattr(qx.QuantumFunction, "_call", full_call)
+    got_l, got_q = layer(x), qconv(x, w)
+    torch.testing.assert_close(got_l, want_l)
+    torch.testing.assert_close(torch.stack(got_q), torch.stack(want_q))
+    got_l.sum().backward()
+    assert x.grad is not None and w.grad is not None

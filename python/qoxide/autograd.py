@@ -206,20 +206,32 @@ def _vjp(theta: Tensor, grad_out: Tensor, init: Tensor | None, states: Tensor, k
 
 
 def eager_expval(
-    prog: Any, init: Tensor | None, lead: tuple[int, ...], x: Tensor | None, *ws: Tensor
-) -> Tensor:
+    prog: Any,
+    init: Tensor | None,
+    lead: tuple[int, ...],
+    x: Tensor | None,
+    *ws: Tensor,
+    as_tuple: bool = False,
+) -> Tensor | tuple[Tensor, ...]:
     """The expvals of ``prog`` in the caller's shape (``lead`` batch axes, then M unless
-    the circuit returned one measurement) at inputs ``x`` [*lead, F] and weights ``ws``
-    (any shapes), for plain eager calls: ONE native call of the program's
-    :class:`qoxide._core.Circuit`. Differentiable through :class:`EagerCircuitFunction`
-    when an argument requires grad; every reshape happens in numpy, so the graph gets no
-    view nodes."""
+    the circuit returned one measurement; M tensors of shape ``lead`` when ``as_tuple``)
+    at inputs ``x`` [*lead, F] and weights ``ws`` (any shapes), for plain eager calls: ONE
+    native call of the program's :class:`qoxide._core.Circuit`. Differentiable through
+    :class:`EagerCircuitFunction` when an argument requires grad; every reshape and split
+    happens in numpy, so the graph gets no view nodes."""
     if torch.is_grad_enabled() and (
         (x is not None and x.requires_grad) or any(w.requires_grad for w in ws)
     ):
-        return EagerCircuitFunction.apply(prog, init, lead, x, *ws)
+        return EagerCircuitFunction.apply(prog, init, lead, as_tuple, x, *ws)
     out, _ = prog.circuit.forward(*_flat(prog, lead, x, ws), init_state=_np(init))
-    return torch.from_numpy(_shaped(prog, out, lead))
+    return _tensors(prog, _shaped(prog, out, lead), as_tuple)
+
+
+def _tensors(prog: Any, out: Any, as_tuple: bool) -> Tensor | tuple[Tensor, ...]:
+    """Shaped numpy expvals as one tensor, or one per measurement (column views)."""
+    if as_tuple and not prog.single:
+        return tuple(torch.from_numpy(out[..., k]) for k in range(out.shape[-1]))
+    return torch.from_numpy(out)
 
 
 def _np(t: Tensor | None) -> Any:
@@ -258,19 +270,20 @@ class EagerCircuitFunction(torch.autograd.Function):
     torch theta map and :class:`VJPFunction` (exact second derivatives)."""
 
     @staticmethod
-    def forward(ctx, prog, init, lead, x, *ws):  # noqa: ANN001, ANN205
+    def forward(ctx, prog, init, lead, as_tuple, x, *ws):  # noqa: ANN001, ANN205
         xn, wn, batch = _flat(prog, lead, x, ws)
         keep = batch << prog.n_qubits <= KEEP_STATES_MAX_AMPS
         out, ctx.saved = prog.circuit.forward(xn, wn, batch, True, keep, _np(init))
         ctx.save_for_backward(x, *ws)
         ctx.prog, ctx.init, ctx.batch = prog, init, batch
-        return torch.from_numpy(_shaped(prog, out, lead))
+        return _tensors(prog, _shaped(prog, out, lead), as_tuple)
 
     @staticmethod
-    def backward(ctx, g):  # noqa: ANN001, ANN205
+    def backward(ctx, *gs):  # noqa: ANN001, ANN205
         prog, batch = ctx.prog, ctx.batch
-        need = ctx.needs_input_grad[3:]
-        none = (None, None, None)
+        g = gs[0] if len(gs) == 1 else torch.stack(gs, -1)  # as_tuple: one per measurement
+        need = ctx.needs_input_grad[4:]
+        none = (None, None, None, None)
         if not any(need) or prog.n_params == 0:
             return (*none, *(None for _ in need))
         if torch.is_grad_enabled() or not _plain(g):

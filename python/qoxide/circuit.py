@@ -56,8 +56,10 @@ class QuantumFunction:
             self.input_index = self.arg_names.index(inputs)
         self._programs: dict[tuple, Program] = {}
         # eager torch calls by argument signature (_signature): (program, initial state,
-        # batch axes), so a repeated call skips argument checks and program lookup
-        self._eager: dict[tuple, tuple[Program, torch.Tensor | None, tuple[int, ...]]] = {}
+        # batch axes, dtype), so a repeated call skips argument checks and program lookup
+        self._eager: dict[
+            tuple, tuple[Program, torch.Tensor | None, tuple[int, ...], torch.dtype]
+        ] = {}
         self.__name__ = getattr(fn, "__name__", "circuit")
         self.__doc__ = fn.__doc__
 
@@ -99,26 +101,36 @@ class QuantumFunction:
         return compile_program(rec, ms, n_inputs, w_offset - n_inputs, single)
 
     # execution ---------------------------------------------------------------------
-    def __call__(self, *args: Any, dtype: Any = None) -> Any:
-        if dtype is None and not torch.compiler.is_compiling():
+    def __call__(self, *args: Any, dtype: Any = None, as_tuple: bool = False) -> Any:
+        """Run the circuit. ``dtype``: float32/float64 (default: the arguments'). With
+        ``as_tuple=True`` a list of expvals/vars comes back as a tuple of one [...] tensor
+        per measurement (PennyLane's convention) instead of one [..., M] tensor, without a
+        split node in the autograd graph."""
+        if not torch.compiler.is_compiling():
             hit = self._eager.get(_signature(args))
-            if hit is not None and all(autograd._plain(a) for a in args):
-                prog, init, lead = hit
+            # a cached signature's tensors all have its dtype, so dtype=that is the same call
+            if (
+                hit is not None
+                and (dtype is None or dtype == hit[3])
+                and all(autograd._plain(a) for a in args)
+            ):
+                prog, init, lead, _ = hit
                 i = self.input_index
                 if i is None:
-                    return autograd.eager_expval(prog, init, lead, None, *args)
-                return autograd.eager_expval(prog, init, lead, args[i], *args[:i], *args[i + 1 :])
-        return self._call(args, dtype)
+                    return autograd.eager_expval(prog, init, lead, None, *args, as_tuple=as_tuple)
+                x, ws = args[i], (*args[:i], *args[i + 1 :])
+                return autograd.eager_expval(prog, init, lead, x, *ws, as_tuple=as_tuple)
+        return self._call(args, dtype, as_tuple)
 
-    def _call(self, args: tuple[Any, ...], dtype: Any) -> Any:
+    def _call(self, args: tuple[Any, ...], dtype: Any, as_tuple: bool = False) -> Any:
         if len(args) != len(self.arg_names):
             raise TypeError(
                 f"{self.__name__} takes {len(self.arg_names)} argument(s) "
                 f"({', '.join(self.arg_names)}), got {len(args)}"
             )
         if any(isinstance(a, torch.Tensor) for a in args):
-            return self._call_torch(args, dtype)
-        return self._call_numpy(args, dtype)
+            return self._call_torch(args, dtype, as_tuple)
+        return self._call_numpy(args, dtype, as_tuple)
 
     def _split(self, args: Sequence[Any]) -> tuple[Any, list[Any]]:
         x = args[self.input_index] if self.input_index is not None else None
@@ -132,7 +144,7 @@ class QuantumFunction:
             return tuple(x_shape[:-1]), (x_shape[-1],)
         return (), tuple(x_shape)
 
-    def _call_numpy(self, args: Sequence[Any], dtype: Any) -> Any:
+    def _call_numpy(self, args: Sequence[Any], dtype: Any, as_tuple: bool) -> Any:
         x, ws = self._split(args)
         arrays = [np.asarray(a) for a in ([x] if x is not None else []) + ws]
         if any(a.dtype.kind == "c" for a in arrays):
@@ -155,12 +167,11 @@ class QuantumFunction:
         theta = prog.theta_map.numpy(xb, wflat, batch, dtype)
         init = prog.init_for(theta, xb)
         if prog.all_expval:  # the common case, kept lean: one native call, no reshuffling
-            return _unbatch_expvals(
-                prog, _core.expval(prog.tape, theta, prog.observables, init), lead
-            )
-        return _shape_results(prog, _run(prog, theta, init), lead)
+            out = _core.expval(prog.tape, theta, prog.observables, init)
+            return _per_measurement(prog, _unbatch_expvals(prog, out, lead), as_tuple)
+        return _shape_results(prog, _run(prog, theta, init), lead, as_tuple)
 
-    def _call_torch(self, args: Sequence[Any], dtype: Any) -> Any:
+    def _call_torch(self, args: Sequence[Any], dtype: Any, as_tuple: bool) -> Any:
         x, ws = self._split(args)
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
         device = _device_of(tensors)
@@ -191,8 +202,8 @@ class QuantumFunction:
             # one autograd node, one native call
             sig = _signature(args)
             if prog.embedding is None and sig is not None and all(d == dtype for d, _ in sig):
-                self._eager[sig] = (prog, init, lead)
-            return autograd.eager_expval(prog, init, lead, xb, *wt)
+                self._eager[sig] = (prog, init, lead, dtype)
+            return autograd.eager_expval(prog, init, lead, xb, *wt, as_tuple=as_tuple)
         if xb is not None and xb.dim() != 2:  # a view only when needed: one more graph node
             xb = xb.reshape(batch, math.prod(in_shape))
         wflat = None
@@ -203,8 +214,8 @@ class QuantumFunction:
         theta = prog.theta_map.torch(xb, wflat, batch)  # torch autograd chains x and w
         if prog.all_expval:  # one native call forward, one adjoint sweep back
             out = autograd.expval(theta, init, prog.native.key, prog.n_qubits)
-            return _unbatch_expvals(prog, out, lead)
-        return _shape_results(prog, _run_torch(prog, theta, init), lead)
+            return _per_measurement(prog, _unbatch_expvals(prog, out, lead), as_tuple)
+        return _shape_results(prog, _run_torch(prog, theta, init), lead, as_tuple)
 
     def __deepcopy__(self, memo: dict) -> QuantumFunction:
         # immutable apart from its compile caches: copies of a model may share it
@@ -408,8 +419,20 @@ def _counts(samples: np.ndarray) -> dict[str, int]:
     return {"".join(map(str, k)): int(c) for k, c in zip(keys, counts, strict=True)}
 
 
-def _shape_results(prog: Program, results: list[Any], lead: tuple[int, ...]) -> Any:
-    """Stack expval/var lists to [..., M]; restore the caller's batch axes."""
+def _per_measurement(prog: Program, out: Any, as_tuple: bool) -> Any:
+    """[..., M] expvals as a tuple of M [...] results when ``as_tuple`` (and M is there)."""
+    if not as_tuple or prog.single:
+        return out
+    if isinstance(out, torch.Tensor):
+        return out.unbind(-1)
+    return tuple(out[..., k] for k in range(out.shape[-1]))
+
+
+def _shape_results(
+    prog: Program, results: list[Any], lead: tuple[int, ...], as_tuple: bool = False
+) -> Any:
+    """Stack expval/var lists to [..., M] (unless ``as_tuple``); restore the caller's batch
+    axes."""
 
     def unbatch(r: Any) -> Any:
         if isinstance(r, list):  # counts: one dict per sample
@@ -425,7 +448,7 @@ def _shape_results(prog: Program, results: list[Any], lead: tuple[int, ...]) -> 
     ms = prog.measurements
     if prog.single:
         return unbatch(results[0])
-    if all(isinstance(m, (Expval, Var)) for m in ms):
+    if all(isinstance(m, (Expval, Var)) for m in ms) and not as_tuple:
         if isinstance(results[0], torch.Tensor):
             stacked = torch.stack(results, dim=1)
         else:

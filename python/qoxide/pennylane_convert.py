@@ -740,7 +740,7 @@ def _float_dtype(values: Sequence[Any]) -> torch.dtype:
 
 def _qnode_result(out: Any, comp: _Compiled) -> Any:
     """qoxide's result layout → the QNode's: one tensor, or a list/tuple per measurement
-    (a [..., M] tensor split by one unbind: one autograd node for all M)."""
+    (the circuit's ``as_tuple`` result as is, or a [..., M] tensor split by one unbind)."""
     if comp.single:
         return out
     items = out.unbind(-1) if isinstance(out, torch.Tensor) else out
@@ -800,7 +800,8 @@ class PennyLaneQNode:
         plan = self.converter.plans.get(key)
         if plan is not None:  # the same argument types and shapes as an earlier call
             comp, dtype = plan
-            return _qnode_result(comp.qf(args[i], *args[:i], *args[i + 1 :], dtype=dtype), comp)
+            out = comp.qf(args[i], *args[:i], *args[i + 1 :], dtype=dtype, as_tuple=True)
+            return _qnode_result(out, comp)
         if positional:  # without bind()
             values = dict(zip(self._names, args, strict=True))
         else:

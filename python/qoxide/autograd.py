@@ -205,61 +205,61 @@ def _vjp(theta: Tensor, grad_out: Tensor, init: Tensor | None, states: Tensor, k
     return VJPFunction.apply(theta, grad_out, init, states, key)
 
 
-def eager_expval(
-    prog: Any,
-    init: Tensor | None,
-    lead: tuple[int, ...],
-    x: Tensor | None,
-    *ws: Tensor,
-    as_tuple: bool = False,
-) -> Tensor | tuple[Tensor, ...]:
-    """The expvals of ``prog`` in the caller's shape (``lead`` batch axes, then M unless
-    the circuit returned one measurement; M tensors of shape ``lead`` when ``as_tuple``)
-    at inputs ``x`` [*lead, F] and weights ``ws`` (any shapes), for plain eager calls: ONE
-    native call of the program's :class:`qoxide._core.Circuit`. Differentiable through
-    :class:`EagerCircuitFunction` when an argument requires grad; every reshape and split
-    happens in numpy, so the graph gets no view nodes."""
-    if torch.is_grad_enabled() and (
-        (x is not None and x.requires_grad) or any(w.requires_grad for w in ws)
-    ):
-        return EagerCircuitFunction.apply(prog, init, lead, as_tuple, x, *ws)
-    out, _ = prog.circuit.forward(*_flat(prog, lead, x, ws), init_state=_np(init))
-    return _tensors(prog, _shaped(prog, out, lead), as_tuple)
+class EagerCall:
+    """A plain eager call of a circuit (no transform, mode or tracer; CPU tensors; all
+    measurements expvals), prepared once per argument signature: ONE native call of the
+    program's :class:`qoxide._core.Circuit` each way, every reshape and split in numpy so
+    the graph gets no view nodes. ``qoxide.circuit`` keeps one per (dtype, shape) of the
+    arguments, so a repeated call does no argument checks, program lookup or layout work.
 
+    ``args`` are the circuit's arguments in their order: the input (at ``in_index``, or
+    none) [*lead, F] and the weights (any shapes)."""
 
-def _tensors(prog: Any, out: Any, as_tuple: bool) -> Tensor | tuple[Tensor, ...]:
-    """Shaped numpy expvals as one tensor, or one per measurement (column views)."""
-    if as_tuple and not prog.single:
-        return tuple(torch.from_numpy(out[..., k]) for k in range(out.shape[-1]))
-    return torch.from_numpy(out)
+    __slots__ = ("prog", "init", "init_np", "lead", "batch", "keep", "in_index")
+
+    def __init__(self, prog: Any, init: Tensor | None, lead: tuple[int, ...], in_index: Any):
+        self.prog, self.init = prog, init
+        self.init_np = _np(init)
+        self.lead, self.batch, self.in_index = lead, math.prod(lead), in_index
+        self.keep = self.batch << prog.n_qubits <= KEEP_STATES_MAX_AMPS
+
+    def __call__(self, args: tuple[Tensor, ...], as_tuple: bool) -> Tensor | tuple[Tensor, ...]:
+        """The expvals in the caller's shape (``lead`` batch axes, then M unless the circuit
+        returned one measurement; M tensors of shape ``lead`` when ``as_tuple``),
+        differentiable through :class:`EagerCircuitFunction` when an argument requires
+        grad."""
+        if torch.is_grad_enabled() and any(a.requires_grad for a in args):
+            return EagerCircuitFunction.apply(self, as_tuple, *args)
+        xn, wn = self.flat(args)
+        out, _ = self.prog.circuit.forward(xn, wn, self.batch, init_state=self.init_np)
+        return self.tensors(out, as_tuple)
+
+    def flat(self, args: tuple[Tensor, ...]) -> tuple[Any, Any]:
+        """(x [B, F], flat weights [W]) as numpy arrays (None when absent)."""
+        i, batch = self.in_index, self.batch
+        xn = None if i is None else args[i].numpy(force=True).reshape(batch, -1)
+        ws = args if i is None else (*args[:i], *args[i + 1 :])
+        if len(ws) == 1:
+            return xn, ws[0].numpy(force=True).reshape(-1)
+        return xn, (np.concatenate([w.numpy(force=True).reshape(-1) for w in ws]) if ws else None)
+
+    def tensors(self, out: Any, as_tuple: bool) -> Tensor | tuple[Tensor, ...]:
+        """Native expvals [B, M] as one tensor in the caller's shape, or one per measurement
+        (column views)."""
+        if self.prog.single:
+            return torch.from_numpy(out.reshape(self.lead))
+        out = out.reshape(*self.lead, out.shape[-1])
+        if as_tuple:
+            return tuple(torch.from_numpy(out[..., k]) for k in range(out.shape[-1]))
+        return torch.from_numpy(out)
 
 
 def _np(t: Tensor | None) -> Any:
     return None if t is None else t.detach().numpy()
 
 
-def _flat(prog: Any, lead: tuple[int, ...], x: Tensor | None, ws: tuple[Tensor, ...]) -> tuple:
-    """(x [B, F], flat weights [W], B) as numpy arrays (None when empty)."""
-    batch = math.prod(lead)
-    xn = None if x is None else x.numpy(force=True).reshape(batch, -1)
-    if len(ws) == 1:
-        wn = ws[0].numpy(force=True).reshape(-1)
-    else:
-        wn = np.concatenate([w.numpy(force=True).reshape(-1) for w in ws]) if ws else None
-    return xn, wn, batch
-
-
-def _shaped(prog: Any, out: Any, lead: tuple[int, ...]) -> Any:
-    """Expvals [B, M] in the caller's shape (numpy views)."""
-    if prog.single:
-        out = out[:, 0]
-    elif len(lead) == 1:  # already [B, M]
-        return out
-    return out.reshape(lead + out.shape[1:])
-
-
 class EagerCircuitFunction(torch.autograd.Function):
-    """ONE autograd node from inputs and weights to the expvals (:func:`eager_expval`),
+    """ONE autograd node from inputs and weights to the expvals (:class:`EagerCall`),
     one native call each way: forward maps x and w to theta, runs the circuit and keeps
     theta and the final states natively; backward runs the adjoint VJP from them and pulls
     it back through the theta map to ∂L/∂x and ∂L/∂w. An old-style Function (forward
@@ -270,55 +270,61 @@ class EagerCircuitFunction(torch.autograd.Function):
     torch theta map and :class:`VJPFunction` (exact second derivatives)."""
 
     @staticmethod
-    def forward(ctx, prog, init, lead, as_tuple, x, *ws):  # noqa: ANN001, ANN205
-        xn, wn, batch = _flat(prog, lead, x, ws)
-        keep = batch << prog.n_qubits <= KEEP_STATES_MAX_AMPS
-        out, ctx.saved = prog.circuit.forward(xn, wn, batch, True, keep, _np(init))
-        ctx.save_for_backward(x, *ws)
-        ctx.prog, ctx.init, ctx.batch = prog, init, batch
-        return _tensors(prog, _shaped(prog, out, lead), as_tuple)
+    def forward(ctx, call, as_tuple, *args):  # noqa: ANN001, ANN205
+        xn, wn = call.flat(args)
+        out, ctx.saved = call.prog.circuit.forward(
+            xn, wn, call.batch, True, call.keep, call.init_np
+        )
+        ctx.save_for_backward(*args)
+        ctx.call = call
+        return call.tensors(out, as_tuple)
 
     @staticmethod
     def backward(ctx, *gs):  # noqa: ANN001, ANN205
-        prog, batch = ctx.prog, ctx.batch
+        call = ctx.call
         g = gs[0] if len(gs) == 1 else torch.stack(gs, -1)  # as_tuple: one per measurement
-        need = ctx.needs_input_grad[4:]
-        none = (None, None, None, None)
-        if not any(need) or prog.n_params == 0:
-            return (*none, *(None for _ in need))
+        need = ctx.needs_input_grad[2:]
+        if not any(need) or call.prog.n_params == 0:
+            return (None, None, *(None for _ in need))
+        args = ctx.saved_tensors
         if torch.is_grad_enabled() or not _plain(g):
-            return (*none, *_torch_route(ctx, g.reshape(batch, -1), need))
-        x, *ws = ctx.saved_tensors
-        need_w = any(need[1:])
-        gx, gw = prog.circuit.backward(
-            ctx.saved, g.numpy().reshape(batch, -1), need[0], need_w, _np(ctx.init)
+            return (None, None, *_torch_route(call, args, g.reshape(call.batch, -1), need))
+        i = call.in_index
+        need_x = i is not None and need[i]
+        need_w = any(n for j, n in enumerate(need) if j != i)
+        gx, gw = call.prog.circuit.backward(
+            ctx.saved, g.numpy().reshape(call.batch, -1), need_x, need_w, call.init_np
         )
-        grads, at = [_like(gx, x)], 0
-        for w, need_this in zip(ws, need[1:], strict=True):
-            n = w.numel()
-            grads.append(_like(gw[at : at + n], w) if need_this else None)
-            at += n
-        return (*none, *grads)
+        grads, at = [], 0
+        for j, (a, n) in enumerate(zip(args, need, strict=True)):
+            if j == i:
+                grads.append(torch.from_numpy(gx.reshape(a.shape)) if n else None)
+                continue
+            size = a.numel()
+            grads.append(torch.from_numpy(gw[at : at + size].reshape(a.shape)) if n else None)
+            at += size
+        return (None, None, *grads)
 
 
-def _like(g: Any, t: Tensor | None) -> Tensor | None:
-    """A numpy gradient as a tensor of ``t``'s shape."""
-    return None if g is None else torch.from_numpy(g.reshape(t.shape))
-
-
-def _torch_route(ctx: Any, g: Tensor, need: tuple[bool, ...]) -> list[Tensor | None]:
+def _torch_route(
+    call: EagerCall, args: tuple[Tensor, ...], g: Tensor, need: tuple[bool, ...]
+) -> list[Tensor | None]:
     """The backward of :class:`EagerCircuitFunction` through torch (create_graph, or
     batched cotangents): the torch theta map, then :func:`_vjp` (differentiable)."""
-    prog, batch = ctx.prog, ctx.batch
-    x, *ws = ctx.saved_tensors
+    prog, batch, i = call.prog, call.batch, call.in_index
+    ws = args if i is None else (*args[:i], *args[i + 1 :])
     with torch.enable_grad():
-        xb = None if x is None else x.reshape(batch, -1)
-        w = None if not ws else ws[0].reshape(-1) if len(ws) == 1 else torch.cat(
-            [w.reshape(-1) for w in ws]
+        xb = None if i is None else args[i].reshape(batch, -1)
+        w = (
+            None
+            if not ws
+            else ws[0].reshape(-1)
+            if len(ws) == 1
+            else torch.cat([w.reshape(-1) for w in ws])
         )
         theta = prog.theta_map.torch(xb, w, batch)
-    gt = _vjp(theta, g, ctx.init, None, prog.native.key)
-    inputs = [t for t, n in zip((x, *ws), need, strict=True) if n]
+    gt = _vjp(theta, g, call.init, None, prog.native.key)
+    inputs = [t for t, n in zip(args, need, strict=True) if n]
     grads = iter(
         torch.autograd.grad(
             theta, inputs, gt, create_graph=torch.is_grad_enabled(), allow_unused=True

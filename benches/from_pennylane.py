@@ -17,8 +17,8 @@
    (``from_pennylane(QNode)``: a tuple of expvals, stacked as the demo does) and from a
    TorchLayer (``[M, B, 1]``, squeezed and transposed back), against
    ``qx.nn.DressedQuantumNet``. Median of repeats, all nets timed round-robin. Also timed:
-   DressedQuantumNet with the same restructuring of its ``[B, M]`` output as each
-   converted net (the QNode's tuple split and the user's stack; TorchLayer's layout and its
+   DressedQuantumNet with the same restructuring of its output as each converted net (a
+   tuple of M expvals, ``as_tuple=True``, and the user's stack; TorchLayer's layout and its
    undoing), the part of the gap that PennyLane's return conventions cost any converter.
 
 Prints one JSON line per figure, then a table; ratios > 1 mean the first-named is faster.
@@ -105,11 +105,11 @@ class RestructuredDressedNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = self.native
-        q = n.quantum(torch.tanh(n.pre_net(x)) * (math.pi / 2.0))
+        q_in = torch.tanh(n.pre_net(x)) * (math.pi / 2.0)
         if self.layer:  # TorchLayer's [M, B, 1], undone as ConvertedDressedNet does
-            q_out = q.t().unsqueeze(-1).squeeze(-1).T
-        else:  # the QNode's tuple of M expvals, stacked by the caller
-            q_out = torch.stack(q.unbind(-1), dim=-1)
+            q_out = n.quantum(q_in).t().unsqueeze(-1).squeeze(-1).T
+        else:  # the QNode's tuple of M expvals (as_tuple: no split node), stacked by the caller
+            q_out = torch.stack(n.circuit(q_in, n.q_params, as_tuple=True), dim=-1)
         return n.post_net(q_out.float())
 
 

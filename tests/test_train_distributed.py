@@ -185,3 +185,23 @@ def test_detect_launch(env, launch) -> None:  # noqa: ANN001
 def test_detect_launch_rejects_a_bad_rank() -> None:
     with pytest.raises(RuntimeError, match="outside"):
         detect_launch({"RANK": "2", "WORLD_SIZE": "2"})
+
+
+def test_auto_device_needs_qoxides_cuda_backend_not_only_torchs(monkeypatch):
+    """device="auto" picks CUDA only where qoxide's kernels can run too (driver, GPU and
+    NVRTC): torch seeing a GPU while qoxide's backend cannot (e.g. no NVRTC) must train on
+    the CPU instead of failing at the first quantum call."""
+    from qoxide import cuda
+    from qoxide.train.distributed import resolve_device
+
+    picked: list = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_device", picked.append)
+    monkeypatch.setattr(cuda, "is_available", lambda: False)
+    assert resolve_device("auto", Launch()) == torch.device("cpu")
+    monkeypatch.setattr(cuda, "is_available", lambda: True)
+    assert resolve_device("auto", Launch(1, 2, 1, "torchrun")) == torch.device("cuda:1")
+    assert picked == [torch.device("cuda:1")]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto", Launch()) == torch.device("cpu")
+    assert resolve_device("cpu", Launch()) == torch.device("cpu")

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .. import cuda
+
 # (rank, size, local rank) variables per launcher, most specific first
 _LAUNCHERS = (
     ("torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK"),
@@ -60,9 +62,12 @@ def detect_launch(environ: Mapping[str, str] | None = None) -> Launch:
 
 
 def resolve_device(device: str | torch.device, launch: Launch) -> torch.device:
-    """``"auto"``: CUDA when available (one GPU per local rank), otherwise CPU."""
+    """``"auto"``: CUDA when both torch and qoxide's CUDA backend can run there (one GPU
+    per local rank), otherwise CPU: torch alone seeing a GPU is not enough when qoxide's
+    kernels cannot run (no NVRTC, say)."""
     if str(device) == "auto":
-        device = f"cuda:{launch.local_rank}" if torch.cuda.is_available() else "cpu"
+        gpu = torch.cuda.is_available() and cuda.is_available()
+        device = f"cuda:{launch.local_rank}" if gpu else "cpu"
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)

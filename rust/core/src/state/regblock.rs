@@ -147,10 +147,12 @@ impl<T: Real> RegBlock<T> {
     /// Apply the block to `s` (a state or a gathered tile of 2^n amplitudes, n above every
     /// block bit), serially.
     pub fn apply(&self, s: &mut [C<T>]) {
-        apply_block(self, s, &mut Ahead::none())
+        let at = Place::buffer(s);
+        // SAFETY: `at` is all of `s`, borrowed mutably for the call
+        unsafe { apply_block(self, at, at, s.len(), &mut Ahead::none()) }
     }
 
-    /// Groups in a buffer of `amps` amplitudes: the steps `apply_ahead` makes on `ahead`.
+    /// Groups in a buffer of `amps` amplitudes: the steps `apply_at` makes on `ahead`.
     fn groups(&self, amps: usize) -> usize {
         amps >> self.mask.count_ones()
     }
@@ -394,33 +396,90 @@ struct Rows<T> {
     im: [[T; LANES]; MAX_ROWS],
 }
 
-/// The block on `s`, in the widest instruction set the CPU has.
-/// (`ahead`: a step of it per group.)
-fn apply_block<T: Real>(block: &RegBlock<T>, s: &mut [C<T>], ahead: &mut Ahead) {
+/// Where a block reads or writes the amplitudes of a tile: tile-local index x lies at
+/// `ptr + runs[x >> shift] + (x & (2^shift - 1))`. A gathered buffer is the identity map; a
+/// tile read in place in the state (`Tiling::place`) maps x to its state index, so that the
+/// first block of a tile pass loads straight from the state and the last stores straight
+/// back, saving the copies through the buffer.
+#[derive(Clone, Copy)]
+pub struct Place<'a, T> {
+    ptr: *mut C<T>,
+    runs: &'a [usize],
+    shift: u32,
+}
+
+impl<'a, T> Place<'a, T> {
+    /// `runs[h]`: the offset of the h-th run of 2^shift contiguous amplitudes.
+    pub fn new(ptr: *mut C<T>, runs: &'a [usize], shift: u32) -> Self {
+        Place { ptr, runs, shift }
+    }
+
+    /// A contiguous buffer.
+    pub fn buffer(s: &mut [C<T>]) -> Place<'static, T> {
+        Place {
+            ptr: s.as_mut_ptr(),
+            runs: &[0],
+            shift: usize::BITS - 1,
+        }
+    }
+
+    /// The offset of tile-local index `x`; additive over indices with disjoint bits.
+    #[inline(always)]
+    fn at(&self, x: usize) -> usize {
+        self.runs[x >> self.shift] + (x & ((1usize << self.shift) - 1))
+    }
+}
+
+/// The block on the `amps` tile-local amplitudes read at `src` and written at `dst` (the
+/// same or disjoint memory), in the widest instruction set the CPU has. (`ahead`: a step of
+/// it per group.)
+///
+/// # Safety
+/// Both places hold `amps` amplitudes (`amps` above every block bit) that no one else
+/// touches during the call.
+unsafe fn apply_block<T: Real>(
+    block: &RegBlock<T>,
+    src: Place<T>,
+    dst: Place<T>,
+    amps: usize,
+    ahead: &mut Ahead,
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if crate::cpu::has_avx512() {
             // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA (checked just above).
-            return unsafe { apply_avx512(block, s, ahead) };
+            return apply_avx512(block, src, dst, amps, ahead);
         }
         if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { apply_avx2(block, s, ahead) };
+            return apply_avx2(block, src, dst, amps, ahead);
         }
     }
-    run_block::<T, false, false>(block, s, ahead)
+    run_block::<T, false, false>(block, src, dst, amps, ahead)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-unsafe fn apply_avx512<T: Real>(block: &RegBlock<T>, s: &mut [C<T>], ahead: &mut Ahead) {
-    run_block::<T, true, true>(block, s, ahead)
+unsafe fn apply_avx512<T: Real>(
+    block: &RegBlock<T>,
+    src: Place<T>,
+    dst: Place<T>,
+    amps: usize,
+    ahead: &mut Ahead,
+) {
+    run_block::<T, true, true>(block, src, dst, amps, ahead)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn apply_avx2<T: Real>(block: &RegBlock<T>, s: &mut [C<T>], ahead: &mut Ahead) {
-    run_block::<T, true, false>(block, s, ahead)
+unsafe fn apply_avx2<T: Real>(
+    block: &RegBlock<T>,
+    src: Place<T>,
+    dst: Place<T>,
+    amps: usize,
+    ahead: &mut Ahead,
+) {
+    run_block::<T, true, false>(block, src, dst, amps, ahead)
 }
 
 /// `a * b + c`, fused where the instruction set has FMA (without it `mul_add` is a
@@ -437,10 +496,15 @@ fn madd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
 /// The block's loop over groups. `FMA`: the caller enabled FMA; `WIDE`: the caller enabled
 /// AVX-512, whose permutes split a row into real and imaginary parts (the compiler's own
 /// split of interleaved data uses gathers).
+///
+/// # Safety
+/// As `apply_block`.
 #[inline(always)]
-fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
+unsafe fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
     block: &RegBlock<T>,
-    s: &mut [C<T>],
+    src: Place<T>,
+    dst: Place<T>,
+    amps: usize,
     ahead: &mut Ahead,
 ) {
     let z = T::zero();
@@ -448,21 +512,31 @@ fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
         re: [[z; LANES]; MAX_ROWS],
         im: [[z; LANES]; MAX_ROWS],
     };
+    // the rows' offsets at each place (a group's base has none of the row bits set)
+    let mut src_off = [0usize; MAX_ROWS];
+    let mut dst_off = [0usize; MAX_ROWS];
+    for (r, &off) in block.offsets.iter().enumerate() {
+        (src_off[r], dst_off[r]) = (src.at(off), dst.at(off));
+    }
+    let rows = block.offsets.len();
+    let (src_off, dst_off) = (&src_off[..rows], &dst_off[..rows]);
     let mut base = 0usize;
-    while base < s.len() {
+    let mut from = src.ptr.add(src.at(0));
+    while base < amps {
         // next index with no block or lane bit set
         let next = ((base | block.mask) + 1) & !block.mask;
+        let ahead_from = src.ptr.add(src.at(next.min(amps - 1)));
         ahead.step();
         #[cfg(target_arch = "x86_64")]
-        if FMA && next < s.len() {
+        if FMA && next < amps {
             // the rows lie 2^bit apart: the hardware prefetchers miss them
-            for &off in &block.offsets {
+            for &off in src_off {
                 // SAFETY: in bounds; a prefetch never faults
-                unsafe { wide::prefetch(s.as_ptr().add(next + off)) };
+                wide::prefetch(ahead_from.add(off));
             }
         }
-        for (r, &off) in block.offsets.iter().enumerate() {
-            let src = &s[base + off..base + off + LANES];
+        for (r, &off) in src_off.iter().enumerate() {
+            let src = std::slice::from_raw_parts(from.add(off), LANES);
             #[cfg(target_arch = "x86_64")]
             if WIDE {
                 // SAFETY: WIDE callers enabled AVX-512; src holds LANES amplitudes.
@@ -477,9 +551,10 @@ fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
         for step in &block.steps {
             run_step::<T, FMA, WIDE>(&mut x, step);
         }
-        for (r, &off) in block.offsets.iter().enumerate() {
+        let to = dst.ptr.add(dst.at(base));
+        for (r, &off) in dst_off.iter().enumerate() {
             let p = block.slots[r] as usize;
-            let dst = &mut s[base + off..base + off + LANES];
+            let dst = std::slice::from_raw_parts_mut(to.add(off), LANES);
             #[cfg(target_arch = "x86_64")]
             if WIDE {
                 // SAFETY: as above.
@@ -490,7 +565,7 @@ fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
                 *z = C::new(x.re[p][l], x.im[p][l]);
             }
         }
-        base = next;
+        (base, from) = (next, ahead_from);
     }
 }
 
@@ -836,18 +911,32 @@ pub enum Pass<T> {
 
 impl<T: Real> Pass<T> {
     pub fn apply(&self, s: &mut [C<T>]) {
-        self.apply_ahead(s, &mut Ahead::none())
+        let at = Place::buffer(s);
+        // SAFETY: `at` is all of `s`, borrowed mutably for the call
+        unsafe { self.apply_at(s, at, at, &mut Ahead::none()) }
     }
 
-    /// `apply`, a block stepping `ahead` once per group (`groups` steps).
-    pub fn apply_ahead(&self, s: &mut [C<T>], ahead: &mut Ahead) {
+    /// `apply` on the tile in `buf`, a block stepping `ahead` once per group (`groups`
+    /// steps). A block reads the tile at `src` and writes it at `dst`; a kernel runs on
+    /// `buf` (so both must then be `buf`'s place).
+    ///
+    /// # Safety
+    /// `src` and `dst` hold `buf.len()` amplitudes each that no one else touches during
+    /// the call.
+    pub unsafe fn apply_at(
+        &self,
+        buf: &mut [C<T>],
+        src: Place<T>,
+        dst: Place<T>,
+        ahead: &mut Ahead,
+    ) {
         match self {
-            Pass::One(k) => k.apply(s, false),
-            Pass::Block(b) => apply_block(b, s, ahead),
+            Pass::One(k) => k.apply(buf, false),
+            Pass::Block(b) => apply_block(b, src, dst, buf.len(), ahead),
         }
     }
 
-    /// The steps `apply_ahead` makes on a buffer of `amps` amplitudes.
+    /// The steps `apply_at` makes on a buffer of `amps` amplitudes.
     pub fn groups(&self, amps: usize) -> usize {
         match self {
             Pass::One(_) => 0,
@@ -1043,13 +1132,16 @@ mod tests {
             let mut direct = state(N);
             ks.iter().for_each(|k| k.apply(&mut direct, false));
             let mut portable = state(N);
-            run_block::<f64, false, false>(&block, &mut portable, &mut Ahead::none());
+            let (at, len) = (Place::buffer(&mut portable), portable.len());
+            // SAFETY: `at` is all of `portable`
+            unsafe { run_block::<f64, false, false>(&block, at, at, len, &mut Ahead::none()) };
             assert!(close(&portable, &direct), "bits {bits:?}");
             #[cfg(target_arch = "x86_64")]
             if crate::cpu::has_avx2_fma() {
                 let mut avx2 = state(N);
+                let at = Place::buffer(&mut avx2);
                 // SAFETY: the CPU has AVX2 and FMA (checked just above)
-                unsafe { apply_avx2(&block, &mut avx2, &mut Ahead::none()) };
+                unsafe { apply_avx2(&block, at, at, len, &mut Ahead::none()) };
                 assert!(close(&avx2, &direct), "bits {bits:?}");
             }
         }
@@ -1070,7 +1162,9 @@ mod tests {
         let block = RegBlock::new(&rows, &refs).unwrap();
         let mut portable = s.clone();
         block.apply(&mut s);
-        run_block::<f32, false, false>(&block, &mut portable, &mut Ahead::none());
+        let (at, len) = (Place::buffer(&mut portable), portable.len());
+        // SAFETY: `at` is all of `portable`
+        unsafe { run_block::<f32, false, false>(&block, at, at, len, &mut Ahead::none()) };
         for got in [&s, &portable] {
             assert!(got.iter().zip(&direct).all(|(x, y)| (x - y).norm() < 1e-5));
         }

@@ -573,12 +573,81 @@ unsafe fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
 /// (`Real` is f32 or f64: whatever is not f32 is f64).
 #[cfg(target_arch = "x86_64")]
 mod wide {
-    use super::LANES;
+    use super::{Rows, LANES};
     use crate::scalar::{Real, C};
     use std::any::TypeId;
     use std::arch::x86_64::*;
 
     const _: () = assert!(LANES == 16);
+
+    /// `Step::Mat1` with the rows of each pair held in registers: loaded once, stored once.
+    /// (The portable loop copies both rows through the stack first, since it cannot know
+    /// they differ: twice the loads and stores of the arithmetic it feeds.) `$w` lanes a
+    /// register, `LANES / $w` registers a row part; same operation order as `super::mix`.
+    macro_rules! mat1_rows {
+        ($x:ident, $m:ident, $pairs:ident, $w:expr, $set1:ident, $load:ident, $store:ident,
+         $mul:ident, $fmadd:ident, $fnmadd:ident) => {{
+            let [a, b, c, d] = $m.map(|z| ($set1(z.re), $set1(z.im)));
+            for &(p, q) in $pairs {
+                let (p, q) = (p as usize, q as usize);
+                for h in (0..LANES).step_by($w) {
+                    let (rp, ip) = ($x.re[p][h..].as_mut_ptr(), $x.im[p][h..].as_mut_ptr());
+                    let (rq, iq) = ($x.re[q][h..].as_mut_ptr(), $x.im[q][h..].as_mut_ptr());
+                    let (ur, ui, vr, vi) = ($load(rp), $load(ip), $load(rq), $load(iq));
+                    let out = |(er, ei), (fr, fi)| {
+                        let re = $fnmadd(ei, ui, $mul(er, ur));
+                        let re = $fnmadd(fi, vi, $fmadd(fr, vr, re));
+                        let im = $fmadd(ei, ur, $mul(er, ui));
+                        (re, $fmadd(fi, vr, $fmadd(fr, vi, im)))
+                    };
+                    let ((pr, pi), (qr, qi)) = (out(a, b), out(c, d));
+                    $store(rp, pr);
+                    $store(ip, pi);
+                    $store(rq, qr);
+                    $store(iq, qi);
+                }
+            }
+        }};
+    }
+
+    /// `Step::Mat1 { m, pairs }` on `x`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+    pub unsafe fn mat1<T: Real>(x: &mut Rows<T>, m: &[C<T>; 4], pairs: &[(u8, u8)]) {
+        if TypeId::of::<T>() == TypeId::of::<f32>() {
+            // SAFETY: T is f32 (checked just above)
+            let x = &mut *(x as *mut Rows<T> as *mut Rows<f32>);
+            let m = &*(m as *const [C<T>; 4] as *const [C<f32>; 4]);
+            mat1_rows!(
+                x,
+                m,
+                pairs,
+                16,
+                _mm512_set1_ps,
+                _mm512_load_ps,
+                _mm512_store_ps,
+                _mm512_mul_ps,
+                _mm512_fmadd_ps,
+                _mm512_fnmadd_ps
+            )
+        } else {
+            // SAFETY: T is f64 (`Real` is f32 or f64)
+            let x = &mut *(x as *mut Rows<T> as *mut Rows<f64>);
+            let m = &*(m as *const [C<T>; 4] as *const [C<f64>; 4]);
+            mat1_rows!(
+                x,
+                m,
+                pairs,
+                8,
+                _mm512_set1_pd,
+                _mm512_load_pd,
+                _mm512_store_pd,
+                _mm512_mul_pd,
+                _mm512_fmadd_pd,
+                _mm512_fnmadd_pd
+            )
+        }
+    }
 
     /// `v` with lane l moved to lane l ^ SHIFT.
     #[inline]
@@ -747,6 +816,11 @@ fn run_step<T: Real, const FMA: bool, const WIDE: bool>(x: &mut Rows<T>, step: &
     let madd = madd::<T, FMA>;
     match step {
         Step::Mat1 { m, pairs } => {
+            #[cfg(target_arch = "x86_64")]
+            if WIDE {
+                // SAFETY: WIDE callers enabled AVX-512
+                return unsafe { wide::mat1(x, m, pairs) };
+            }
             let [a, b, c, d] = *m;
             for &(p, q) in pairs {
                 let (p, q) = (p as usize, q as usize);

@@ -573,12 +573,24 @@ unsafe fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
 /// (`Real` is f32 or f64: whatever is not f32 is f64).
 #[cfg(target_arch = "x86_64")]
 mod wide {
-    use super::{Rows, LANES};
+    use super::{Rows, Soa, LANES};
     use crate::scalar::{Real, C};
     use std::any::TypeId;
     use std::arch::x86_64::*;
 
     const _: () = assert!(LANES == 16);
+
+    /// `a u + b v` on registers, `u = (ur, ui, vr, vi)`: the operations of `super::mix`.
+    macro_rules! mix_v {
+        (($ar:expr, $ai:expr), ($br:expr, $bi:expr), $u:ident, $mul:ident, $fmadd:ident,
+         $fnmadd:ident) => {{
+            let (ur, ui, vr, vi) = $u;
+            let re = $fnmadd($ai, ui, $mul($ar, ur));
+            let re = $fnmadd($bi, vi, $fmadd($br, vr, re));
+            let im = $fmadd($ai, ur, $mul($ar, ui));
+            (re, $fmadd($bi, vr, $fmadd($br, vi, im)))
+        }};
+    }
 
     /// `Step::Mat1` with the rows of each pair held in registers: loaded once, stored once.
     /// (The portable loop copies both rows through the stack first, since it cannot know
@@ -587,20 +599,16 @@ mod wide {
     macro_rules! mat1_rows {
         ($x:ident, $m:ident, $pairs:ident, $w:expr, $set1:ident, $load:ident, $store:ident,
          $mul:ident, $fmadd:ident, $fnmadd:ident) => {{
-            let [a, b, c, d] = $m.map(|z| ($set1(z.re), $set1(z.im)));
+            let [(ar, ai), (br, bi), (cr, ci), (dr, di)] = $m.map(|z| ($set1(z.re), $set1(z.im)));
             for &(p, q) in $pairs {
                 let (p, q) = (p as usize, q as usize);
                 for h in (0..LANES).step_by($w) {
                     let (rp, ip) = ($x.re[p][h..].as_mut_ptr(), $x.im[p][h..].as_mut_ptr());
                     let (rq, iq) = ($x.re[q][h..].as_mut_ptr(), $x.im[q][h..].as_mut_ptr());
                     let (ur, ui, vr, vi) = ($load(rp), $load(ip), $load(rq), $load(iq));
-                    let out = |(er, ei), (fr, fi)| {
-                        let re = $fnmadd(ei, ui, $mul(er, ur));
-                        let re = $fnmadd(fi, vi, $fmadd(fr, vr, re));
-                        let im = $fmadd(ei, ur, $mul(er, ui));
-                        (re, $fmadd(fi, vr, $fmadd(fr, vi, im)))
-                    };
-                    let ((pr, pi), (qr, qi)) = (out(a, b), out(c, d));
+                    let u = (ur, ui, vr, vi);
+                    let (pr, pi) = mix_v!((ar, ai), (br, bi), u, $mul, $fmadd, $fnmadd);
+                    let (qr, qi) = mix_v!((cr, ci), (dr, di), u, $mul, $fmadd, $fnmadd);
                     $store(rp, pr);
                     $store(ip, pi);
                     $store(rq, qr);
@@ -649,27 +657,93 @@ mod wide {
         }
     }
 
-    /// `v` with lane l moved to lane l ^ SHIFT.
+    /// `Step::Lane { shift, a, b, rows }` on `x` (`x[l] <- a[l] x[l] + b[l] x[l ^ shift]`),
+    /// each row in registers.
     #[inline]
     #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-    pub unsafe fn xor_lanes<T: Real, const SHIFT: usize>(v: &[T; LANES]) -> [T; LANES] {
-        let mut out = *v;
-        let (src, dst) = (v.as_ptr(), out.as_mut_ptr());
+    pub unsafe fn lane<T: Real>(
+        x: &mut Rows<T>,
+        shift: usize,
+        a: &Soa<T>,
+        b: &Soa<T>,
+        rows: &[u8],
+    ) {
         if TypeId::of::<T>() == TypeId::of::<f32>() {
-            let idx: [i32; 16] = std::array::from_fn(|l| (l ^ SHIFT) as i32);
-            let idx = _mm512_loadu_si512(idx.as_ptr() as *const _);
-            let x = _mm512_loadu_ps(src as *const f32);
-            _mm512_storeu_ps(dst as *mut f32, _mm512_permutexvar_ps(idx, x));
+            // SAFETY: T is f32 (checked just above)
+            let x = &mut *(x as *mut Rows<T> as *mut Rows<f32>);
+            let (a, b) = (
+                &*(a as *const Soa<T> as *const Soa<f32>),
+                &*(b as *const Soa<T> as *const Soa<f32>),
+            );
+            let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            let idx = _mm512_xor_si512(iota, _mm512_set1_epi32(shift as i32));
+            let ld = |v: &[f32; LANES]| _mm512_loadu_ps(v.as_ptr());
+            let (ar, ai, br, bi) = (ld(&a.re), ld(&a.im), ld(&b.re), ld(&b.im));
+            for &r in rows {
+                let (rp, ip) = (x.re[r as usize].as_mut_ptr(), x.im[r as usize].as_mut_ptr());
+                let (ur, ui) = (_mm512_load_ps(rp), _mm512_load_ps(ip));
+                let u = (
+                    ur,
+                    ui,
+                    _mm512_permutexvar_ps(idx, ur),
+                    _mm512_permutexvar_ps(idx, ui),
+                );
+                let (re, im) = mix_v!(
+                    (ar, ai),
+                    (br, bi),
+                    u,
+                    _mm512_mul_ps,
+                    _mm512_fmadd_ps,
+                    _mm512_fnmadd_ps
+                );
+                _mm512_store_ps(rp, re);
+                _mm512_store_ps(ip, im);
+            }
         } else {
-            let (src, dst) = (src as *const f64, dst as *mut f64);
-            let (lo, hi) = (_mm512_loadu_pd(src), _mm512_loadu_pd(src.add(8)));
-            let (lo, hi) = if SHIFT == 8 { (hi, lo) } else { (lo, hi) };
-            let idx: [i64; 8] = std::array::from_fn(|l| (l ^ (SHIFT & 7)) as i64);
-            let idx = _mm512_loadu_si512(idx.as_ptr() as *const _);
-            _mm512_storeu_pd(dst, _mm512_permutexvar_pd(idx, lo));
-            _mm512_storeu_pd(dst.add(8), _mm512_permutexvar_pd(idx, hi));
+            // SAFETY: T is f64 (`Real` is f32 or f64)
+            let x = &mut *(x as *mut Rows<T> as *mut Rows<f64>);
+            let (a, b) = (
+                &*(a as *const Soa<T> as *const Soa<f64>),
+                &*(b as *const Soa<T> as *const Soa<f64>),
+            );
+            // a row part is two registers of 8 lanes: shift 8 exchanges them, a smaller
+            // one permutes within each
+            let idx = _mm512_xor_si512(
+                _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
+                _mm512_set1_epi64((shift & 7) as i64),
+            );
+            let partner = |lo: __m512d, hi: __m512d| match shift {
+                8 => (hi, lo),
+                _ => (
+                    _mm512_permutexvar_pd(idx, lo),
+                    _mm512_permutexvar_pd(idx, hi),
+                ),
+            };
+            let ld = |v: &[f64; LANES], h: usize| _mm512_loadu_pd(v[8 * h..].as_ptr());
+            let coef = |h| ((ld(&a.re, h), ld(&a.im, h)), (ld(&b.re, h), ld(&b.im, h)));
+            let c = [coef(0), coef(1)];
+            for &r in rows {
+                let (rp, ip) = (x.re[r as usize].as_mut_ptr(), x.im[r as usize].as_mut_ptr());
+                let ur = [_mm512_load_pd(rp), _mm512_load_pd(rp.add(8))];
+                let ui = [_mm512_load_pd(ip), _mm512_load_pd(ip.add(8))];
+                let (vr, vi) = (partner(ur[0], ur[1]), partner(ui[0], ui[1]));
+                let (vr, vi) = ([vr.0, vr.1], [vi.0, vi.1]);
+                for h in 0..2 {
+                    let u = (ur[h], ui[h], vr[h], vi[h]);
+                    let ((ar, ai), (br, bi)) = c[h];
+                    let (re, im) = mix_v!(
+                        (ar, ai),
+                        (br, bi),
+                        u,
+                        _mm512_mul_pd,
+                        _mm512_fmadd_pd,
+                        _mm512_fnmadd_pd
+                    );
+                    _mm512_store_pd(rp.add(8 * h), re);
+                    _mm512_store_pd(ip.add(8 * h), im);
+                }
+            }
         }
-        out
     }
 
     /// `v` with lane `idx[l]` moved to lane l.
@@ -863,12 +937,19 @@ fn run_step<T: Real, const FMA: bool, const WIDE: bool>(x: &mut Rows<T>, step: &
                 }
             }
         }
-        Step::Lane { shift, a, b, rows } => match shift {
-            1 => lane_step::<T, FMA, WIDE, 1>(x, a, b, rows),
-            2 => lane_step::<T, FMA, WIDE, 2>(x, a, b, rows),
-            4 => lane_step::<T, FMA, WIDE, 4>(x, a, b, rows),
-            _ => lane_step::<T, FMA, WIDE, 8>(x, a, b, rows),
-        },
+        Step::Lane { shift, a, b, rows } => {
+            #[cfg(target_arch = "x86_64")]
+            if WIDE {
+                // SAFETY: WIDE callers enabled AVX-512
+                return unsafe { wide::lane(x, *shift, a, b, rows) };
+            }
+            match shift {
+                1 => lane_step::<T, FMA, 1>(x, a, b, rows),
+                2 => lane_step::<T, FMA, 2>(x, a, b, rows),
+                4 => lane_step::<T, FMA, 4>(x, a, b, rows),
+                _ => lane_step::<T, FMA, 8>(x, a, b, rows),
+            }
+        }
         Step::Perm { rows } => {
             for (r, idx) in rows {
                 let r = *r as usize;
@@ -911,9 +992,9 @@ fn mix<T: Real, const FMA: bool>(a: C<T>, b: C<T>, u: (T, T), v: (T, T)) -> (T, 
 }
 
 /// `x[l] <- a[l] x[l] + b[l] x[l ^ SHIFT]` on each listed row (SHIFT a constant: the
-/// partner lanes are a fixed shuffle, an AVX-512 permute when `WIDE`).
+/// partner lanes are a fixed shuffle).
 #[inline(always)]
-fn lane_step<T: Real, const FMA: bool, const WIDE: bool, const SHIFT: usize>(
+fn lane_step<T: Real, const FMA: bool, const SHIFT: usize>(
     x: &mut Rows<T>,
     a: &Soa<T>,
     b: &Soa<T>,
@@ -923,34 +1004,13 @@ fn lane_step<T: Real, const FMA: bool, const WIDE: bool, const SHIFT: usize>(
     for &r in rows {
         let r = r as usize;
         let (re, im) = (x.re[r], x.im[r]);
-        let (pr, pi) = partners::<T, WIDE, SHIFT>(&re, &im);
+        let pr: [T; LANES] = std::array::from_fn(|l| re[l ^ SHIFT]);
+        let pi: [T; LANES] = std::array::from_fn(|l| im[l ^ SHIFT]);
         for l in 0..LANES {
             let (a, b) = (C::new(a.re[l], a.im[l]), C::new(b.re[l], b.im[l]));
             (x.re[r][l], x.im[r][l]) = mix::<T, FMA>(a, b, (re[l], im[l]), (pr[l], pi[l]));
         }
     }
-}
-
-/// The rows `re`, `im` with lane l moved to lane l ^ SHIFT.
-#[inline(always)]
-fn partners<T: Real, const WIDE: bool, const SHIFT: usize>(
-    re: &[T; LANES],
-    im: &[T; LANES],
-) -> ([T; LANES], [T; LANES]) {
-    #[cfg(target_arch = "x86_64")]
-    if WIDE {
-        // SAFETY: WIDE callers enabled AVX-512.
-        return unsafe {
-            (
-                wide::xor_lanes::<T, SHIFT>(re),
-                wide::xor_lanes::<T, SHIFT>(im),
-            )
-        };
-    }
-    (
-        std::array::from_fn(|l| re[l ^ SHIFT]),
-        std::array::from_fn(|l| im[l ^ SHIFT]),
-    )
 }
 
 /// `v` with lane `idx[l]` moved to lane l.

@@ -2,7 +2,9 @@
 //! wire, then a CNOT ring) on one sample, fused and unfused, complex128 and complex64.
 //! `cargo run --release --example layered -p qoxide-core [qubits] [reps]`; JAC=1 times the
 //! adjoint Jacobian of every ⟨Z_i⟩ instead, TILE=k forces the fusion tile to k qubits,
-//! BLOCK=k the register blocks inside tiles to k bits (0: none).
+//! BLOCK=k the register blocks inside tiles to k bits (0: none). Each forward line also
+//! gives the mean thread CPU time of one rep (for A/B runs on a shared machine: run with
+//! RAYON_NUM_THREADS=1, the work then stays on this thread).
 use qoxide_core::{adjoint, measure, Engine, Gate, Init, Obs, Op, Options, Param, Program, Tape};
 use std::sync::Arc;
 use std::time::Instant;
@@ -74,16 +76,29 @@ fn main() {
                 continue;
             }
             let t = Instant::now();
+            let mut cpu = Vec::with_capacity(reps);
             for _ in 0..reps {
+                let c0 = thread_cpu_ms();
                 let e = if f32 {
                     measure::expval(&p32, &theta, 1, &obs, Init::Zero, &opts(on))
                 } else {
                     measure::expval(&p64, &theta, 1, &obs, Init::Zero, &opts(on))
                 };
                 std::hint::black_box(e.unwrap());
+                cpu.push(thread_cpu_ms() - c0);
             }
             let ms = t.elapsed().as_secs_f64() / reps as f64 * 1e3;
-            println!("forward {prec}, fusion {on}: {ms:.2} ms");
+            // the mean, not the median: the kernel may count thread time in whole ticks
+            let mean = cpu.iter().sum::<f64>() / reps as f64;
+            println!("forward {prec}, fusion {on}: {ms:.2} ms (mean thread CPU {mean:.2} ms)");
         }
     }
+}
+
+/// CPU time of the calling thread so far, in ms (Linux: the first field of its schedstat).
+fn thread_cpu_ms() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |ns| ns * 1e-6)
 }

@@ -147,10 +147,12 @@ impl<T: Real> RegBlock<T> {
     /// Apply the block to `s` (a state or a gathered tile of 2^n amplitudes, n above every
     /// block bit), serially.
     pub fn apply(&self, s: &mut [C<T>]) {
-        apply_block(self, s, &mut Ahead::none())
+        let at = Place::buffer(s);
+        // SAFETY: `at` is all of `s`, borrowed mutably for the call
+        unsafe { apply_block(self, at, at, s.len(), &mut Ahead::none()) }
     }
 
-    /// Groups in a buffer of `amps` amplitudes: the steps `apply_ahead` makes on `ahead`.
+    /// Groups in a buffer of `amps` amplitudes: the steps `apply_at` makes on `ahead`.
     fn groups(&self, amps: usize) -> usize {
         amps >> self.mask.count_ones()
     }
@@ -394,33 +396,90 @@ struct Rows<T> {
     im: [[T; LANES]; MAX_ROWS],
 }
 
-/// The block on `s`, in the widest instruction set the CPU has.
-/// (`ahead`: a step of it per group.)
-fn apply_block<T: Real>(block: &RegBlock<T>, s: &mut [C<T>], ahead: &mut Ahead) {
+/// Where a block reads or writes the amplitudes of a tile: tile-local index x lies at
+/// `ptr + runs[x >> shift] + (x & (2^shift - 1))`. A gathered buffer is the identity map; a
+/// tile read in place in the state (`Tiling::place`) maps x to its state index, so that the
+/// first block of a tile pass loads straight from the state and the last stores straight
+/// back, saving the copies through the buffer.
+#[derive(Clone, Copy)]
+pub struct Place<'a, T> {
+    ptr: *mut C<T>,
+    runs: &'a [usize],
+    shift: u32,
+}
+
+impl<'a, T> Place<'a, T> {
+    /// `runs[h]`: the offset of the h-th run of 2^shift contiguous amplitudes.
+    pub fn new(ptr: *mut C<T>, runs: &'a [usize], shift: u32) -> Self {
+        Place { ptr, runs, shift }
+    }
+
+    /// A contiguous buffer.
+    pub fn buffer(s: &mut [C<T>]) -> Place<'static, T> {
+        Place {
+            ptr: s.as_mut_ptr(),
+            runs: &[0],
+            shift: usize::BITS - 1,
+        }
+    }
+
+    /// The offset of tile-local index `x`; additive over indices with disjoint bits.
+    #[inline(always)]
+    fn at(&self, x: usize) -> usize {
+        self.runs[x >> self.shift] + (x & ((1usize << self.shift) - 1))
+    }
+}
+
+/// The block on the `amps` tile-local amplitudes read at `src` and written at `dst` (the
+/// same or disjoint memory), in the widest instruction set the CPU has. (`ahead`: a step of
+/// it per group.)
+///
+/// # Safety
+/// Both places hold `amps` amplitudes (`amps` above every block bit) that no one else
+/// touches during the call.
+unsafe fn apply_block<T: Real>(
+    block: &RegBlock<T>,
+    src: Place<T>,
+    dst: Place<T>,
+    amps: usize,
+    ahead: &mut Ahead,
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if crate::cpu::has_avx512() {
             // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA (checked just above).
-            return unsafe { apply_avx512(block, s, ahead) };
+            return apply_avx512(block, src, dst, amps, ahead);
         }
         if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { apply_avx2(block, s, ahead) };
+            return apply_avx2(block, src, dst, amps, ahead);
         }
     }
-    run_block::<T, false, false>(block, s, ahead)
+    run_block::<T, false, false>(block, src, dst, amps, ahead)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-unsafe fn apply_avx512<T: Real>(block: &RegBlock<T>, s: &mut [C<T>], ahead: &mut Ahead) {
-    run_block::<T, true, true>(block, s, ahead)
+unsafe fn apply_avx512<T: Real>(
+    block: &RegBlock<T>,
+    src: Place<T>,
+    dst: Place<T>,
+    amps: usize,
+    ahead: &mut Ahead,
+) {
+    run_block::<T, true, true>(block, src, dst, amps, ahead)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn apply_avx2<T: Real>(block: &RegBlock<T>, s: &mut [C<T>], ahead: &mut Ahead) {
-    run_block::<T, true, false>(block, s, ahead)
+unsafe fn apply_avx2<T: Real>(
+    block: &RegBlock<T>,
+    src: Place<T>,
+    dst: Place<T>,
+    amps: usize,
+    ahead: &mut Ahead,
+) {
+    run_block::<T, true, false>(block, src, dst, amps, ahead)
 }
 
 /// `a * b + c`, fused where the instruction set has FMA (without it `mul_add` is a
@@ -437,10 +496,15 @@ fn madd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
 /// The block's loop over groups. `FMA`: the caller enabled FMA; `WIDE`: the caller enabled
 /// AVX-512, whose permutes split a row into real and imaginary parts (the compiler's own
 /// split of interleaved data uses gathers).
+///
+/// # Safety
+/// As `apply_block`.
 #[inline(always)]
-fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
+unsafe fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
     block: &RegBlock<T>,
-    s: &mut [C<T>],
+    src: Place<T>,
+    dst: Place<T>,
+    amps: usize,
     ahead: &mut Ahead,
 ) {
     let z = T::zero();
@@ -448,21 +512,31 @@ fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
         re: [[z; LANES]; MAX_ROWS],
         im: [[z; LANES]; MAX_ROWS],
     };
+    // the rows' offsets at each place (a group's base has none of the row bits set)
+    let mut src_off = [0usize; MAX_ROWS];
+    let mut dst_off = [0usize; MAX_ROWS];
+    for (r, &off) in block.offsets.iter().enumerate() {
+        (src_off[r], dst_off[r]) = (src.at(off), dst.at(off));
+    }
+    let rows = block.offsets.len();
+    let (src_off, dst_off) = (&src_off[..rows], &dst_off[..rows]);
     let mut base = 0usize;
-    while base < s.len() {
+    let mut from = src.ptr.add(src.at(0));
+    while base < amps {
         // next index with no block or lane bit set
         let next = ((base | block.mask) + 1) & !block.mask;
+        let ahead_from = src.ptr.add(src.at(next.min(amps - 1)));
         ahead.step();
         #[cfg(target_arch = "x86_64")]
-        if FMA && next < s.len() {
+        if FMA && next < amps {
             // the rows lie 2^bit apart: the hardware prefetchers miss them
-            for &off in &block.offsets {
+            for &off in src_off {
                 // SAFETY: in bounds; a prefetch never faults
-                unsafe { wide::prefetch(s.as_ptr().add(next + off)) };
+                wide::prefetch(ahead_from.add(off));
             }
         }
-        for (r, &off) in block.offsets.iter().enumerate() {
-            let src = &s[base + off..base + off + LANES];
+        for (r, &off) in src_off.iter().enumerate() {
+            let src = std::slice::from_raw_parts(from.add(off), LANES);
             #[cfg(target_arch = "x86_64")]
             if WIDE {
                 // SAFETY: WIDE callers enabled AVX-512; src holds LANES amplitudes.
@@ -477,9 +551,10 @@ fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
         for step in &block.steps {
             run_step::<T, FMA, WIDE>(&mut x, step);
         }
-        for (r, &off) in block.offsets.iter().enumerate() {
+        let to = dst.ptr.add(dst.at(base));
+        for (r, &off) in dst_off.iter().enumerate() {
             let p = block.slots[r] as usize;
-            let dst = &mut s[base + off..base + off + LANES];
+            let dst = std::slice::from_raw_parts_mut(to.add(off), LANES);
             #[cfg(target_arch = "x86_64")]
             if WIDE {
                 // SAFETY: as above.
@@ -490,7 +565,7 @@ fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
                 *z = C::new(x.re[p][l], x.im[p][l]);
             }
         }
-        base = next;
+        (base, from) = (next, ahead_from);
     }
 }
 
@@ -498,34 +573,177 @@ fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
 /// (`Real` is f32 or f64: whatever is not f32 is f64).
 #[cfg(target_arch = "x86_64")]
 mod wide {
-    use super::LANES;
+    use super::{Rows, Soa, LANES};
     use crate::scalar::{Real, C};
     use std::any::TypeId;
     use std::arch::x86_64::*;
 
     const _: () = assert!(LANES == 16);
 
-    /// `v` with lane l moved to lane l ^ SHIFT.
+    /// `a u + b v` on registers, `u = (ur, ui, vr, vi)`: the operations of `super::mix`.
+    macro_rules! mix_v {
+        (($ar:expr, $ai:expr), ($br:expr, $bi:expr), $u:ident, $mul:ident, $fmadd:ident,
+         $fnmadd:ident) => {{
+            let (ur, ui, vr, vi) = $u;
+            let re = $fnmadd($ai, ui, $mul($ar, ur));
+            let re = $fnmadd($bi, vi, $fmadd($br, vr, re));
+            let im = $fmadd($ai, ur, $mul($ar, ui));
+            (re, $fmadd($bi, vr, $fmadd($br, vi, im)))
+        }};
+    }
+
+    /// `Step::Mat1` with the rows of each pair held in registers: loaded once, stored once.
+    /// (The portable loop copies both rows through the stack first, since it cannot know
+    /// they differ: twice the loads and stores of the arithmetic it feeds.) `$w` lanes a
+    /// register, `LANES / $w` registers a row part; same operation order as `super::mix`.
+    macro_rules! mat1_rows {
+        ($x:ident, $m:ident, $pairs:ident, $w:expr, $set1:ident, $load:ident, $store:ident,
+         $mul:ident, $fmadd:ident, $fnmadd:ident) => {{
+            let [(ar, ai), (br, bi), (cr, ci), (dr, di)] = $m.map(|z| ($set1(z.re), $set1(z.im)));
+            for &(p, q) in $pairs {
+                let (p, q) = (p as usize, q as usize);
+                for h in (0..LANES).step_by($w) {
+                    let (rp, ip) = ($x.re[p][h..].as_mut_ptr(), $x.im[p][h..].as_mut_ptr());
+                    let (rq, iq) = ($x.re[q][h..].as_mut_ptr(), $x.im[q][h..].as_mut_ptr());
+                    let (ur, ui, vr, vi) = ($load(rp), $load(ip), $load(rq), $load(iq));
+                    let u = (ur, ui, vr, vi);
+                    let (pr, pi) = mix_v!((ar, ai), (br, bi), u, $mul, $fmadd, $fnmadd);
+                    let (qr, qi) = mix_v!((cr, ci), (dr, di), u, $mul, $fmadd, $fnmadd);
+                    $store(rp, pr);
+                    $store(ip, pi);
+                    $store(rq, qr);
+                    $store(iq, qi);
+                }
+            }
+        }};
+    }
+
+    /// `Step::Mat1 { m, pairs }` on `x`.
     #[inline]
     #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-    pub unsafe fn xor_lanes<T: Real, const SHIFT: usize>(v: &[T; LANES]) -> [T; LANES] {
-        let mut out = *v;
-        let (src, dst) = (v.as_ptr(), out.as_mut_ptr());
+    pub unsafe fn mat1<T: Real>(x: &mut Rows<T>, m: &[C<T>; 4], pairs: &[(u8, u8)]) {
         if TypeId::of::<T>() == TypeId::of::<f32>() {
-            let idx: [i32; 16] = std::array::from_fn(|l| (l ^ SHIFT) as i32);
-            let idx = _mm512_loadu_si512(idx.as_ptr() as *const _);
-            let x = _mm512_loadu_ps(src as *const f32);
-            _mm512_storeu_ps(dst as *mut f32, _mm512_permutexvar_ps(idx, x));
+            // SAFETY: T is f32 (checked just above)
+            let x = &mut *(x as *mut Rows<T> as *mut Rows<f32>);
+            let m = &*(m as *const [C<T>; 4] as *const [C<f32>; 4]);
+            mat1_rows!(
+                x,
+                m,
+                pairs,
+                16,
+                _mm512_set1_ps,
+                _mm512_load_ps,
+                _mm512_store_ps,
+                _mm512_mul_ps,
+                _mm512_fmadd_ps,
+                _mm512_fnmadd_ps
+            )
         } else {
-            let (src, dst) = (src as *const f64, dst as *mut f64);
-            let (lo, hi) = (_mm512_loadu_pd(src), _mm512_loadu_pd(src.add(8)));
-            let (lo, hi) = if SHIFT == 8 { (hi, lo) } else { (lo, hi) };
-            let idx: [i64; 8] = std::array::from_fn(|l| (l ^ (SHIFT & 7)) as i64);
-            let idx = _mm512_loadu_si512(idx.as_ptr() as *const _);
-            _mm512_storeu_pd(dst, _mm512_permutexvar_pd(idx, lo));
-            _mm512_storeu_pd(dst.add(8), _mm512_permutexvar_pd(idx, hi));
+            // SAFETY: T is f64 (`Real` is f32 or f64)
+            let x = &mut *(x as *mut Rows<T> as *mut Rows<f64>);
+            let m = &*(m as *const [C<T>; 4] as *const [C<f64>; 4]);
+            mat1_rows!(
+                x,
+                m,
+                pairs,
+                8,
+                _mm512_set1_pd,
+                _mm512_load_pd,
+                _mm512_store_pd,
+                _mm512_mul_pd,
+                _mm512_fmadd_pd,
+                _mm512_fnmadd_pd
+            )
         }
-        out
+    }
+
+    /// `Step::Lane { shift, a, b, rows }` on `x` (`x[l] <- a[l] x[l] + b[l] x[l ^ shift]`),
+    /// each row in registers.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+    pub unsafe fn lane<T: Real>(
+        x: &mut Rows<T>,
+        shift: usize,
+        a: &Soa<T>,
+        b: &Soa<T>,
+        rows: &[u8],
+    ) {
+        if TypeId::of::<T>() == TypeId::of::<f32>() {
+            // SAFETY: T is f32 (checked just above)
+            let x = &mut *(x as *mut Rows<T> as *mut Rows<f32>);
+            let (a, b) = (
+                &*(a as *const Soa<T> as *const Soa<f32>),
+                &*(b as *const Soa<T> as *const Soa<f32>),
+            );
+            let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            let idx = _mm512_xor_si512(iota, _mm512_set1_epi32(shift as i32));
+            let ld = |v: &[f32; LANES]| _mm512_loadu_ps(v.as_ptr());
+            let (ar, ai, br, bi) = (ld(&a.re), ld(&a.im), ld(&b.re), ld(&b.im));
+            for &r in rows {
+                let (rp, ip) = (x.re[r as usize].as_mut_ptr(), x.im[r as usize].as_mut_ptr());
+                let (ur, ui) = (_mm512_load_ps(rp), _mm512_load_ps(ip));
+                let u = (
+                    ur,
+                    ui,
+                    _mm512_permutexvar_ps(idx, ur),
+                    _mm512_permutexvar_ps(idx, ui),
+                );
+                let (re, im) = mix_v!(
+                    (ar, ai),
+                    (br, bi),
+                    u,
+                    _mm512_mul_ps,
+                    _mm512_fmadd_ps,
+                    _mm512_fnmadd_ps
+                );
+                _mm512_store_ps(rp, re);
+                _mm512_store_ps(ip, im);
+            }
+        } else {
+            // SAFETY: T is f64 (`Real` is f32 or f64)
+            let x = &mut *(x as *mut Rows<T> as *mut Rows<f64>);
+            let (a, b) = (
+                &*(a as *const Soa<T> as *const Soa<f64>),
+                &*(b as *const Soa<T> as *const Soa<f64>),
+            );
+            // a row part is two registers of 8 lanes: shift 8 exchanges them, a smaller
+            // one permutes within each
+            let idx = _mm512_xor_si512(
+                _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
+                _mm512_set1_epi64((shift & 7) as i64),
+            );
+            let partner = |lo: __m512d, hi: __m512d| match shift {
+                8 => (hi, lo),
+                _ => (
+                    _mm512_permutexvar_pd(idx, lo),
+                    _mm512_permutexvar_pd(idx, hi),
+                ),
+            };
+            let ld = |v: &[f64; LANES], h: usize| _mm512_loadu_pd(v[8 * h..].as_ptr());
+            let coef = |h| ((ld(&a.re, h), ld(&a.im, h)), (ld(&b.re, h), ld(&b.im, h)));
+            let c = [coef(0), coef(1)];
+            for &r in rows {
+                let (rp, ip) = (x.re[r as usize].as_mut_ptr(), x.im[r as usize].as_mut_ptr());
+                let ur = [_mm512_load_pd(rp), _mm512_load_pd(rp.add(8))];
+                let ui = [_mm512_load_pd(ip), _mm512_load_pd(ip.add(8))];
+                let (vr, vi) = (partner(ur[0], ur[1]), partner(ui[0], ui[1]));
+                let (vr, vi) = ([vr.0, vr.1], [vi.0, vi.1]);
+                for h in 0..2 {
+                    let u = (ur[h], ui[h], vr[h], vi[h]);
+                    let ((ar, ai), (br, bi)) = c[h];
+                    let (re, im) = mix_v!(
+                        (ar, ai),
+                        (br, bi),
+                        u,
+                        _mm512_mul_pd,
+                        _mm512_fmadd_pd,
+                        _mm512_fnmadd_pd
+                    );
+                    _mm512_store_pd(rp.add(8 * h), re);
+                    _mm512_store_pd(ip.add(8 * h), im);
+                }
+            }
+        }
     }
 
     /// `v` with lane `idx[l]` moved to lane l.
@@ -672,6 +890,11 @@ fn run_step<T: Real, const FMA: bool, const WIDE: bool>(x: &mut Rows<T>, step: &
     let madd = madd::<T, FMA>;
     match step {
         Step::Mat1 { m, pairs } => {
+            #[cfg(target_arch = "x86_64")]
+            if WIDE {
+                // SAFETY: WIDE callers enabled AVX-512
+                return unsafe { wide::mat1(x, m, pairs) };
+            }
             let [a, b, c, d] = *m;
             for &(p, q) in pairs {
                 let (p, q) = (p as usize, q as usize);
@@ -714,12 +937,19 @@ fn run_step<T: Real, const FMA: bool, const WIDE: bool>(x: &mut Rows<T>, step: &
                 }
             }
         }
-        Step::Lane { shift, a, b, rows } => match shift {
-            1 => lane_step::<T, FMA, WIDE, 1>(x, a, b, rows),
-            2 => lane_step::<T, FMA, WIDE, 2>(x, a, b, rows),
-            4 => lane_step::<T, FMA, WIDE, 4>(x, a, b, rows),
-            _ => lane_step::<T, FMA, WIDE, 8>(x, a, b, rows),
-        },
+        Step::Lane { shift, a, b, rows } => {
+            #[cfg(target_arch = "x86_64")]
+            if WIDE {
+                // SAFETY: WIDE callers enabled AVX-512
+                return unsafe { wide::lane(x, *shift, a, b, rows) };
+            }
+            match shift {
+                1 => lane_step::<T, FMA, 1>(x, a, b, rows),
+                2 => lane_step::<T, FMA, 2>(x, a, b, rows),
+                4 => lane_step::<T, FMA, 4>(x, a, b, rows),
+                _ => lane_step::<T, FMA, 8>(x, a, b, rows),
+            }
+        }
         Step::Perm { rows } => {
             for (r, idx) in rows {
                 let r = *r as usize;
@@ -762,9 +992,9 @@ fn mix<T: Real, const FMA: bool>(a: C<T>, b: C<T>, u: (T, T), v: (T, T)) -> (T, 
 }
 
 /// `x[l] <- a[l] x[l] + b[l] x[l ^ SHIFT]` on each listed row (SHIFT a constant: the
-/// partner lanes are a fixed shuffle, an AVX-512 permute when `WIDE`).
+/// partner lanes are a fixed shuffle).
 #[inline(always)]
-fn lane_step<T: Real, const FMA: bool, const WIDE: bool, const SHIFT: usize>(
+fn lane_step<T: Real, const FMA: bool, const SHIFT: usize>(
     x: &mut Rows<T>,
     a: &Soa<T>,
     b: &Soa<T>,
@@ -774,34 +1004,13 @@ fn lane_step<T: Real, const FMA: bool, const WIDE: bool, const SHIFT: usize>(
     for &r in rows {
         let r = r as usize;
         let (re, im) = (x.re[r], x.im[r]);
-        let (pr, pi) = partners::<T, WIDE, SHIFT>(&re, &im);
+        let pr: [T; LANES] = std::array::from_fn(|l| re[l ^ SHIFT]);
+        let pi: [T; LANES] = std::array::from_fn(|l| im[l ^ SHIFT]);
         for l in 0..LANES {
             let (a, b) = (C::new(a.re[l], a.im[l]), C::new(b.re[l], b.im[l]));
             (x.re[r][l], x.im[r][l]) = mix::<T, FMA>(a, b, (re[l], im[l]), (pr[l], pi[l]));
         }
     }
-}
-
-/// The rows `re`, `im` with lane l moved to lane l ^ SHIFT.
-#[inline(always)]
-fn partners<T: Real, const WIDE: bool, const SHIFT: usize>(
-    re: &[T; LANES],
-    im: &[T; LANES],
-) -> ([T; LANES], [T; LANES]) {
-    #[cfg(target_arch = "x86_64")]
-    if WIDE {
-        // SAFETY: WIDE callers enabled AVX-512.
-        return unsafe {
-            (
-                wide::xor_lanes::<T, SHIFT>(re),
-                wide::xor_lanes::<T, SHIFT>(im),
-            )
-        };
-    }
-    (
-        std::array::from_fn(|l| re[l ^ SHIFT]),
-        std::array::from_fn(|l| im[l ^ SHIFT]),
-    )
 }
 
 /// `v` with lane `idx[l]` moved to lane l.
@@ -836,18 +1045,32 @@ pub enum Pass<T> {
 
 impl<T: Real> Pass<T> {
     pub fn apply(&self, s: &mut [C<T>]) {
-        self.apply_ahead(s, &mut Ahead::none())
+        let at = Place::buffer(s);
+        // SAFETY: `at` is all of `s`, borrowed mutably for the call
+        unsafe { self.apply_at(s, at, at, &mut Ahead::none()) }
     }
 
-    /// `apply`, a block stepping `ahead` once per group (`groups` steps).
-    pub fn apply_ahead(&self, s: &mut [C<T>], ahead: &mut Ahead) {
+    /// `apply` on the tile in `buf`, a block stepping `ahead` once per group (`groups`
+    /// steps). A block reads the tile at `src` and writes it at `dst`; a kernel runs on
+    /// `buf` (so both must then be `buf`'s place).
+    ///
+    /// # Safety
+    /// `src` and `dst` hold `buf.len()` amplitudes each that no one else touches during
+    /// the call.
+    pub unsafe fn apply_at(
+        &self,
+        buf: &mut [C<T>],
+        src: Place<T>,
+        dst: Place<T>,
+        ahead: &mut Ahead,
+    ) {
         match self {
-            Pass::One(k) => k.apply(s, false),
-            Pass::Block(b) => apply_block(b, s, ahead),
+            Pass::One(k) => k.apply(buf, false),
+            Pass::Block(b) => apply_block(b, src, dst, buf.len(), ahead),
         }
     }
 
-    /// The steps `apply_ahead` makes on a buffer of `amps` amplitudes.
+    /// The steps `apply_at` makes on a buffer of `amps` amplitudes.
     pub fn groups(&self, amps: usize) -> usize {
         match self {
             Pass::One(_) => 0,
@@ -1043,13 +1266,16 @@ mod tests {
             let mut direct = state(N);
             ks.iter().for_each(|k| k.apply(&mut direct, false));
             let mut portable = state(N);
-            run_block::<f64, false, false>(&block, &mut portable, &mut Ahead::none());
+            let (at, len) = (Place::buffer(&mut portable), portable.len());
+            // SAFETY: `at` is all of `portable`
+            unsafe { run_block::<f64, false, false>(&block, at, at, len, &mut Ahead::none()) };
             assert!(close(&portable, &direct), "bits {bits:?}");
             #[cfg(target_arch = "x86_64")]
             if crate::cpu::has_avx2_fma() {
                 let mut avx2 = state(N);
+                let at = Place::buffer(&mut avx2);
                 // SAFETY: the CPU has AVX2 and FMA (checked just above)
-                unsafe { apply_avx2(&block, &mut avx2, &mut Ahead::none()) };
+                unsafe { apply_avx2(&block, at, at, len, &mut Ahead::none()) };
                 assert!(close(&avx2, &direct), "bits {bits:?}");
             }
         }
@@ -1070,7 +1296,9 @@ mod tests {
         let block = RegBlock::new(&rows, &refs).unwrap();
         let mut portable = s.clone();
         block.apply(&mut s);
-        run_block::<f32, false, false>(&block, &mut portable, &mut Ahead::none());
+        let (at, len) = (Place::buffer(&mut portable), portable.len());
+        // SAFETY: `at` is all of `portable`
+        unsafe { run_block::<f32, false, false>(&block, at, at, len, &mut Ahead::none()) };
         for got in [&s, &portable] {
             assert!(got.iter().zip(&direct).all(|(x, y)| (x - y).norm() < 1e-5));
         }

@@ -4,6 +4,7 @@
 
 use super::index::GroupIndexWide;
 use super::reduce::SharedMut;
+use super::regblock::Place;
 use super::Kernel;
 use crate::scalar::{Real, C};
 use rayon::prelude::*;
@@ -98,15 +99,30 @@ impl Tiling {
         }
     }
 
-    /// Run `f(tile index, buffer, ahead)` on every tile of `s` (gathered before, scattered
-    /// after), tiles in parallel if `par`. `ahead` fetches the next tile into L2 in `steps`
-    /// calls of `Ahead::step` (0: none), so that its gather does not wait on memory.
-    pub fn for_each<T: Real>(
+    /// Tile `g` of the state at `s` where it lies, for register blocks that read or write
+    /// it in place (`Place`).
+    pub fn place<T>(&self, s: SharedMut<C<T>>, g: usize) -> Place<'_, T> {
+        // SAFETY: the base of a tile lies inside the state
+        let base = unsafe { s.0.add(self.outer.base(g)) };
+        Place::new(base, &self.runs, self.run.trailing_zeros())
+    }
+
+    /// Run `f(buffer, tile in place, ahead)` on every tile of `s`, tiles in parallel if
+    /// `par`. The tile is gathered into the buffer before if `gather` and scattered back
+    /// after if `scatter` (else `f` reads or writes it in place). `ahead` fetches the next
+    /// tile into L2 in `steps` calls of `Ahead::step` (0: none), so that reading it does not
+    /// wait on memory.
+    ///
+    /// # Safety
+    /// `f` touches the state only through the place it is given (tiles are disjoint: each
+    /// is read and written by exactly one task).
+    pub unsafe fn for_each<T: Real>(
         &self,
         s: &mut [C<T>],
         par: bool,
         steps: usize,
-        f: impl Fn(usize, &mut [C<T>], &mut Ahead) + Sync + Send,
+        (gather, scatter): (bool, bool),
+        f: impl Fn(&mut [C<T>], Place<T>, &mut Ahead) + Sync + Send,
     ) {
         let p = SharedMut(s.as_mut_ptr());
         let amp = std::mem::size_of::<C<T>>();
@@ -118,7 +134,9 @@ impl Tiling {
         let one = |buf: &mut Vec<C<T>>, g: usize| unsafe {
             let buf = aligned(buf, self.amps());
             // tiles are disjoint: each is read and written by exactly one task
-            self.gather(p, g, buf);
+            if gather {
+                self.gather(p, g, buf);
+            }
             let mut ahead = Ahead {
                 base: p.0.add(self.outer.base((g + 1) % self.count())) as *const u8,
                 runs: &self.runs,
@@ -128,8 +146,10 @@ impl Tiling {
                 run: 0,
                 line: 0,
             };
-            f(g, buf, &mut ahead);
-            self.scatter(p, g, buf);
+            f(buf, self.place(p, g), &mut ahead);
+            if scatter {
+                self.scatter(p, g, buf);
+            }
         };
         let fresh = || vec![C::new(T::zero(), T::zero()); self.amps() + ALIGN_SLACK];
         if par && self.count() > 1 {
@@ -279,10 +299,13 @@ mod tests {
         let local: Vec<_> = kernels.iter().map(|k| t.localise(k)).collect();
         for par in [false, true] {
             let mut tiled = state(n);
-            t.for_each(&mut tiled, par, 7, |_, buf, ahead| {
-                ahead.step();
-                local.iter().for_each(|k| k.apply(buf, false))
-            });
+            // SAFETY: `f` touches only the gathered buffer
+            unsafe {
+                t.for_each(&mut tiled, par, 7, (true, true), |buf, _, ahead| {
+                    ahead.step();
+                    local.iter().for_each(|k| k.apply(buf, false))
+                })
+            };
             for (a, b) in tiled.iter().zip(&direct) {
                 assert!((a - b).norm() < 1e-14);
             }

@@ -11,6 +11,8 @@
 //! Results equal the per-sample path's up to rounding: the same kernels and adjoint sweep,
 //! sums in another order, and rotation coefficients from a vectorised sincos (trig.rs).
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod kernels;
 #[cfg(test)]
 mod tests;
@@ -26,6 +28,7 @@ use crate::state::{Ctrl, Kernel};
 use crate::tape::{Op, Param};
 use kernels::{apply, as_mat1, dagger, inner, mul2, Shape, Z};
 use rayon::prelude::*;
+use std::any::TypeId;
 use std::sync::atomic::{AtomicBool, Ordering};
 use trig::Rotation;
 
@@ -96,7 +99,10 @@ pub(crate) fn final_states<T: Real>(
             Init::Shared(s0) => s0.iter().map(|&a| Z::splat(a)).collect(),
             Init::PerSample(all) | Init::Final(all) => load(all, dim, base, nl),
         };
-        if crate::cpu::has_avx2_fma() {
+        if crate::cpu::has_avx512() {
+            // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA
+            unsafe { forward_avx512(&plan, &mut s, base, nl) }
+        } else if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU has AVX2
             unsafe { forward_avx2(&plan, &mut s, base, nl) }
         } else {
@@ -136,7 +142,10 @@ pub(crate) fn vjp_sweep<T: Real>(
         // φ then λ in one buffer (see `backward`)
         let mut both = load(phi, dim, base, g.len() / p);
         both.extend(load::<T, LANES>(lam, dim, base, g.len() / p));
-        if crate::cpu::has_avx2_fma() {
+        if crate::cpu::has_avx512() {
+            // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA
+            unsafe { backward_avx512(&plan, &mut both, base, g) }
+        } else if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU has AVX2
             unsafe { backward_avx2(&plan, &mut both, base, g) }
         } else {
@@ -166,6 +175,21 @@ struct OpPlan {
     generator: Option<(Shape, usize, C64, usize)>,
     /// other parametrised ops (adjoint only): (parameter index, theta column, shape of dU/dθ_k)
     derivatives: Vec<(usize, usize, Shape)>,
+    /// every coefficient is real in every lane (fixed ops: checked; rotations: by form)
+    real: bool,
+    /// uncontrolled one-qubit gate whose generator acts on its wire alone (adjoint only):
+    /// gradient and undo in one pass (`kernels::undo_rotation`)
+    fused: Option<Fused>,
+}
+
+#[derive(Clone, Copy)]
+struct Fused {
+    t: u32,
+    /// c·G, row-major
+    cg: [C64; 4],
+    /// `kernels::sums_needed(cg)`
+    nz: u8,
+    col: usize,
 }
 
 impl<'a, T: Real, const L: usize> Plan<'a, T, L> {
@@ -208,17 +232,23 @@ impl<'a, T: Real, const L: usize> Plan<'a, T, L> {
                     }
                 }
             }
+            let rotation = match op.params.as_slice() {
+                [Param::Col(col)] => Rotation::of(op.gate).map(|r| (r, *col)),
+                _ => None,
+            };
             ops.push(OpPlan {
                 shape,
                 fixed,
                 merge: false,
-                rotation: match op.params.as_slice() {
-                    [Param::Col(col)] => Rotation::of(op.gate).map(|r| (r, *col)),
-                    _ => None,
-                },
+                rotation,
                 generator,
                 derivatives,
+                real: false,
+                fused: None,
             });
+        }
+        for o in ops.iter_mut() {
+            (o.real, o.fused) = real_and_fused(o, &pool);
         }
         // fusion schedule (forward only): walking back, remember for each bit whether the
         // next op touching it is an uncontrolled single-qubit op
@@ -276,6 +306,34 @@ impl<'a, T: Real, const L: usize> Plan<'a, T, L> {
         }
         buf
     }
+}
+
+/// `OpPlan::real` and `OpPlan::fused` of `o` (`pool`: the plan's splatted coefficients).
+fn real_and_fused<T: Real, const L: usize>(o: &OpPlan, pool: &[Z<T, L>]) -> (bool, Option<Fused>) {
+    let real = match (o.fixed, o.rotation) {
+        (Some([u, _]), _) => pool[u..u + o.shape.n_coefs()]
+            .iter()
+            .all(|z| z.im[0].is_zero()),
+        (None, Some((r, _))) => r.is_real(),
+        _ => false,
+    };
+    let fused = o.generator.and_then(|(g, start, c, col)| {
+        let t = (o.shape.single_qubit()).filter(|_| matches!(o.shape, Shape::Mat1 { .. }))?;
+        let gm: [C64; 4] = match g {
+            Shape::Mat1 { t: tg, ctrl } if tg == t && ctrl.is_none() => {
+                std::array::from_fn(|k| widen(pool[start + k].get(0)))
+            }
+            Shape::Flip { t: tg, ctrl } if tg == t && ctrl.is_none() => {
+                let (one, zero) = (C64::new(1.0, 0.0), C64::new(0.0, 0.0));
+                [zero, one, one, zero]
+            }
+            _ => return None,
+        };
+        let cg = gm.map(|x| c * x);
+        let nz = kernels::sums_needed(&cg);
+        Some(Fused { t, cg, nz, col })
+    });
+    (real, fused)
 }
 
 /// Coefficients of `shape` into `z`: lane `b < nl` from `form(b)`; the padding lanes copy
@@ -369,6 +427,15 @@ fn backward<T: Real, const L: usize>(
     let (mut buf, mut dbuf) = (Vec::new(), Vec::new());
     for i in (first..tape.ops.len()).rev() {
         let (op, opp) = (&tape.ops[i], &plan.ops[i]);
+        if let Some(f) = opp.fused {
+            let undo = plan.coefs(i, true, base, nl, &mut buf);
+            if let Some(half) = undo_rotation(both, dim, f, opp.real, undo) {
+                for (b, gb) in g.chunks_exact_mut(p).enumerate() {
+                    gb[f.col] += 2.0 * half[b].f64();
+                }
+                continue;
+            }
+        }
         // generator gates: 2 Re c<λ|G|φ_after>
         if let Some((shape, start, c, col)) = opp.generator {
             let (phi, lam) = both.split_at(dim);
@@ -396,6 +463,44 @@ fn backward<T: Real, const L: usize>(
             apply(opp.shape, undo, lam);
         }
     }
+}
+
+/// The fused backward step of a rotation (`avx512::undo_rotation`: gradient term and undo
+/// on φ and λ in one pass instead of three) where it runs: f64, 16 lanes, AVX-512; the
+/// shapes of RY (real, c·G real) and RX (complex, c·G imaginary) get their own copies.
+/// None elsewhere (the caller takes the three passes).
+#[inline(always)]
+fn undo_rotation<T: Real, const L: usize>(
+    both: &mut [Z<T, L>],
+    dim: usize,
+    f: Fused,
+    real: bool,
+    undo: &[Z<T, L>],
+) -> Option<[T; L]> {
+    #[cfg(target_arch = "x86_64")]
+    if L == 16 && TypeId::of::<T>() == TypeId::of::<f64>() && crate::cpu::has_avx512() {
+        const RY: u8 = 0b0000_0110;
+        const RX: u8 = 0b0110_0000;
+        let (t, cg) = (f.t, &f.cg);
+        // SAFETY: T is f64 and L is 16, so these are the same slices' types
+        let (both, undo) = unsafe {
+            (
+                &mut *(both as *mut [Z<T, L>] as *mut [Z<f64, 16>]),
+                &*(undo as *const [Z<T, L>] as *const [Z<f64, 16>]),
+            )
+        };
+        // SAFETY: the CPU has AVX-512 F
+        let half = unsafe {
+            match (real, f.nz) {
+                (true, RY) => avx512::undo_rotation::<true, RY>(both, dim, t, undo, cg),
+                (false, RX) => avx512::undo_rotation::<false, RX>(both, dim, t, undo, cg),
+                (true, _) => avx512::undo_rotation::<true, 0xff>(both, dim, t, undo, cg),
+                (false, _) => avx512::undo_rotation::<false, 0xff>(both, dim, t, undo, cg),
+            }
+        };
+        return Some(std::array::from_fn(|b| T::of(half[b])));
+    }
+    None
 }
 
 /// The block of lanes `base..base + nl` of sample-major states.
@@ -444,7 +549,8 @@ fn for_blocks<T: Real, O: Send, const L: usize>(
 
 // The lane loops are plain Rust that the compiler vectorises for the target's baseline
 // (SSE2 on x86-64); these copies of the two block drivers, with everything they call
-// inlined, are compiled for AVX2 and chosen at run time.
+// inlined, are compiled for AVX2 and for AVX-512 (a 16-lane f64 row in two registers)
+// and chosen at run time.
 
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
 unsafe fn forward_avx2<T: Real, const L: usize>(
@@ -458,6 +564,32 @@ unsafe fn forward_avx2<T: Real, const L: usize>(
 
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
 unsafe fn backward_avx2<T: Real, const L: usize>(
+    plan: &Plan<T, L>,
+    both: &mut [Z<T, L>],
+    base: usize,
+    g: &mut [f64],
+) {
+    backward(plan, both, base, g)
+}
+
+#[cfg_attr(
+    target_arch = "x86_64",
+    target_feature(enable = "avx512f,avx512vl,avx2,fma")
+)]
+unsafe fn forward_avx512<T: Real, const L: usize>(
+    plan: &Plan<T, L>,
+    s: &mut [Z<T, L>],
+    base: usize,
+    nl: usize,
+) {
+    forward(plan, s, base, nl)
+}
+
+#[cfg_attr(
+    target_arch = "x86_64",
+    target_feature(enable = "avx512f,avx512vl,avx2,fma")
+)]
+unsafe fn backward_avx512<T: Real, const L: usize>(
     plan: &Plan<T, L>,
     both: &mut [Z<T, L>],
     base: usize,

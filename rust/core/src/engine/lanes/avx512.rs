@@ -99,3 +99,29 @@ pub(super) unsafe fn undo_rotation<const REAL: bool, const NZ: u8>(
     }
     out
 }
+
+/// `s <- K s` for an uncontrolled 2x2 `K` on bit `t` (coefficients `m`: K00 K01 K10 K11
+/// per lane; `REAL`: no imaginary parts), f64 and 16 lanes; `s` may hold several states
+/// one after the other (φ then λ), the kernel only looks at bit `t` of a row's index.
+///
+/// # Safety
+/// The CPU must support AVX-512 F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn mat1<const REAL: bool>(s: &mut [Row], t: u32, m: &[Row]) {
+    let (m, low) = (&m[..4], (1usize << t) - 1);
+    assert!(s.len().is_multiple_of(2 * (low + 1)));
+    for h in 0..2 {
+        let z = _mm512_setzero_pd();
+        let mut u = [(z, z); 4];
+        for (uk, row) in u.iter_mut().zip(m) {
+            *uk = load(row, h);
+        }
+        for k in 0..s.len() / 2 {
+            let i = ((k & !low) << 1) | (k & low);
+            let j = i | (low + 1);
+            let p = [load(&s[i], h), load(&s[j], h)];
+            store(&mut s[i], h, mul_add2::<REAL>(u[0], u[1], p[0], p[1]));
+            store(&mut s[j], h, mul_add2::<REAL>(u[2], u[3], p[0], p[1]));
+        }
+    }
+}

@@ -42,7 +42,7 @@ impl<T: Real, const L: usize> Z<T, L> {
     }
 
     #[inline(always)]
-    fn is_real(&self) -> bool {
+    pub fn is_real(&self) -> bool {
         self.im.iter().all(|x| x.is_zero())
     }
 

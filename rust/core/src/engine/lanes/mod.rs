@@ -392,13 +392,13 @@ fn forward<T: Real, const L: usize>(plan: &Plan<T, L>, s: &mut [Z<T, L>], base: 
                     run[t] = u;
                 } else if u[1].is_zero() && u[2].is_zero() {
                     let ctrl = Ctrl::NONE;
-                    apply(Shape::Diag1 { t: t as u32, ctrl }, &[u[0], u[3]], s);
+                    apply_fast(Shape::Diag1 { t: t as u32, ctrl }, &[u[0], u[3]], s);
                 } else {
                     let ctrl = Ctrl::NONE;
-                    apply(Shape::Mat1 { t: t as u32, ctrl }, &u, s);
+                    apply_fast(Shape::Mat1 { t: t as u32, ctrl }, &u, s);
                 }
             }
-            _ => apply(o.shape, m, s),
+            _ => apply_fast(o.shape, m, s),
         }
     }
 }
@@ -443,12 +443,12 @@ fn backward<T: Real, const L: usize>(
         }
         let undo = plan.coefs(i, true, base, nl, &mut buf);
         if opp.derivatives.is_empty() {
-            apply(opp.shape, undo, both);
+            apply_fast(opp.shape, undo, both);
             continue;
         }
         // other gates: 2 Re <λ|dU/dθ_k|φ_before> per parameter
         let (phi, lam) = both.split_at_mut(dim);
-        apply(opp.shape, undo, phi);
+        apply_fast(opp.shape, undo, phi);
         for &(k, col, shape) in &opp.derivatives {
             fill(&mut dbuf, shape, nl, |b| {
                 let row = tape.row(plan.theta, base + b);
@@ -460,9 +460,43 @@ fn backward<T: Real, const L: usize>(
             add(g, col, C64::new(1.0, 0.0), &inner(shape, &dbuf, lam, phi));
         }
         if i > first {
-            apply(opp.shape, undo, lam);
+            apply_fast(opp.shape, undo, lam);
         }
     }
+}
+
+/// `kernels::apply`, but uncontrolled 2x2 kernels on f64 x 16 lanes through
+/// `avx512::mat1` where the CPU has it (the compiler's AVX-512 code for them kept part of
+/// the work scalar).
+#[inline(always)]
+fn apply_fast<T: Real, const L: usize>(shape: Shape, m: &[Z<T, L>], s: &mut [Z<T, L>]) {
+    #[cfg(target_arch = "x86_64")]
+    if let Shape::Mat1 { t, ctrl } = shape {
+        if ctrl.is_none()
+            && L == 16
+            && TypeId::of::<T>() == TypeId::of::<f64>()
+            && crate::cpu::has_avx512()
+        {
+            let real = m[..4].iter().all(Z::is_real);
+            // SAFETY: T is f64 and L is 16, so these are the same slices' types
+            let (s, m) = unsafe {
+                (
+                    &mut *(s as *mut [Z<T, L>] as *mut [Z<f64, 16>]),
+                    &*(m as *const [Z<T, L>] as *const [Z<f64, 16>]),
+                )
+            };
+            // SAFETY: the CPU has AVX-512 F
+            unsafe {
+                if real {
+                    avx512::mat1::<true>(s, t, m)
+                } else {
+                    avx512::mat1::<false>(s, t, m)
+                }
+            }
+            return;
+        }
+    }
+    apply(shape, m, s)
 }
 
 /// The fused backward step of a rotation (`avx512::undo_rotation`: gradient term and undo

@@ -541,3 +541,41 @@ fn fused_undo_matches_inner_then_apply() {
         }
     }
 }
+
+/// `apply_fast` (AVX-512 for uncontrolled 2x2 kernels, where the CPU has it) against
+/// `kernels::apply`, on every bit, real and complex coefficients, on φ and λ together.
+#[test]
+fn fast_mat1_matches_apply() {
+    const L: usize = 16;
+    let mut rng = Rng(78);
+    for real in [true, false] {
+        for t in 0..4u32 {
+            let mut lanes = |n: usize, real: bool| -> Vec<Z<f64, L>> {
+                (0..n)
+                    .map(|_| {
+                        let mut z = Z::zero();
+                        for b in 0..L {
+                            let c = rng.complex();
+                            z.set(b, if real { C64::new(c.re, 0.0) } else { c });
+                        }
+                        z
+                    })
+                    .collect()
+            };
+            let (s, m) = (lanes(32, false), lanes(4, real));
+            let shape = Shape::Mat1 {
+                t,
+                ctrl: Ctrl::NONE,
+            };
+            let (mut want, mut got) = (s.clone(), s);
+            kernels::apply(shape, &m, &mut want);
+            apply_fast(shape, &m, &mut got);
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                for b in 0..L {
+                    let d = (g.get(b) - w.get(b)).norm();
+                    assert!(d < 1e-14, "real={real} t={t}: row {i} lane {b}");
+                }
+            }
+        }
+    }
+}

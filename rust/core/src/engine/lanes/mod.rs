@@ -89,29 +89,14 @@ pub(crate) fn final_states<T: Real>(
         if opts.cancelled() {
             return;
         }
-        let nl = o.len() / dim;
-        let mut s = match init {
-            Init::Zero => {
-                let mut s = vec![Z::zero(); dim];
-                s[0] = Z::splat(C::new(T::one(), T::zero()));
-                s
-            }
-            Init::Shared(s0) => s0.iter().map(|&a| Z::splat(a)).collect(),
-            Init::PerSample(all) | Init::Final(all) => load(all, dim, base, nl),
-        };
         if crate::cpu::has_avx512() {
             // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA
-            unsafe { forward_avx512(&plan, &mut s, base, nl) }
+            unsafe { forward_avx512(&plan, init, base, o) }
         } else if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU has AVX2
-            unsafe { forward_avx2(&plan, &mut s, base, nl) }
+            unsafe { forward_avx2(&plan, init, base, o) }
         } else {
-            forward(&plan, &mut s, base, nl)
-        }
-        for (b, state) in o.chunks_exact_mut(dim).enumerate() {
-            for (x, row) in state.iter_mut().zip(&s) {
-                *x = row.get(b);
-            }
+            forward_block(&plan, init, base, o)
         }
     });
     out
@@ -130,7 +115,7 @@ pub(crate) fn vjp_sweep<T: Real>(
     opts: &Options,
 ) {
     let tape = prog.tape();
-    let (dim, p) = (1usize << tape.n_qubits, tape.n_params);
+    let p = tape.n_params;
     if p == 0 || !tape.ops.iter().any(Op::is_parametrised) {
         return;
     }
@@ -139,17 +124,14 @@ pub(crate) fn vjp_sweep<T: Real>(
         if opts.cancelled() {
             return;
         }
-        // φ then λ in one buffer (see `backward`)
-        let mut both = load(phi, dim, base, g.len() / p);
-        both.extend(load::<T, LANES>(lam, dim, base, g.len() / p));
         if crate::cpu::has_avx512() {
             // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA
-            unsafe { backward_avx512(&plan, &mut both, base, g) }
+            unsafe { backward_avx512(&plan, phi, lam, base, g) }
         } else if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU has AVX2
-            unsafe { backward_avx2(&plan, &mut both, base, g) }
+            unsafe { backward_avx2(&plan, phi, lam, base, g) }
         } else {
-            backward(&plan, &mut both, base, g)
+            backward_block(&plan, phi, lam, base, g)
         }
     });
 }
@@ -178,7 +160,7 @@ struct OpPlan {
     /// every coefficient is real in every lane (fixed ops: checked; rotations: by form)
     real: bool,
     /// uncontrolled one-qubit gate whose generator acts on its wire alone (adjoint only):
-    /// gradient and undo in one pass (`kernels::undo_rotation`)
+    /// gradient and undo in one pass (`avx512::undo_rotation`)
     fused: Option<Fused>,
 }
 
@@ -537,21 +519,71 @@ fn undo_rotation<T: Real, const L: usize>(
     None
 }
 
-/// The block of lanes `base..base + nl` of sample-major states.
+/// The final states of the block at `base` into its rows `o` of the output (`[nl, 2^n]`,
+/// sample-major): the block's states from `init`, `forward`, back to sample-major.
+#[inline(always)]
+fn forward_block<T: Real, const L: usize>(
+    plan: &Plan<T, L>,
+    init: &Init<T>,
+    base: usize,
+    o: &mut [C<T>],
+) {
+    let dim = 1usize << plan.prog.tape().n_qubits;
+    let nl = o.len() / dim;
+    let mut s = match init {
+        Init::Zero => {
+            let mut s = vec![Z::zero(); dim];
+            s[0] = Z::splat(C::new(T::one(), T::zero()));
+            s
+        }
+        Init::Shared(s0) => s0.iter().map(|&a| Z::splat(a)).collect(),
+        Init::PerSample(all) | Init::Final(all) => load(all, dim, base, nl),
+    };
+    forward(plan, &mut s, base, nl);
+    for (b, state) in o.chunks_exact_mut(dim).enumerate() {
+        for (x, row) in state.iter_mut().zip(&s) {
+            *x = row.get(b);
+        }
+    }
+}
+
+/// `backward` on the block at `base` of the final states `phi` and adjoint states `lam`
+/// (sample-major), adding into its gradient rows `g`.
+#[inline(always)]
+fn backward_block<T: Real, const L: usize>(
+    plan: &Plan<T, L>,
+    phi: &[C<T>],
+    lam: &[C<T>],
+    base: usize,
+    g: &mut [f64],
+) {
+    let tape = plan.prog.tape();
+    let (dim, nl) = (1usize << tape.n_qubits, g.len() / tape.n_params);
+    // φ then λ in one buffer (see `backward`)
+    let mut both = load(phi, dim, base, nl);
+    both.extend(load::<T, L>(lam, dim, base, nl));
+    backward(plan, &mut both, base, g)
+}
+
+/// The block of lanes `base..base + nl` of sample-major states; the padding lanes repeat
+/// the last live sample (any finite value would do).
+#[inline(always)]
 fn load<T: Real, const L: usize>(
     states: &[C<T>],
     dim: usize,
     base: usize,
     nl: usize,
 ) -> Vec<Z<T, L>> {
-    let mut s = vec![Z::zero(); dim];
-    for b in 0..nl {
-        let state = &states[(base + b) * dim..(base + b + 1) * dim];
-        for (row, &a) in s.iter_mut().zip(state) {
-            row.set(b, a);
-        }
-    }
-    s
+    let states = &states[base * dim..(base + nl) * dim];
+    (0..dim)
+        .map(|i| {
+            let mut row = Z::zero();
+            for b in 0..L {
+                row.set(b, states[b.min(nl - 1) * dim + i]);
+            }
+            row
+        })
+        .collect()
 }
 
 /// Call `f(base, rows)` for each block of `L` samples, `rows` its slice of `out` (`width`
@@ -583,27 +615,28 @@ fn for_blocks<T: Real, O: Send, const L: usize>(
 
 // The lane loops are plain Rust that the compiler vectorises for the target's baseline
 // (SSE2 on x86-64); these copies of the two block drivers, with everything they call
-// inlined, are compiled for AVX2 and for AVX-512 (a 16-lane f64 row in two registers)
-// and chosen at run time.
+// (loading the block, the ops, storing it) inlined, are compiled for AVX2 and for
+// AVX-512 (a 16-lane f64 row in two registers) and chosen at run time.
 
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
 unsafe fn forward_avx2<T: Real, const L: usize>(
     plan: &Plan<T, L>,
-    s: &mut [Z<T, L>],
+    init: &Init<T>,
     base: usize,
-    nl: usize,
+    o: &mut [C<T>],
 ) {
-    forward(plan, s, base, nl)
+    forward_block(plan, init, base, o)
 }
 
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
 unsafe fn backward_avx2<T: Real, const L: usize>(
     plan: &Plan<T, L>,
-    both: &mut [Z<T, L>],
+    phi: &[C<T>],
+    lam: &[C<T>],
     base: usize,
     g: &mut [f64],
 ) {
-    backward(plan, both, base, g)
+    backward_block(plan, phi, lam, base, g)
 }
 
 #[cfg_attr(
@@ -612,11 +645,11 @@ unsafe fn backward_avx2<T: Real, const L: usize>(
 )]
 unsafe fn forward_avx512<T: Real, const L: usize>(
     plan: &Plan<T, L>,
-    s: &mut [Z<T, L>],
+    init: &Init<T>,
     base: usize,
-    nl: usize,
+    o: &mut [C<T>],
 ) {
-    forward(plan, s, base, nl)
+    forward_block(plan, init, base, o)
 }
 
 #[cfg_attr(
@@ -625,9 +658,10 @@ unsafe fn forward_avx512<T: Real, const L: usize>(
 )]
 unsafe fn backward_avx512<T: Real, const L: usize>(
     plan: &Plan<T, L>,
-    both: &mut [Z<T, L>],
+    phi: &[C<T>],
+    lam: &[C<T>],
     base: usize,
     g: &mut [f64],
 ) {
-    backward(plan, both, base, g)
+    backward_block(plan, phi, lam, base, g)
 }

@@ -4,7 +4,11 @@
 //! of interleaved calls.
 //! `cargo run --release --example lanes -p qoxide-core`
 //! Environment: QUBITS=4,6 BATCHES=16,64 pick the cases, F32=0 skips f32, ROT=1 turns
-//! every RY into a Rot (no generator: per-lane forms), RAYON_NUM_THREADS as usual.
+//! every RY into a Rot (no generator: per-lane forms), REF=0 skips the per-sample engine
+//! (for profiling the lane engine alone), RAYON_NUM_THREADS as usual.
+//! GF/s: the issue's nominal flops per sample of the 4-qubit circuit (21696: each
+//! one-qubit gate a dense complex 2x2, 28 flops per amplitude pair, three times) over the
+//! lane engine's forward + VJP time.
 
 use qoxide_core::{
     adjoint, measure, Engine, Gate, Init, Obs, Op, Options, Param, Program, Real, Tape,
@@ -71,7 +75,7 @@ fn bench<T: Real>(n: usize, batch: usize) {
     let (p, m) = (tape.n_params, obs.len());
     let theta: Vec<f64> = (0..batch * p).map(|k| (k as f64 * 0.37).sin()).collect();
     let g = vec![1.0; batch * m];
-    let reps = (200_000 / batch).clamp(200, 5000);
+    let reps = (200_000 / batch).clamp(50, 5000);
     let prog = Program::<T>::new(Arc::new(tape));
     let engine =
         |on: bool| Options::with_engine(if on { Engine::Lanes } else { Engine::PerSample });
@@ -85,15 +89,29 @@ fn bench<T: Real>(n: usize, batch: usize) {
         let v = adjoint::vjp(&prog, &theta, batch, &obs, &g, init, &engine(on));
         std::hint::black_box(v.unwrap());
     };
+    let reference = std::env::var("REF").map_or(true, |v| v != "0");
     let (mut old_fwd, mut old_vjp) = (|| fwd(false), || vjp(false));
     let (mut new_fwd, mut new_vjp) = (|| fwd(true), || vjp(true));
-    let [old_fwd, old_vjp, new_fwd, new_vjp] = medians_us(
-        reps,
-        [&mut old_fwd, &mut old_vjp, &mut new_fwd, &mut new_vjp],
-    );
+    let [old_fwd, old_vjp, new_fwd, new_vjp] = if reference {
+        medians_us(
+            reps,
+            [&mut old_fwd, &mut old_vjp, &mut new_fwd, &mut new_vjp],
+        )
+    } else {
+        let [f, v] = medians_us(reps, [&mut new_fwd, &mut new_vjp]);
+        [f64::NAN, f64::NAN, f, v]
+    };
+    let gflops = if n == 4 {
+        format!(
+            "  {:5.1} GF/s",
+            21696.0 * batch as f64 / (new_fwd + new_vjp) / 1e3
+        )
+    } else {
+        String::new()
+    };
     println!(
         "{:>4} {n:>2}q batch {batch:>4}: forward {old_fwd:8.1} -> {new_fwd:7.1} us ({:4.1}x)   \
-         vjp {old_vjp:8.1} -> {new_vjp:7.1} us ({:4.1}x)   total {:8.1} -> {:7.1} us ({:4.1}x)",
+         vjp {old_vjp:8.1} -> {new_vjp:7.1} us ({:4.1}x)   total {:8.1} -> {:7.1} us ({:4.1}x){gflops}",
         std::any::type_name::<T>(),
         old_fwd / new_fwd,
         old_vjp / new_vjp,

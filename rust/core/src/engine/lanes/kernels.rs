@@ -6,7 +6,7 @@
 //! The hot functions here are `#[inline(always)]` so that they are compiled inside the
 //! `#[target_feature]` block drivers of the engine (`forward_avx2`, `backward_avx2`).
 
-use crate::scalar::{Real, C};
+use crate::scalar::{Real, C, C64};
 use crate::state::{Ctrl, Kernel};
 
 /// One complex number per lane: an amplitude row of a block, or a per-lane coefficient.
@@ -42,7 +42,7 @@ impl<T: Real, const L: usize> Z<T, L> {
     }
 
     #[inline(always)]
-    fn is_real(&self) -> bool {
+    pub fn is_real(&self) -> bool {
         self.im.iter().all(|x| x.is_zero())
     }
 
@@ -568,4 +568,15 @@ pub(super) fn inner<T: Real, const L: usize>(
         }
     }
     acc
+}
+
+/// Which sums of the fused backward step (`avx512::undo_rotation`) a generator needs:
+/// bit `2r + c` for Σ Re(conj(λ_r)·φ_c) (entry `rc` of c·G has a real part), bit
+/// `4 + 2r + c` for Σ Im(conj(λ_r)·φ_c) (it has an imaginary part).
+pub(super) fn sums_needed(cg: &[C64; 4]) -> u8 {
+    let mut nz = 0;
+    for (k, z) in cg.iter().enumerate() {
+        nz |= ((z.re != 0.0) as u8) << k | ((z.im != 0.0) as u8) << (4 + k);
+    }
+    nz
 }

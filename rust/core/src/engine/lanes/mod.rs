@@ -11,6 +11,8 @@
 //! Results equal the per-sample path's up to rounding: the same kernels and adjoint sweep,
 //! sums in another order, and rotation coefficients from a vectorised sincos (trig.rs).
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod kernels;
 #[cfg(test)]
 mod tests;
@@ -26,6 +28,7 @@ use crate::state::{Ctrl, Kernel};
 use crate::tape::{Op, Param};
 use kernels::{apply, as_mat1, dagger, inner, mul2, Shape, Z};
 use rayon::prelude::*;
+use std::any::TypeId;
 use std::sync::atomic::{AtomicBool, Ordering};
 use trig::Rotation;
 
@@ -86,26 +89,14 @@ pub(crate) fn final_states<T: Real>(
         if opts.cancelled() {
             return;
         }
-        let nl = o.len() / dim;
-        let mut s = match init {
-            Init::Zero => {
-                let mut s = vec![Z::zero(); dim];
-                s[0] = Z::splat(C::new(T::one(), T::zero()));
-                s
-            }
-            Init::Shared(s0) => s0.iter().map(|&a| Z::splat(a)).collect(),
-            Init::PerSample(all) | Init::Final(all) => load(all, dim, base, nl),
-        };
-        if crate::cpu::has_avx2_fma() {
+        if crate::cpu::has_avx512() {
+            // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA
+            unsafe { forward_avx512(&plan, init, base, o) }
+        } else if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU has AVX2
-            unsafe { forward_avx2(&plan, &mut s, base, nl) }
+            unsafe { forward_avx2(&plan, init, base, o) }
         } else {
-            forward(&plan, &mut s, base, nl)
-        }
-        for (b, state) in o.chunks_exact_mut(dim).enumerate() {
-            for (x, row) in state.iter_mut().zip(&s) {
-                *x = row.get(b);
-            }
+            forward_block(&plan, init, base, o)
         }
     });
     out
@@ -124,7 +115,7 @@ pub(crate) fn vjp_sweep<T: Real>(
     opts: &Options,
 ) {
     let tape = prog.tape();
-    let (dim, p) = (1usize << tape.n_qubits, tape.n_params);
+    let p = tape.n_params;
     if p == 0 || !tape.ops.iter().any(Op::is_parametrised) {
         return;
     }
@@ -133,14 +124,14 @@ pub(crate) fn vjp_sweep<T: Real>(
         if opts.cancelled() {
             return;
         }
-        // φ then λ in one buffer (see `backward`)
-        let mut both = load(phi, dim, base, g.len() / p);
-        both.extend(load::<T, LANES>(lam, dim, base, g.len() / p));
-        if crate::cpu::has_avx2_fma() {
+        if crate::cpu::has_avx512() {
+            // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA
+            unsafe { backward_avx512(&plan, phi, lam, base, g) }
+        } else if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU has AVX2
-            unsafe { backward_avx2(&plan, &mut both, base, g) }
+            unsafe { backward_avx2(&plan, phi, lam, base, g) }
         } else {
-            backward(&plan, &mut both, base, g)
+            backward_block(&plan, phi, lam, base, g)
         }
     });
 }
@@ -166,6 +157,21 @@ struct OpPlan {
     generator: Option<(Shape, usize, C64, usize)>,
     /// other parametrised ops (adjoint only): (parameter index, theta column, shape of dU/dθ_k)
     derivatives: Vec<(usize, usize, Shape)>,
+    /// every coefficient is real in every lane (fixed ops: checked; rotations: by form)
+    real: bool,
+    /// uncontrolled one-qubit gate whose generator acts on its wire alone (adjoint only):
+    /// gradient and undo in one pass (`avx512::undo_rotation`)
+    fused: Option<Fused>,
+}
+
+#[derive(Clone, Copy)]
+struct Fused {
+    t: u32,
+    /// c·G, row-major
+    cg: [C64; 4],
+    /// `kernels::sums_needed(cg)`
+    nz: u8,
+    col: usize,
 }
 
 impl<'a, T: Real, const L: usize> Plan<'a, T, L> {
@@ -208,17 +214,23 @@ impl<'a, T: Real, const L: usize> Plan<'a, T, L> {
                     }
                 }
             }
+            let rotation = match op.params.as_slice() {
+                [Param::Col(col)] => Rotation::of(op.gate).map(|r| (r, *col)),
+                _ => None,
+            };
             ops.push(OpPlan {
                 shape,
                 fixed,
                 merge: false,
-                rotation: match op.params.as_slice() {
-                    [Param::Col(col)] => Rotation::of(op.gate).map(|r| (r, *col)),
-                    _ => None,
-                },
+                rotation,
                 generator,
                 derivatives,
+                real: false,
+                fused: None,
             });
+        }
+        for o in ops.iter_mut() {
+            (o.real, o.fused) = real_and_fused(o, &pool);
         }
         // fusion schedule (forward only): walking back, remember for each bit whether the
         // next op touching it is an uncontrolled single-qubit op
@@ -278,6 +290,34 @@ impl<'a, T: Real, const L: usize> Plan<'a, T, L> {
     }
 }
 
+/// `OpPlan::real` and `OpPlan::fused` of `o` (`pool`: the plan's splatted coefficients).
+fn real_and_fused<T: Real, const L: usize>(o: &OpPlan, pool: &[Z<T, L>]) -> (bool, Option<Fused>) {
+    let real = match (o.fixed, o.rotation) {
+        (Some([u, _]), _) => pool[u..u + o.shape.n_coefs()]
+            .iter()
+            .all(|z| z.im[0].is_zero()),
+        (None, Some((r, _))) => r.is_real(),
+        _ => false,
+    };
+    let fused = o.generator.and_then(|(g, start, c, col)| {
+        let t = (o.shape.single_qubit()).filter(|_| matches!(o.shape, Shape::Mat1 { .. }))?;
+        let gm: [C64; 4] = match g {
+            Shape::Mat1 { t: tg, ctrl } if tg == t && ctrl.is_none() => {
+                std::array::from_fn(|k| widen(pool[start + k].get(0)))
+            }
+            Shape::Flip { t: tg, ctrl } if tg == t && ctrl.is_none() => {
+                let (one, zero) = (C64::new(1.0, 0.0), C64::new(0.0, 0.0));
+                [zero, one, one, zero]
+            }
+            _ => return None,
+        };
+        let cg = gm.map(|x| c * x);
+        let nz = kernels::sums_needed(&cg);
+        Some(Fused { t, cg, nz, col })
+    });
+    (real, fused)
+}
+
 /// Coefficients of `shape` into `z`: lane `b < nl` from `form(b)`; the padding lanes copy
 /// lane 0 (any finite value would do: lanes never mix, padded rows are zero or dropped).
 #[inline(always)]
@@ -334,13 +374,13 @@ fn forward<T: Real, const L: usize>(plan: &Plan<T, L>, s: &mut [Z<T, L>], base: 
                     run[t] = u;
                 } else if u[1].is_zero() && u[2].is_zero() {
                     let ctrl = Ctrl::NONE;
-                    apply(Shape::Diag1 { t: t as u32, ctrl }, &[u[0], u[3]], s);
+                    apply_fast(Shape::Diag1 { t: t as u32, ctrl }, &[u[0], u[3]], s);
                 } else {
                     let ctrl = Ctrl::NONE;
-                    apply(Shape::Mat1 { t: t as u32, ctrl }, &u, s);
+                    apply_fast(Shape::Mat1 { t: t as u32, ctrl }, &u, s);
                 }
             }
-            _ => apply(o.shape, m, s),
+            _ => apply_fast(o.shape, m, s),
         }
     }
 }
@@ -369,6 +409,15 @@ fn backward<T: Real, const L: usize>(
     let (mut buf, mut dbuf) = (Vec::new(), Vec::new());
     for i in (first..tape.ops.len()).rev() {
         let (op, opp) = (&tape.ops[i], &plan.ops[i]);
+        if let Some(f) = opp.fused {
+            let undo = plan.coefs(i, true, base, nl, &mut buf);
+            if let Some(half) = undo_rotation(both, dim, f, opp.real, undo) {
+                for (b, gb) in g.chunks_exact_mut(p).enumerate() {
+                    gb[f.col] += 2.0 * half[b].f64();
+                }
+                continue;
+            }
+        }
         // generator gates: 2 Re c<λ|G|φ_after>
         if let Some((shape, start, c, col)) = opp.generator {
             let (phi, lam) = both.split_at(dim);
@@ -376,12 +425,12 @@ fn backward<T: Real, const L: usize>(
         }
         let undo = plan.coefs(i, true, base, nl, &mut buf);
         if opp.derivatives.is_empty() {
-            apply(opp.shape, undo, both);
+            apply_fast(opp.shape, undo, both);
             continue;
         }
         // other gates: 2 Re <λ|dU/dθ_k|φ_before> per parameter
         let (phi, lam) = both.split_at_mut(dim);
-        apply(opp.shape, undo, phi);
+        apply_fast(opp.shape, undo, phi);
         for &(k, col, shape) in &opp.derivatives {
             fill(&mut dbuf, shape, nl, |b| {
                 let row = tape.row(plan.theta, base + b);
@@ -393,26 +442,148 @@ fn backward<T: Real, const L: usize>(
             add(g, col, C64::new(1.0, 0.0), &inner(shape, &dbuf, lam, phi));
         }
         if i > first {
-            apply(opp.shape, undo, lam);
+            apply_fast(opp.shape, undo, lam);
         }
     }
 }
 
-/// The block of lanes `base..base + nl` of sample-major states.
+/// `kernels::apply`, but uncontrolled 2x2 kernels on f64 x 16 lanes through
+/// `avx512::mat1` where the CPU has it (the compiler's AVX-512 code for them kept part of
+/// the work scalar).
+#[inline(always)]
+fn apply_fast<T: Real, const L: usize>(shape: Shape, m: &[Z<T, L>], s: &mut [Z<T, L>]) {
+    #[cfg(target_arch = "x86_64")]
+    if let Shape::Mat1 { t, ctrl } = shape {
+        if ctrl.is_none()
+            && L == 16
+            && TypeId::of::<T>() == TypeId::of::<f64>()
+            && crate::cpu::has_avx512()
+        {
+            let real = m[..4].iter().all(Z::is_real);
+            // SAFETY: T is f64 and L is 16, so these are the same slices' types
+            let (s, m) = unsafe {
+                (
+                    &mut *(s as *mut [Z<T, L>] as *mut [Z<f64, 16>]),
+                    &*(m as *const [Z<T, L>] as *const [Z<f64, 16>]),
+                )
+            };
+            // SAFETY: the CPU has AVX-512 F
+            unsafe {
+                if real {
+                    avx512::mat1::<true>(s, t, m)
+                } else {
+                    avx512::mat1::<false>(s, t, m)
+                }
+            }
+            return;
+        }
+    }
+    apply(shape, m, s)
+}
+
+/// The fused backward step of a rotation (`avx512::undo_rotation`: gradient term and undo
+/// on φ and λ in one pass instead of three) where it runs: f64, 16 lanes, AVX-512; the
+/// shapes of RY (real, c·G real) and RX (complex, c·G imaginary) get their own copies.
+/// None elsewhere (the caller takes the three passes).
+#[inline(always)]
+fn undo_rotation<T: Real, const L: usize>(
+    both: &mut [Z<T, L>],
+    dim: usize,
+    f: Fused,
+    real: bool,
+    undo: &[Z<T, L>],
+) -> Option<[T; L]> {
+    #[cfg(target_arch = "x86_64")]
+    if L == 16 && TypeId::of::<T>() == TypeId::of::<f64>() && crate::cpu::has_avx512() {
+        const RY: u8 = 0b0000_0110;
+        const RX: u8 = 0b0110_0000;
+        let (t, cg) = (f.t, &f.cg);
+        // SAFETY: T is f64 and L is 16, so these are the same slices' types
+        let (both, undo) = unsafe {
+            (
+                &mut *(both as *mut [Z<T, L>] as *mut [Z<f64, 16>]),
+                &*(undo as *const [Z<T, L>] as *const [Z<f64, 16>]),
+            )
+        };
+        // SAFETY: the CPU has AVX-512 F
+        let half = unsafe {
+            match (real, f.nz) {
+                (true, RY) => avx512::undo_rotation::<true, RY>(both, dim, t, undo, cg),
+                (false, RX) => avx512::undo_rotation::<false, RX>(both, dim, t, undo, cg),
+                (true, _) => avx512::undo_rotation::<true, 0xff>(both, dim, t, undo, cg),
+                (false, _) => avx512::undo_rotation::<false, 0xff>(both, dim, t, undo, cg),
+            }
+        };
+        return Some(std::array::from_fn(|b| T::of(half[b])));
+    }
+    None
+}
+
+/// The final states of the block at `base` into its rows `o` of the output (`[nl, 2^n]`,
+/// sample-major): the block's states from `init`, `forward`, back to sample-major.
+#[inline(always)]
+fn forward_block<T: Real, const L: usize>(
+    plan: &Plan<T, L>,
+    init: &Init<T>,
+    base: usize,
+    o: &mut [C<T>],
+) {
+    let dim = 1usize << plan.prog.tape().n_qubits;
+    let nl = o.len() / dim;
+    let mut s = match init {
+        Init::Zero => {
+            let mut s = vec![Z::zero(); dim];
+            s[0] = Z::splat(C::new(T::one(), T::zero()));
+            s
+        }
+        Init::Shared(s0) => s0.iter().map(|&a| Z::splat(a)).collect(),
+        Init::PerSample(all) | Init::Final(all) => load(all, dim, base, nl),
+    };
+    forward(plan, &mut s, base, nl);
+    for (b, state) in o.chunks_exact_mut(dim).enumerate() {
+        for (x, row) in state.iter_mut().zip(&s) {
+            *x = row.get(b);
+        }
+    }
+}
+
+/// `backward` on the block at `base` of the final states `phi` and adjoint states `lam`
+/// (sample-major), adding into its gradient rows `g`.
+#[inline(always)]
+fn backward_block<T: Real, const L: usize>(
+    plan: &Plan<T, L>,
+    phi: &[C<T>],
+    lam: &[C<T>],
+    base: usize,
+    g: &mut [f64],
+) {
+    let tape = plan.prog.tape();
+    let (dim, nl) = (1usize << tape.n_qubits, g.len() / tape.n_params);
+    // φ then λ in one buffer (see `backward`)
+    let mut both = load(phi, dim, base, nl);
+    both.extend(load::<T, L>(lam, dim, base, nl));
+    backward(plan, &mut both, base, g)
+}
+
+/// The block of lanes `base..base + nl` of sample-major states; the padding lanes repeat
+/// the last live sample (any finite value would do).
+#[inline(always)]
 fn load<T: Real, const L: usize>(
     states: &[C<T>],
     dim: usize,
     base: usize,
     nl: usize,
 ) -> Vec<Z<T, L>> {
-    let mut s = vec![Z::zero(); dim];
-    for b in 0..nl {
-        let state = &states[(base + b) * dim..(base + b + 1) * dim];
-        for (row, &a) in s.iter_mut().zip(state) {
-            row.set(b, a);
-        }
-    }
-    s
+    let states = &states[base * dim..(base + nl) * dim];
+    (0..dim)
+        .map(|i| {
+            let mut row = Z::zero();
+            for b in 0..L {
+                row.set(b, states[b.min(nl - 1) * dim + i]);
+            }
+            row
+        })
+        .collect()
 }
 
 /// Call `f(base, rows)` for each block of `L` samples, `rows` its slice of `out` (`width`
@@ -444,24 +615,53 @@ fn for_blocks<T: Real, O: Send, const L: usize>(
 
 // The lane loops are plain Rust that the compiler vectorises for the target's baseline
 // (SSE2 on x86-64); these copies of the two block drivers, with everything they call
-// inlined, are compiled for AVX2 and chosen at run time.
+// (loading the block, the ops, storing it) inlined, are compiled for AVX2 and for
+// AVX-512 (a 16-lane f64 row in two registers) and chosen at run time.
 
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
 unsafe fn forward_avx2<T: Real, const L: usize>(
     plan: &Plan<T, L>,
-    s: &mut [Z<T, L>],
+    init: &Init<T>,
     base: usize,
-    nl: usize,
+    o: &mut [C<T>],
 ) {
-    forward(plan, s, base, nl)
+    forward_block(plan, init, base, o)
 }
 
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
 unsafe fn backward_avx2<T: Real, const L: usize>(
     plan: &Plan<T, L>,
-    both: &mut [Z<T, L>],
+    phi: &[C<T>],
+    lam: &[C<T>],
     base: usize,
     g: &mut [f64],
 ) {
-    backward(plan, both, base, g)
+    backward_block(plan, phi, lam, base, g)
+}
+
+#[cfg_attr(
+    target_arch = "x86_64",
+    target_feature(enable = "avx512f,avx512vl,avx2,fma")
+)]
+unsafe fn forward_avx512<T: Real, const L: usize>(
+    plan: &Plan<T, L>,
+    init: &Init<T>,
+    base: usize,
+    o: &mut [C<T>],
+) {
+    forward_block(plan, init, base, o)
+}
+
+#[cfg_attr(
+    target_arch = "x86_64",
+    target_feature(enable = "avx512f,avx512vl,avx2,fma")
+)]
+unsafe fn backward_avx512<T: Real, const L: usize>(
+    plan: &Plan<T, L>,
+    phi: &[C<T>],
+    lam: &[C<T>],
+    base: usize,
+    g: &mut [f64],
+) {
+    backward_block(plan, phi, lam, base, g)
 }

@@ -480,3 +480,102 @@ fn kernels_match_lane_by_lane() {
         }
     }
 }
+
+/// The fused backward step of a one-qubit rotation (AVX-512, where the CPU has it)
+/// against `inner` then `apply`, on every bit, for the c·G of RY, RX and a dense complex
+/// one, with real and complex undo coefficients.
+#[test]
+fn fused_undo_matches_inner_then_apply() {
+    const L: usize = 16;
+    let dim = 16;
+    let mut rng = Rng(77);
+    let (h, o) = (C64::new(0.5, 0.0), C64::new(0.0, 0.0));
+    let i_h = C64::new(0.0, 0.5);
+    let dense: [C64; 4] = std::array::from_fn(|_| rng.complex());
+    for (name, cg) in [
+        ("RY", [o, -h, h, o]),
+        ("RX", [o, -i_h, -i_h, o]),
+        ("dense", dense),
+    ] {
+        for real in [true, false] {
+            for t in 0..4u32 {
+                let mut lanes = |n: usize, real: bool| -> Vec<Z<f64, L>> {
+                    (0..n)
+                        .map(|_| {
+                            let mut z = Z::zero();
+                            for b in 0..L {
+                                let c = rng.complex();
+                                z.set(b, if real { C64::new(c.re, 0.0) } else { c });
+                            }
+                            z
+                        })
+                        .collect()
+                };
+                let (both, undo) = (lanes(2 * dim, false), lanes(4, real));
+                let shape = Shape::Mat1 {
+                    t,
+                    ctrl: Ctrl::NONE,
+                };
+                let (phi, lam) = both.split_at(dim);
+                let want_half = kernels::inner(shape, &cg.map(Z::splat), lam, phi);
+                let mut want = both.clone();
+                kernels::apply(shape, &undo, &mut want[..dim]);
+                kernels::apply(shape, &undo, &mut want[dim..]);
+                let nz = kernels::sums_needed(&cg);
+                let f = Fused { t, cg, nz, col: 0 };
+                let mut got = both.clone();
+                let Some(half) = undo_rotation(&mut got, dim, f, real, &undo) else {
+                    assert!(!crate::cpu::has_avx512());
+                    return;
+                };
+                let ctx = format!("{name} real={real} t={t}");
+                for (b, hb) in half.iter().enumerate() {
+                    let d = hb - want_half.get(b).re;
+                    assert!(d.abs() < 1e-13, "{ctx}: gradient lane {b}");
+                    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                        let d = (g.get(b) - w.get(b)).norm();
+                        assert!(d < 1e-13, "{ctx}: row {i} lane {b}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `apply_fast` (AVX-512 for uncontrolled 2x2 kernels, where the CPU has it) against
+/// `kernels::apply`, on every bit, real and complex coefficients, on φ and λ together.
+#[test]
+fn fast_mat1_matches_apply() {
+    const L: usize = 16;
+    let mut rng = Rng(78);
+    for real in [true, false] {
+        for t in 0..4u32 {
+            let mut lanes = |n: usize, real: bool| -> Vec<Z<f64, L>> {
+                (0..n)
+                    .map(|_| {
+                        let mut z = Z::zero();
+                        for b in 0..L {
+                            let c = rng.complex();
+                            z.set(b, if real { C64::new(c.re, 0.0) } else { c });
+                        }
+                        z
+                    })
+                    .collect()
+            };
+            let (s, m) = (lanes(32, false), lanes(4, real));
+            let shape = Shape::Mat1 {
+                t,
+                ctrl: Ctrl::NONE,
+            };
+            let (mut want, mut got) = (s.clone(), s);
+            kernels::apply(shape, &m, &mut want);
+            apply_fast(shape, &m, &mut got);
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                for b in 0..L {
+                    let d = (g.get(b) - w.get(b)).norm();
+                    assert!(d < 1e-14, "real={real} t={t}: row {i} lane {b}");
+                }
+            }
+        }
+    }
+}

@@ -57,6 +57,11 @@ impl Rotation {
         holds.then_some(rot)
     }
 
+    /// Whether every coefficient is real at every angle (RY).
+    pub fn is_real(&self) -> bool {
+        (self.abc.iter().flatten()).all(|z| z.im == 0.0)
+    }
+
     /// Coefficients into `z` for the lane angles `theta` (`inverse`: of U(-θ) = U(θ)†).
     #[inline(always)]
     pub fn fill<T: Real, const L: usize>(

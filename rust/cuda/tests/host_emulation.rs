@@ -15,49 +15,15 @@ use qoxide_cuda::{Adjoint, CudaError, Precision, SmallProgram};
 
 /// One random case: kernel (host emulation) vs the CPU engine.
 fn check(seed: u64, n: usize, n_ops: usize, batch: usize, prec: Precision, max_tps: u32) {
-    let mut rng = Rng(seed);
-    let n_params = 5;
-    let tape = random_tape(&mut rng, n, n_ops, n_params);
-    let obs = random_obs(&mut rng, n);
-    let cobs = core_obs(n, &obs);
-    let theta: Vec<f64> = (0..batch * n_params).map(|_| rng.angle()).collect();
-    let g: Vec<f64> = (0..batch * obs.len()).map(|_| rng.angle()).collect();
-    let prog = SmallProgram::new(&tape, &obs).unwrap();
-    let tol = match prec {
-        Precision::C128 => 1e-10,
-        Precision::C64 => 3e-5 * (1.0 + tape.ops.len() as f64).sqrt(),
-    };
+    let c = random_case(seed, n, n_ops, batch, prec);
+    let prog = SmallProgram::new(&c.tape, &c.obs).unwrap();
     let ctx = format!(
         "seed {seed}, {n} qubits, {} ops, batch {batch}, {prec:?}, tps<={max_tps}",
-        tape.ops.len()
+        c.tape.ops.len()
     );
-
-    let fwd = run(&prog, &theta, batch, prec, Adjoint::None, true, max_tps).unwrap();
-    let want_state = qoxide_core::state::<f64>(&tape, &theta, batch, Init::Zero).unwrap();
-    let ws: Vec<f64> = want_state.iter().flat_map(|z| [z.re, z.im]).collect();
-    close(
-        &format!("state ({ctx})"),
-        fwd.state.as_ref().unwrap(),
-        &ws,
-        tol,
-    );
-    let want_ev = qoxide_core::expval::<f64>(&tape, &theta, batch, &cobs, Init::Zero).unwrap();
-    close(&format!("expval ({ctx})"), &fwd.expval, &want_ev, tol);
-
-    let back = run(&prog, &theta, batch, prec, Adjoint::Vjp(&g), false, max_tps).unwrap();
-    close(
-        &format!("expval in the VJP launch ({ctx})"),
-        &back.expval,
-        &want_ev,
-        tol,
-    );
-    let want_vjp = qoxide_core::vjp::<f64>(&tape, &theta, batch, &cobs, &g, Init::Zero).unwrap();
-    close(
-        &format!("vjp ({ctx})"),
-        back.grad.as_ref().unwrap(),
-        &want_vjp,
-        tol * 10.0,
-    );
+    check_forward_and_vjp(&ctx, &c, |adjoint, want_state| {
+        run(&prog, &c.theta, batch, prec, adjoint, want_state, max_tps).unwrap()
+    });
 }
 
 #[test]

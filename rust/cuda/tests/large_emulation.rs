@@ -39,59 +39,35 @@ fn check(c: Case, prec: Precision, shape: LaunchShape) {
         batch,
         jacobian,
     } = c;
-    let mut rng = Rng(seed);
-    let n_params = 5;
-    let tape = random_tape(&mut rng, n, n_ops, n_params);
-    let obs = random_obs(&mut rng, n);
-    let cobs = core_obs(n, &obs);
-    let theta: Vec<f64> = (0..batch * n_params).map(|_| rng.angle()).collect();
-    let g: Vec<f64> = (0..batch * obs.len()).map(|_| rng.angle()).collect();
-    let prog = LargeProgram::with_seg_bits(&tape, &obs, seg_bits).unwrap();
-    let tol = match prec {
-        Precision::C128 => 1e-10,
-        Precision::C64 => 3e-5 * (1.0 + tape.ops.len() as f64).sqrt(),
-    };
+    let c = random_case(seed, n, n_ops, batch, prec);
+    let prog = LargeProgram::with_seg_bits(&c.tape, &c.obs, seg_bits).unwrap();
     let ctx = format!(
         "seed {seed}, {n} qubits, {} ops, tiles 2^{}, {} steps, batch {batch}, {prec:?}, {shape:?}",
-        tape.ops.len(),
+        c.tape.ops.len(),
         prog.seg_bits,
         prog.forward.len()
     );
-
-    let fwd = run(&prog, &theta, batch, prec, Adjoint::None, true, shape).unwrap();
-    let want_state = qoxide_core::state::<f64>(&tape, &theta, batch, Init::Zero).unwrap();
-    let ws: Vec<f64> = want_state.iter().flat_map(|z| [z.re, z.im]).collect();
-    close(
-        &format!("state ({ctx})"),
-        fwd.state.as_ref().unwrap(),
-        &ws,
-        tol,
-    );
-    let want_ev = qoxide_core::expval::<f64>(&tape, &theta, batch, &cobs, Init::Zero).unwrap();
-    close(&format!("expval ({ctx})"), &fwd.expval, &want_ev, tol);
-
-    let back = run(&prog, &theta, batch, prec, Adjoint::Vjp(&g), false, shape).unwrap();
-    close(
-        &format!("expval in the VJP run ({ctx})"),
-        &back.expval,
-        &want_ev,
-        tol,
-    );
-    let want_vjp = qoxide_core::vjp::<f64>(&tape, &theta, batch, &cobs, &g, Init::Zero).unwrap();
-    close(
-        &format!("vjp ({ctx})"),
-        back.grad.as_ref().unwrap(),
-        &want_vjp,
-        tol * 10.0,
-    );
+    check_forward_and_vjp(&ctx, &c, |adjoint, want_state| {
+        run(&prog, &c.theta, batch, prec, adjoint, want_state, shape).unwrap()
+    });
     if jacobian {
-        let j = run(&prog, &theta, batch, prec, Adjoint::Jacobian, false, shape).unwrap();
-        let want = qoxide_core::jacobian::<f64>(&tape, &theta, batch, &cobs, Init::Zero).unwrap();
+        let j = run(
+            &prog,
+            &c.theta,
+            batch,
+            prec,
+            Adjoint::Jacobian,
+            false,
+            shape,
+        )
+        .unwrap();
+        let want =
+            qoxide_core::jacobian::<f64>(&c.tape, &c.theta, batch, &c.cobs, Init::Zero).unwrap();
         close(
             &format!("jacobian ({ctx})"),
             j.jac.as_ref().unwrap(),
             &want,
-            tol * 10.0,
+            c.tol * 10.0,
         );
     }
 }

@@ -4,8 +4,8 @@
 
 use num_complex::Complex;
 use qoxide_core::gates::{form, Form};
-use qoxide_core::{Gate, Obs, Op, Param, Tape};
-use qoxide_cuda::{PauliObs, PauliTerm};
+use qoxide_core::{Gate, Init, Obs, Op, Param, Tape};
+use qoxide_cuda::{Adjoint, PauliObs, PauliTerm, Precision, RunOutput};
 use std::sync::Arc;
 
 pub type C64 = Complex<f64>;
@@ -187,4 +187,75 @@ pub fn close(what: &str, got: &[f64], want: &[f64], tol: f64) {
             "{what}[{i}]: kernel {g} vs CPU engine {w} (tol {tol})"
         );
     }
+}
+
+/// One random case's inputs: a circuit with 5 parameter columns, its observables (kernel and
+/// core forms), theta [batch, 5], cotangents [batch, M] and the tolerance for `prec`.
+pub struct RandomCase {
+    pub tape: Tape,
+    pub obs: Vec<PauliObs>,
+    pub cobs: Vec<Obs>,
+    pub theta: Vec<f64>,
+    pub g: Vec<f64>,
+    pub batch: usize,
+    pub tol: f64,
+}
+
+pub fn random_case(seed: u64, n: usize, n_ops: usize, batch: usize, prec: Precision) -> RandomCase {
+    let mut rng = Rng(seed);
+    let n_params = 5;
+    let tape = random_tape(&mut rng, n, n_ops, n_params);
+    let obs = random_obs(&mut rng, n);
+    let cobs = core_obs(n, &obs);
+    let theta: Vec<f64> = (0..batch * n_params).map(|_| rng.angle()).collect();
+    let g: Vec<f64> = (0..batch * obs.len()).map(|_| rng.angle()).collect();
+    let tol = match prec {
+        Precision::C128 => 1e-10,
+        Precision::C64 => 3e-5 * (1.0 + tape.ops.len() as f64).sqrt(),
+    };
+    RandomCase {
+        tape,
+        obs,
+        cobs,
+        theta,
+        g,
+        batch,
+        tol,
+    }
+}
+
+/// The kernels (`run(adjoint, want_state)`) against the CPU engine: final state, expvals
+/// (also those of the VJP run) and the VJP.
+pub fn check_forward_and_vjp(
+    ctx: &str,
+    c: &RandomCase,
+    mut run: impl FnMut(Adjoint<'_>, bool) -> RunOutput,
+) {
+    let (tape, theta, batch, tol) = (&c.tape, &c.theta[..], c.batch, c.tol);
+    let fwd = run(Adjoint::None, true);
+    let want_state = qoxide_core::state::<f64>(tape, theta, batch, Init::Zero).unwrap();
+    let ws: Vec<f64> = want_state.iter().flat_map(|z| [z.re, z.im]).collect();
+    close(
+        &format!("state ({ctx})"),
+        fwd.state.as_ref().unwrap(),
+        &ws,
+        tol,
+    );
+    let want_ev = qoxide_core::expval::<f64>(tape, theta, batch, &c.cobs, Init::Zero).unwrap();
+    close(&format!("expval ({ctx})"), &fwd.expval, &want_ev, tol);
+
+    let back = run(Adjoint::Vjp(&c.g), false);
+    close(
+        &format!("expval in the VJP run ({ctx})"),
+        &back.expval,
+        &want_ev,
+        tol,
+    );
+    let want_vjp = qoxide_core::vjp::<f64>(tape, theta, batch, &c.cobs, &c.g, Init::Zero).unwrap();
+    close(
+        &format!("vjp ({ctx})"),
+        back.grad.as_ref().unwrap(),
+        &want_vjp,
+        tol * 10.0,
+    );
 }

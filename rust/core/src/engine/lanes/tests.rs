@@ -481,12 +481,25 @@ fn kernels_match_lane_by_lane() {
     }
 }
 
+/// `n` rows of 16 lanes of random amplitudes (`real`: no imaginary parts).
+fn random_rows(rng: &mut Rng, n: usize, real: bool) -> Vec<Z<f64, 16>> {
+    (0..n)
+        .map(|_| {
+            let mut z = Z::zero();
+            for b in 0..16 {
+                let c = rng.complex();
+                z.set(b, if real { C64::new(c.re, 0.0) } else { c });
+            }
+            z
+        })
+        .collect()
+}
+
 /// The fused backward step of a one-qubit rotation (AVX-512, where the CPU has it)
 /// against `inner` then `apply`, on every bit, for the c·G of RY, RX and a dense complex
 /// one, with real and complex undo coefficients.
 #[test]
 fn fused_undo_matches_inner_then_apply() {
-    const L: usize = 16;
     let dim = 16;
     let mut rng = Rng(77);
     let (h, o) = (C64::new(0.5, 0.0), C64::new(0.0, 0.0));
@@ -499,19 +512,10 @@ fn fused_undo_matches_inner_then_apply() {
     ] {
         for real in [true, false] {
             for t in 0..4u32 {
-                let mut lanes = |n: usize, real: bool| -> Vec<Z<f64, L>> {
-                    (0..n)
-                        .map(|_| {
-                            let mut z = Z::zero();
-                            for b in 0..L {
-                                let c = rng.complex();
-                                z.set(b, if real { C64::new(c.re, 0.0) } else { c });
-                            }
-                            z
-                        })
-                        .collect()
-                };
-                let (both, undo) = (lanes(2 * dim, false), lanes(4, real));
+                let (both, undo) = (
+                    random_rows(&mut rng, 2 * dim, false),
+                    random_rows(&mut rng, 4, real),
+                );
                 let shape = Shape::Mat1 {
                     t,
                     ctrl: Ctrl::NONE,
@@ -550,19 +554,10 @@ fn fast_mat1_matches_apply() {
     let mut rng = Rng(78);
     for real in [true, false] {
         for t in 0..4u32 {
-            let mut lanes = |n: usize, real: bool| -> Vec<Z<f64, L>> {
-                (0..n)
-                    .map(|_| {
-                        let mut z = Z::zero();
-                        for b in 0..L {
-                            let c = rng.complex();
-                            z.set(b, if real { C64::new(c.re, 0.0) } else { c });
-                        }
-                        z
-                    })
-                    .collect()
-            };
-            let (s, m) = (lanes(32, false), lanes(4, real));
+            let (s, m) = (
+                random_rows(&mut rng, 32, false),
+                random_rows(&mut rng, 4, real),
+            );
             let shape = Shape::Mat1 {
                 t,
                 ctrl: Ctrl::NONE,

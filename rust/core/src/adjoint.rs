@@ -8,7 +8,7 @@
 use crate::engine::{check_obs, lanes, plan, Batch, Engine, Init, Options, Task, SERIAL_MAX_WORK};
 use crate::error::Result;
 use crate::fusion;
-use crate::observable::Obs;
+use crate::observable::{Obs, Observable};
 use crate::pool;
 use crate::program::{fused_plan, Block, Program};
 use crate::scalar::{cast, Real, C, C64};
@@ -490,8 +490,9 @@ fn adjoint_state<T: Real>(obs: &[Obs], g: &[f64], phi: &[C<T>], lam: &mut [C<T>]
 }
 
 /// `vjp` on the lane engine (small register, many samples), a chunk of samples at a time
-/// (memory stays bounded): the chunk's forward passes at once, each sample's
-/// λ = Σ_m g_m O_m|φ⟩, then one backward sweep over the chunk.
+/// (memory stays bounded): the chunk's forward passes at once, then one backward sweep
+/// over the chunk. Diagonal observables (Z words, projectors) have the sweep build each
+/// block's λ = Σ_m g_m O_m|φ⟩ from φ; others get λ per sample here first.
 fn vjp_lanes<T: Real>(
     run: &Batch<T>,
     obs: &[Obs],
@@ -501,24 +502,72 @@ fn vjp_lanes<T: Real>(
     let (prog, opts) = (run.prog, run.opts);
     let dim = 1usize << prog.tape().n_qubits;
     let (m, p) = (obs.len(), prog.tape().n_params);
-    // φ and λ of a chunk
-    for (start, nb) in run.lane_chunks(2)? {
+    let diag: Option<Vec<Vec<f64>>> = obs.iter().map(|o| diagonal(&o.op, dim)).collect();
+    let diag = diag.map(|d| d.concat());
+    let states = if diag.is_some() { 1 } else { 2 };
+    for (start, nb) in run.lane_chunks(states)? {
         let (th, phi) = (run.theta_rows(start, nb), run.lane_finals(start, nb));
         opts.check_cancel()?;
         let g_out = &grad_out[start * m..(start + nb) * m];
-        let mut lam = vec![C::zero(); nb * dim];
-        let one = |(b, l): (usize, &mut [C<T>])| {
-            let rows = b * dim..(b + 1) * dim;
-            adjoint_state(obs, &g_out[b * m..(b + 1) * m], &phi[rows], l, false)
-        };
-        if pool::num_threads() > 1 && (nb * dim * m) > SERIAL_MAX_WORK {
-            pool::install(|| lam.par_chunks_mut(dim).enumerate().for_each(one));
-        } else {
-            lam.chunks_mut(dim).enumerate().for_each(one);
-        }
         let o = &mut out[start * p..(start + nb) * p];
-        lanes::vjp_sweep(prog, th, nb, &phi, &lam, o, opts);
+        match &diag {
+            Some(d) => {
+                let lam = lanes::Adjoint::Diagonal { g: g_out, diag: d };
+                lanes::vjp_sweep(prog, th, nb, &phi, lam, o, opts);
+            }
+            None => {
+                let lam = adjoint_states(obs, g_out, &phi, dim);
+                let lam = lanes::Adjoint::States(&lam);
+                lanes::vjp_sweep(prog, th, nb, &phi, lam, o, opts);
+            }
+        }
         opts.check_cancel()?;
     }
     Ok(())
+}
+
+/// Each sample's λ = Σ_m g_m O_m|φ⟩ for the final states `phi` `[B, 2^n]` and cotangents
+/// `g` `[B, M]`.
+fn adjoint_states<T: Real>(obs: &[Obs], g: &[f64], phi: &[C<T>], dim: usize) -> Vec<C<T>> {
+    let m = obs.len();
+    let mut lam = vec![C::zero(); phi.len()];
+    let one = |(b, l): (usize, &mut [C<T>])| {
+        let rows = b * dim..(b + 1) * dim;
+        adjoint_state(obs, &g[b * m..(b + 1) * m], &phi[rows], l, false)
+    };
+    if pool::num_threads() > 1 && (phi.len() * m) > SERIAL_MAX_WORK {
+        pool::install(|| lam.par_chunks_mut(dim).enumerate().for_each(one));
+    } else {
+        lam.chunks_mut(dim).enumerate().for_each(one);
+    }
+    lam
+}
+
+/// The real diagonal of `o` over `dim` basis states if `o` is diagonal: Z words (the
+/// identity among them), projectors and real sums of these.
+fn diagonal(o: &Observable, dim: usize) -> Option<Vec<f64>> {
+    match o {
+        Observable::Pauli(_) => {
+            let terms = o.z_terms()?;
+            let sign = |x: usize, z: usize| 1.0 - 2.0 * ((x & z).count_ones() & 1) as f64;
+            Some(
+                (0..dim)
+                    .map(|x| terms.iter().map(|&(z, c)| c * sign(x, z)).sum())
+                    .collect(),
+            )
+        }
+        Observable::Projector { mask, value } => {
+            Some((0..dim).map(|x| f64::from(x & mask == *value)).collect())
+        }
+        Observable::Sum(terms) => {
+            let mut d = vec![0.0; dim];
+            for (c, t) in terms {
+                d.iter_mut()
+                    .zip(diagonal(t, dim)?)
+                    .for_each(|(x, y)| *x += c * y);
+            }
+            Some(d)
+        }
+        Observable::Dense { .. } => None,
+    }
 }

@@ -2,6 +2,7 @@
 //! plan, built ONCE per tape (the bindings cache it on their `Tape`) and shared by every
 //! engine and every call.
 
+use crate::engine::lanes;
 use crate::fusion;
 use crate::scalar::{mul2, Real, C, C64};
 use crate::state::index::set_bits;
@@ -43,6 +44,8 @@ pub struct Program<T> {
     /// Whether every op has a kernel the batch-lane engine implements (no dense matrix on
     /// 3+ wires): decided by the engine on first use.
     pub(crate) lane_kernels: OnceLock<bool>,
+    /// The lane engine's theta-independent plans (forward, adjoint), built on first use.
+    pub(crate) lane_layouts: [OnceLock<lanes::Layout<T>>; 2],
 }
 
 impl<T: Real> Program<T> {
@@ -65,6 +68,7 @@ impl<T: Real> Program<T> {
             generators,
             fused: OnceLock::new(),
             lane_kernels: OnceLock::new(),
+            lane_layouts: [OnceLock::new(), OnceLock::new()],
         }
     }
 

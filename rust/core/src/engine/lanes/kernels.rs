@@ -78,6 +78,15 @@ impl<T: Real, const L: usize> Z<T, L> {
         }
     }
 
+    /// self *= w (real, per lane)
+    #[inline(always)]
+    pub fn scale_real(&mut self, w: &[T; L]) {
+        for ((re, im), &x) in self.re.iter_mut().zip(&mut self.im).zip(w) {
+            *re *= x;
+            *im *= x;
+        }
+    }
+
     /// self += c·v
     #[inline(always)]
     fn mul_acc(&mut self, c: &Self, v: &Self) {

@@ -35,7 +35,7 @@ use trig::Rotation;
 /// Samples per block. Dressed circuit (4 qubits, batch 64, f64, one thread), forward +
 /// VJP: 8 lanes 110 µs, 16 lanes 91-96 µs, 32 lanes 96 µs; a partly filled block costs
 /// as much as a full one, which favours small blocks at small batch.
-const LANES: usize = 16;
+pub(crate) const LANES: usize = 16;
 
 /// Above this many amplitude-state updates (batch · 2^n · ops · states swept) a call runs
 /// its blocks in parallel. Waking the pool costs tens of microseconds on small VMs, and
@@ -102,15 +102,26 @@ pub(crate) fn final_states<T: Real>(
     out
 }
 
+/// The adjoint states of a VJP's backward sweep.
+#[derive(Clone, Copy)]
+pub(crate) enum Adjoint<'a, T> {
+    /// λ given, `[B, 2^n]`
+    States(&'a [C<T>]),
+    /// λ = Σ_m g_m O_m φ for diagonal observables, built per block from φ: per basis
+    /// state x, λ_x = w_x φ_x with w_x = Σ_m g_m d_m(x). `g` the cotangents `[B, M]`,
+    /// `diag` the observables' real diagonals `[M, 2^n]`.
+    Diagonal { g: &'a [f64], diag: &'a [f64] },
+}
+
 /// The adjoint backward sweep for every sample at once: `phi` final states `[B, 2^n]`,
-/// `lam` adjoint states `[B, 2^n]`; adds into `grads` `[B, P]` what `adjoint::sweep` adds
-/// for each sample with its one λ.
+/// `lam` the adjoint states; adds into `grads` `[B, P]` what `adjoint::sweep` adds for
+/// each sample with its one λ.
 pub(crate) fn vjp_sweep<T: Real>(
     prog: &Program<T>,
     theta: &[f64],
     batch: usize,
     phi: &[C<T>],
-    lam: &[C<T>],
+    lam: Adjoint<T>,
     grads: &mut [f64],
     opts: &Options,
 ) {
@@ -136,13 +147,21 @@ pub(crate) fn vjp_sweep<T: Real>(
     });
 }
 
-/// Per-call structure of the ops, shared by all blocks.
+/// A call's plan, shared by all blocks: the program's cached layout and the call's theta.
 struct Plan<'a, T, const L: usize> {
     prog: &'a Program<T>,
     theta: &'a [f64],
-    ops: Vec<OpPlan>,
+    ops: &'a [OpPlan],
     /// coefficients that are the same in every lane (fixed ops, generators), splatted
-    pool: Vec<Z<T, L>>,
+    pool: &'a [Z<T, L>],
+}
+
+/// The theta-independent part of a plan (shapes, fixed coefficients, fusion schedule):
+/// built once per program and direction and cached in `Program::lane_layouts`, so that a
+/// call only fills the coefficients that depend on theta.
+pub(crate) struct Layout<T> {
+    ops: Vec<OpPlan>,
+    pool: Vec<Z<T, LANES>>,
 }
 
 struct OpPlan {
@@ -174,12 +193,27 @@ struct Fused {
     col: usize,
 }
 
-impl<'a, T: Real, const L: usize> Plan<'a, T, L> {
-    /// Shapes come from sample 0's kernels (a gate's kernel kind does not depend on its
-    /// angles). `adjoint`: also the generators and derivative shapes.
+impl<'a, T: Real> Plan<'a, T, LANES> {
+    /// The plan of a call: `prog`'s cached layout (`adjoint`: with generators and
+    /// derivative shapes, no fusion) for `theta`.
     fn new(prog: &'a Program<T>, theta: &'a [f64], adjoint: bool) -> Self {
+        let layout = prog.lane_layouts[adjoint as usize].get_or_init(|| Layout::new(prog, adjoint));
+        Plan {
+            prog,
+            theta,
+            ops: &layout.ops,
+            pool: &layout.pool,
+        }
+    }
+}
+
+impl<T: Real> Layout<T> {
+    /// Shapes come from the kernels at zero angles (a gate's kernel kind does not depend
+    /// on its angles). `adjoint`: also the generators and derivative shapes.
+    fn new(prog: &Program<T>, adjoint: bool) -> Self {
         let tape = prog.tape();
-        let row0 = tape.row(theta, 0);
+        let zeros = vec![0.0; tape.n_params];
+        let row0 = zeros.as_slice();
         let mut pool = Vec::new();
         let mut shape_of = |k: &Kernel<T>, keep: bool| {
             let start = pool.len();
@@ -245,14 +279,11 @@ impl<'a, T: Real, const L: usize> Plan<'a, T, L> {
                 next_single[t as usize] = true;
             }
         }
-        Plan {
-            prog,
-            theta,
-            ops,
-            pool,
-        }
+        Layout { ops, pool }
     }
+}
 
+impl<'a, T: Real, const L: usize> Plan<'a, T, L> {
     /// Coefficients of op `i` (`inverse`: of U†) for the lanes of the block at `base`:
     /// rotations lane-parallel (see trig.rs), other parametrised ops through `gates::form`
     /// per lane (the kernel without its placement: half the cost of a `Kernel`).
@@ -547,13 +578,13 @@ fn forward_block<T: Real, const L: usize>(
     }
 }
 
-/// `backward` on the block at `base` of the final states `phi` and adjoint states `lam`
-/// (sample-major), adding into its gradient rows `g`.
+/// `backward` on the block at `base` of the final states `phi` (sample-major) and its
+/// adjoint states, adding into its gradient rows `g`.
 #[inline(always)]
 fn backward_block<T: Real, const L: usize>(
     plan: &Plan<T, L>,
     phi: &[C<T>],
-    lam: &[C<T>],
+    lam: Adjoint<T>,
     base: usize,
     g: &mut [f64],
 ) {
@@ -561,8 +592,44 @@ fn backward_block<T: Real, const L: usize>(
     let (dim, nl) = (1usize << tape.n_qubits, g.len() / tape.n_params);
     // φ then λ in one buffer (see `backward`)
     let mut both = load(phi, dim, base, nl);
-    both.extend(load::<T, L>(lam, dim, base, nl));
+    match lam {
+        Adjoint::States(lam) => both.extend(load::<T, L>(lam, dim, base, nl)),
+        Adjoint::Diagonal { g, diag } => {
+            let w = weights::<T, L>(g, diag, dim, base, nl);
+            both.extend_from_within(..dim);
+            for (row, wx) in both[dim..].iter_mut().zip(&w) {
+                row.scale_real(wx);
+            }
+        }
+    }
     backward(plan, &mut both, base, g)
+}
+
+/// Per basis state x, the block's lane weights w_x = Σ_m g_m d_m(x) (`g` cotangents
+/// `[B, M]`, `diag` diagonals `[M, 2^n]`); zero in the padding lanes.
+#[inline(always)]
+fn weights<T: Real, const L: usize>(
+    g: &[f64],
+    diag: &[f64],
+    dim: usize,
+    base: usize,
+    nl: usize,
+) -> Vec<[T; L]> {
+    let m = diag.len() / dim;
+    let g = &g[base * m..(base + nl) * m];
+    let mut w = vec![[0.0f64; L]; dim];
+    for (k, d) in diag.chunks_exact(dim).enumerate() {
+        let mut gk = [0.0; L];
+        for (b, x) in gk.iter_mut().take(nl).enumerate() {
+            *x = g[b * m + k];
+        }
+        for (wx, &dx) in w.iter_mut().zip(d) {
+            for (a, &c) in wx.iter_mut().zip(&gk) {
+                *a += c * dx;
+            }
+        }
+    }
+    w.iter().map(|wx| wx.map(T::of)).collect()
 }
 
 /// The block of lanes `base..base + nl` of sample-major states; the padding lanes repeat
@@ -632,7 +699,7 @@ unsafe fn forward_avx2<T: Real, const L: usize>(
 unsafe fn backward_avx2<T: Real, const L: usize>(
     plan: &Plan<T, L>,
     phi: &[C<T>],
-    lam: &[C<T>],
+    lam: Adjoint<T>,
     base: usize,
     g: &mut [f64],
 ) {
@@ -659,7 +726,7 @@ unsafe fn forward_avx512<T: Real, const L: usize>(
 unsafe fn backward_avx512<T: Real, const L: usize>(
     plan: &Plan<T, L>,
     phi: &[C<T>],
-    lam: &[C<T>],
+    lam: Adjoint<T>,
     base: usize,
     g: &mut [f64],
 ) {

@@ -165,7 +165,12 @@ fn flat<T: Real>(s: &[C<T>]) -> Vec<f64> {
 /// final_states against simple::state and a VJP from vjp_sweep against simple::vjp,
 /// both without lanes; and simple::vjp, which dispatches to the lanes, against the same.
 fn check<T: Real>(tape: &Tape, batch: usize, init_kind: usize, tol: f64, rng: &mut Rng) {
-    let (n, p) = (tape.n_qubits, tape.n_params);
+    check_with(&compile::<T>(tape), batch, init_kind, tol, rng)
+}
+
+/// `check` on a compiled program.
+fn check_with<T: Real>(prog: &Program<T>, batch: usize, init_kind: usize, tol: f64, rng: &mut Rng) {
+    let (n, p) = (prog.tape().n_qubits, prog.tape().n_params);
     let dim = 1 << n;
     let theta: Vec<f64> = (0..batch * p).map(|_| rng.angle()).collect();
     let shared = random_states::<T>(1, dim, rng);
@@ -180,13 +185,12 @@ fn check<T: Real>(tape: &Tape, batch: usize, init_kind: usize, tol: f64, rng: &m
         n,
         std::any::type_name::<T>()
     );
-    let prog = compile::<T>(tape);
-    let auto = choose(&prog, batch.max(LANES_MIN_BATCH), &Options::default()).unwrap();
+    let auto = choose(prog, batch.max(LANES_MIN_BATCH), &Options::default()).unwrap();
     assert_eq!(auto, Engine::Lanes, "{ctx}: not eligible");
     let none = Options::default();
 
-    let phi = final_states(&prog, &theta, batch, &init, &none);
-    let want = measure::state(&prog, &theta, batch, init, &per_sample_engine()).unwrap();
+    let phi = final_states(prog, &theta, batch, &init, &none);
+    let want = measure::state(prog, &theta, batch, init, &per_sample_engine()).unwrap();
     assert_close(&flat(&phi), &flat(&want), tol, &format!("{ctx}: states"));
 
     let obs = random_observables(n, rng);
@@ -201,10 +205,18 @@ fn check<T: Real>(tape: &Tape, batch: usize, init_kind: usize, tol: f64, rng: &m
         }
     }
     let mut grads = vec![0.0; batch * p];
-    vjp_sweep(&prog, &theta, batch, &phi, &lam, &mut grads, &none);
+    vjp_sweep(
+        prog,
+        &theta,
+        batch,
+        &phi,
+        Adjoint::States(&lam),
+        &mut grads,
+        &none,
+    );
     let vjp = |on| {
         let opts = Options::with_engine(if on { Engine::Lanes } else { Engine::PerSample });
-        adjoint::vjp(&prog, &theta, batch, &obs, &g_out, init, &opts)
+        adjoint::vjp(prog, &theta, batch, &obs, &g_out, init, &opts)
     };
     let want = vjp(false).unwrap();
     assert_close(&grads, &want, tol, &format!("{ctx}: vjp"));
@@ -261,11 +273,78 @@ fn fixed_circuits() {
         &theta,
         LANES,
         &got,
-        &got,
+        Adjoint::States(&got),
         &mut grads,
         &Options::default(),
     );
     assert!(grads.iter().all(|&g| g == 0.0));
+}
+
+/// Observable sets for the VJP: diagonal ones (λ built in the block: Z words, the
+/// identity, projectors, sums of these) and ones with a non-diagonal member (λ per sample).
+fn observable_sets(n: usize) -> Vec<(bool, Vec<Obs>)> {
+    let z = |w: usize| Obs::pauli(n, &[(1.0, vec![(w, 'Z')])]).unwrap();
+    let last = n - 1;
+    let zz = Obs::pauli(n, &[(0.7, vec![(0, 'Z'), (last, 'Z')]), (-0.2, vec![])]).unwrap();
+    let proj = Obs::projector(n, &[last], &[1]).unwrap();
+    let sum = Obs::sum(vec![(0.5, zz.clone()), (-1.5, proj.clone())]).unwrap();
+    let x = Obs::pauli(n, &[(1.0, vec![(last, 'X')])]).unwrap();
+    let mixed = Obs::pauli(n, &[(1.0, vec![(0, 'Z')]), (0.3, vec![(last, 'Y')])]).unwrap();
+    vec![
+        (true, (0..n).map(z).collect()),
+        (true, vec![zz, proj, sum]),
+        (false, vec![z(0), x]),
+        (false, vec![mixed, z(last)]),
+    ]
+}
+
+/// The lane VJP (dispatched) against the per-sample one for each observable set, with
+/// some zero cotangents, on one program reused across calls (its cached plans serve
+/// every theta and batch size).
+fn check_vjp_observables<T: Real>(tol: f64, rng: &mut Rng) {
+    let n = 4;
+    let tape = random_tape(n, 6, rng);
+    let prog = compile::<T>(&tape);
+    let lanes = Options::with_engine(Engine::Lanes);
+    for (diagonal, obs) in observable_sets(n) {
+        for batch in [1, LANES + 3, 2 * LANES] {
+            let ctx = format!(
+                "diagonal {diagonal}, batch {batch}, {}",
+                std::any::type_name::<T>()
+            );
+            let theta: Vec<f64> = (0..batch * tape.n_params).map(|_| rng.angle()).collect();
+            let m = obs.len();
+            let mut g: Vec<f64> = (0..batch * m).map(|_| rng.uniform() - 0.5).collect();
+            g.iter_mut().step_by(3).for_each(|x| *x = 0.0);
+            let states = final_states(&prog, &theta, batch, &Init::Zero, &lanes);
+            for init in [Init::Zero, Init::Final(&states)] {
+                let vjp = |opts: &Options| adjoint::vjp(&prog, &theta, batch, &obs, &g, init, opts);
+                let want = vjp(&per_sample_engine()).unwrap();
+                assert_close(&vjp(&lanes).unwrap(), &want, tol, &ctx);
+                assert!(want.iter().any(|x| x.abs() > 1e-3), "{ctx}: zero gradient");
+            }
+        }
+    }
+}
+
+#[test]
+fn vjp_observables_in_block_and_per_sample() {
+    let mut rng = Rng(19);
+    check_vjp_observables::<f64>(1e-12, &mut rng);
+    check_vjp_observables::<f32>(1e-4, &mut rng);
+}
+
+/// One program's cached plans across calls with other theta and batch sizes.
+#[test]
+fn cached_plans_serve_every_call() {
+    let mut rng = Rng(23);
+    let tape = random_tape(3, 5, &mut rng);
+    let prog = compile::<f64>(&tape);
+    for batch in [2 * LANES + 1, 1, LANES] {
+        for init_kind in 0..3 {
+            check_with(&prog, batch, init_kind, 1e-12, &mut rng);
+        }
+    }
 }
 
 #[test]

@@ -93,7 +93,7 @@ pub(crate) fn final_states<T: Real>(
             // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA
             unsafe { forward_avx512(&plan, init, base, o) }
         } else if crate::cpu::has_avx2_fma() {
-            // SAFETY: the CPU has AVX2
+            // SAFETY: the CPU has AVX2 and FMA
             unsafe { forward_avx2(&plan, init, base, o) }
         } else {
             forward_block(&plan, init, base, o)
@@ -139,7 +139,7 @@ pub(crate) fn vjp_sweep<T: Real>(
             // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA
             unsafe { backward_avx512(&plan, phi, lam, base, g) }
         } else if crate::cpu::has_avx2_fma() {
-            // SAFETY: the CPU has AVX2
+            // SAFETY: the CPU has AVX2 and FMA
             unsafe { backward_avx2(&plan, phi, lam, base, g) }
         } else {
             backward_block(&plan, phi, lam, base, g)
@@ -685,7 +685,7 @@ fn for_blocks<T: Real, O: Send, const L: usize>(
 // (loading the block, the ops, storing it) inlined, are compiled for AVX2 and for
 // AVX-512 (a 16-lane f64 row in two registers) and chosen at run time.
 
-#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
 unsafe fn forward_avx2<T: Real, const L: usize>(
     plan: &Plan<T, L>,
     init: &Init<T>,
@@ -695,7 +695,7 @@ unsafe fn forward_avx2<T: Real, const L: usize>(
     forward_block(plan, init, base, o)
 }
 
-#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
 unsafe fn backward_avx2<T: Real, const L: usize>(
     plan: &Plan<T, L>,
     phi: &[C<T>],

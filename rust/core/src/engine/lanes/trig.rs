@@ -92,19 +92,42 @@ const P3: f64 = 2.022_266_248_795_950_6e-21;
 const ROUND: f64 = 6_755_399_441_055_744.0;
 
 /// Lanes beyond this |x| go through libm (the reduction above holds to about 1e6).
-const FAST_MAX: f64 = 1e5;
+pub(super) const FAST_MAX: f64 = 1e5;
 
 /// (sin x, cos x) lane by lane, within about 1 ulp: reduction by π/2, then Taylor series
-/// on [-π/4, π/4] to x^17 / x^18 (truncation below 1e-17), then the quadrant.
+/// on [-π/4, π/4] to x^17 / x^18 (truncation below 1e-17), then the quadrant. The series
+/// take fused multiply-adds where the CPU has them (a third of the instructions).
 #[inline(always)]
 pub(super) fn sin_cos<const L: usize>(x: &[f64; L]) -> ([f64; L], [f64; L]) {
-    let (mut s, mut c) = ([0.0; L], [0.0; L]);
     if !x.iter().all(|v| v.abs() < FAST_MAX) {
+        let (mut s, mut c) = ([0.0; L], [0.0; L]);
         for l in 0..L {
             (s[l], c[l]) = x[l].sin_cos();
         }
         return (s, c);
     }
+    if crate::cpu::has_avx2_fma() {
+        series::<L, true>(x)
+    } else {
+        series::<L, false>(x)
+    }
+}
+
+/// a·b + c, in one rounding if `FUSED` (where the CPU lacks FMA, `mul_add` is a slow
+/// software routine).
+#[inline(always)]
+fn madd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FUSED {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// `sin_cos` for |x| < `FAST_MAX`.
+#[inline(always)]
+pub(super) fn series<const L: usize, const FUSED: bool>(x: &[f64; L]) -> ([f64; L], [f64; L]) {
+    let (mut s, mut c) = ([0.0; L], [0.0; L]);
     for l in 0..L {
         let qr = x[l] * FRAC_2_PI + ROUND;
         let q = qr - ROUND;
@@ -118,10 +141,10 @@ pub(super) fn sin_cos<const L: usize>(x: &[f64; L]) -> ([f64; L], [f64; L]) {
             1.0 / 6_227_020_800.0,
             -1.0 / 39_916_800.0,
         ] {
-            ps = ps * r2 + k;
+            ps = madd::<FUSED>(ps, r2, k);
         }
         for k in [1.0 / 362_880.0, -1.0 / 5040.0, 1.0 / 120.0, -1.0 / 6.0] {
-            ps = ps * r2 + k;
+            ps = madd::<FUSED>(ps, r2, k);
         }
         let mut pc = 1.0 / 6_402_373_705_728_000.0; // 1/18!
         for k in [
@@ -129,7 +152,7 @@ pub(super) fn sin_cos<const L: usize>(x: &[f64; L]) -> ([f64; L], [f64; L]) {
             1.0 / 87_178_291_200.0,
             -1.0 / 479_001_600.0,
         ] {
-            pc = pc * r2 + k;
+            pc = madd::<FUSED>(pc, r2, k);
         }
         for k in [
             1.0 / 3_628_800.0,
@@ -138,9 +161,9 @@ pub(super) fn sin_cos<const L: usize>(x: &[f64; L]) -> ([f64; L], [f64; L]) {
             -1.0 / 24.0,
             0.5,
         ] {
-            pc = pc * r2 + k;
+            pc = madd::<FUSED>(pc, r2, k);
         }
-        let (sr, cr) = (r + r * r2 * ps, 1.0 - r2 * pc);
+        let (sr, cr) = (madd::<FUSED>(r * r2, ps, r), madd::<FUSED>(-r2, pc, 1.0));
         // sin/cos of r + quadrant·π/2
         let (a, b) = if quadrant & 1 == 1 {
             (cr, sr)

@@ -303,9 +303,10 @@ impl<'a, T: Real, const L: usize> Plan<'a, T, L> {
         let (tape, op) = (self.prog.tape(), &self.prog.tape().ops[i]);
         if let Some((rot, col)) = p.rotation {
             // padding lanes repeat the last live one
-            let mut theta = [0.0; L];
+            let (p, mut theta) = (tape.n_params, [0.0; L]);
+            let rows = &self.theta[base * p..(base + nl) * p];
             for (b, t) in theta.iter_mut().enumerate() {
-                *t = self.theta[(base + b.min(nl - 1)) * tape.n_params + col];
+                *t = rows[b.min(nl - 1) * p + col];
             }
             rot.fill(buf, &theta, inverse != op.inverse);
             return buf;
@@ -568,7 +569,11 @@ fn forward_block<T: Real, const L: usize>(
             s
         }
         Init::Shared(s0) => s0.iter().map(|&a| Z::splat(a)).collect(),
-        Init::PerSample(all) | Init::Final(all) => load(all, dim, base, nl),
+        Init::PerSample(all) | Init::Final(all) => {
+            let mut s = Vec::with_capacity(dim);
+            load(&mut s, all, dim, base, nl);
+            s
+        }
     };
     forward(plan, &mut s, base, nl);
     for (b, state) in o.chunks_exact_mut(dim).enumerate() {
@@ -591,66 +596,74 @@ fn backward_block<T: Real, const L: usize>(
     let tape = plan.prog.tape();
     let (dim, nl) = (1usize << tape.n_qubits, g.len() / tape.n_params);
     // φ then λ in one buffer (see `backward`)
-    let mut both = load(phi, dim, base, nl);
+    let mut both = Vec::with_capacity(2 * dim);
+    load(&mut both, phi, dim, base, nl);
     match lam {
-        Adjoint::States(lam) => both.extend(load::<T, L>(lam, dim, base, nl)),
-        Adjoint::Diagonal { g, diag } => {
-            let w = weights::<T, L>(g, diag, dim, base, nl);
-            both.extend_from_within(..dim);
-            for (row, wx) in both[dim..].iter_mut().zip(&w) {
-                row.scale_real(wx);
-            }
-        }
+        Adjoint::States(lam) => load(&mut both, lam, dim, base, nl),
+        Adjoint::Diagonal { g, diag } => weigh(&mut both, g, diag, base, nl),
     }
     backward(plan, &mut both, base, g)
 }
 
-/// Per basis state x, the block's lane weights w_x = Σ_m g_m d_m(x) (`g` cotangents
-/// `[B, M]`, `diag` diagonals `[M, 2^n]`); zero in the padding lanes.
+/// Appends λ to the block's φ (`rows`: 2^n rows) for diagonal observables: row x of φ
+/// times, per lane, w_x = Σ_m g_m d_m(x) (`g` cotangents `[B, M]`, `diag` diagonals
+/// `[M, 2^n]`); zero in the padding lanes. Plain loops over lanes, innermost: the
+/// compiler vectorised the obvious loops over rows with gathers and scatters.
 #[inline(always)]
-fn weights<T: Real, const L: usize>(
+fn weigh<T: Real, const L: usize>(
+    rows: &mut Vec<Z<T, L>>,
     g: &[f64],
     diag: &[f64],
-    dim: usize,
     base: usize,
     nl: usize,
-) -> Vec<[T; L]> {
+) {
+    let dim = rows.len();
     let m = diag.len() / dim;
     let g = &g[base * m..(base + nl) * m];
-    let mut w = vec![[0.0f64; L]; dim];
-    for (k, d) in diag.chunks_exact(dim).enumerate() {
-        let mut gk = [0.0; L];
-        for (b, x) in gk.iter_mut().take(nl).enumerate() {
-            *x = g[b * m + k];
-        }
-        for (wx, &dx) in w.iter_mut().zip(d) {
-            for (a, &c) in wx.iter_mut().zip(&gk) {
-                *a += c * dx;
-            }
+    // the block's cotangents, one lane row per observable
+    let mut gk = vec![[0.0; L]; m];
+    for (b, gb) in g.chunks_exact(m).enumerate() {
+        for (k, &x) in gb.iter().enumerate() {
+            gk[k][b] = x;
         }
     }
-    w.iter().map(|wx| wx.map(T::of)).collect()
+    for x in 0..dim {
+        let mut w = [0.0f64; L];
+        for (k, gk) in gk.iter().enumerate() {
+            let d = diag[k * dim + x];
+            for (a, &c) in w.iter_mut().zip(gk) {
+                *a += c * d;
+            }
+        }
+        let mut wt = [T::zero(); L];
+        for (a, &c) in wt.iter_mut().zip(&w) {
+            *a = T::of(c);
+        }
+        let mut row = rows[x];
+        row.scale_real(&wt);
+        rows.push(row);
+    }
 }
 
-/// The block of lanes `base..base + nl` of sample-major states; the padding lanes repeat
-/// the last live sample (any finite value would do).
+/// Appends to `rows` the block of lanes `base..base + nl` of sample-major states; the
+/// padding lanes repeat the last live sample (any finite value would do).
 #[inline(always)]
 fn load<T: Real, const L: usize>(
+    rows: &mut Vec<Z<T, L>>,
     states: &[C<T>],
     dim: usize,
     base: usize,
     nl: usize,
-) -> Vec<Z<T, L>> {
-    let states = &states[base * dim..(base + nl) * dim];
-    (0..dim)
-        .map(|i| {
-            let mut row = Z::zero();
-            for b in 0..L {
-                row.set(b, states[b.min(nl - 1) * dim + i]);
-            }
-            row
-        })
-        .collect()
+) {
+    let start = rows.len();
+    rows.resize(start + dim, Z::zero());
+    let (rows, states) = (&mut rows[start..], &states[base * dim..(base + nl) * dim]);
+    for b in 0..L {
+        let state = &states[b.min(nl - 1) * dim..][..dim];
+        for (row, a) in rows.iter_mut().zip(state) {
+            row.set(b, *a);
+        }
+    }
 }
 
 /// Call `f(base, rows)` for each block of `L` samples, `rows` its slice of `out` (`width`

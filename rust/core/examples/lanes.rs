@@ -1,7 +1,8 @@
 //! The batch-lane engine against the per-sample engine (`Options::with_engine`) on the
 //! dressed circuit of PennyLane's quantum transfer learning demo (n qubits, H+RY embedding,
 //! depth 6 of CNOTs + RY): forward (final states) and VJP from given final states, medians
-//! of interleaved calls.
+//! of interleaved calls; with REF=0 also the lane engine's VJP from |0> (forward and
+//! sweep in one call, as when the final states were not kept).
 //! `cargo run --release --example lanes -p qoxide-core`
 //! Environment: QUBITS=4,6 BATCHES=16,64 pick the cases, F32=0 skips f32, ROT=1 turns
 //! every RY into a Rot (no generator: per-lane forms), REF=0 skips the per-sample engine
@@ -89,17 +90,23 @@ fn bench<T: Real>(n: usize, batch: usize) {
         let v = adjoint::vjp(&prog, &theta, batch, &obs, &g, init, &engine(on));
         std::hint::black_box(v.unwrap());
     };
+    let mut vjp_zero = || {
+        let v = adjoint::vjp(&prog, &theta, batch, &obs, &g, Init::Zero, &engine(true));
+        std::hint::black_box(v.unwrap());
+    };
     let reference = std::env::var("REF").map_or(true, |v| v != "0");
     let (mut old_fwd, mut old_vjp) = (|| fwd(false), || vjp(false));
     let (mut new_fwd, mut new_vjp) = (|| fwd(true), || vjp(true));
-    let [old_fwd, old_vjp, new_fwd, new_vjp] = if reference {
-        medians_us(
+    let ([old_fwd, old_vjp, new_fwd, new_vjp], zero) = if reference {
+        let t = medians_us(
             reps,
             [&mut old_fwd, &mut old_vjp, &mut new_fwd, &mut new_vjp],
-        )
+        );
+        (t, String::new())
     } else {
-        let [f, v] = medians_us(reps, [&mut new_fwd, &mut new_vjp]);
-        [f64::NAN, f64::NAN, f, v]
+        let [f, v, z] = medians_us(reps, [&mut new_fwd, &mut new_vjp, &mut vjp_zero]);
+        let zero = format!("   vjp from |0> {z:7.1} us");
+        ([f64::NAN, f64::NAN, f, v], zero)
     };
     let gflops = if n == 4 {
         format!(
@@ -111,7 +118,7 @@ fn bench<T: Real>(n: usize, batch: usize) {
     };
     println!(
         "{:>4} {n:>2}q batch {batch:>4}: forward {old_fwd:8.1} -> {new_fwd:7.1} us ({:4.1}x)   \
-         vjp {old_vjp:8.1} -> {new_vjp:7.1} us ({:4.1}x)   total {:8.1} -> {:7.1} us ({:4.1}x){gflops}",
+         vjp {old_vjp:8.1} -> {new_vjp:7.1} us ({:4.1}x)   total {:8.1} -> {:7.1} us ({:4.1}x){gflops}{zero}",
         std::any::type_name::<T>(),
         old_fwd / new_fwd,
         old_vjp / new_vjp,

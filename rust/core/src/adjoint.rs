@@ -489,10 +489,11 @@ fn adjoint_state<T: Real>(obs: &[Obs], g: &[f64], phi: &[C<T>], lam: &mut [C<T>]
     }
 }
 
-/// `vjp` on the lane engine (small register, many samples), a chunk of samples at a time
-/// (memory stays bounded): the chunk's forward passes at once, then one backward sweep
-/// over the chunk. Diagonal observables (Z words, projectors) have the sweep build each
-/// block's λ = Σ_m g_m O_m|φ⟩ from φ; others get λ per sample here first.
+/// `vjp` on the lane engine (small register, many samples). Diagonal observables (Z
+/// words, projectors) have each block build its λ = Σ_m g_m O_m|φ⟩ from φ; from initial
+/// states, a block then runs forward and back without storing φ. Otherwise a chunk of
+/// samples at a time (memory stays bounded): the chunk's final states (given or from one
+/// forward pass), each sample's λ if not diagonal, one backward sweep over the chunk.
 fn vjp_lanes<T: Real>(
     run: &Batch<T>,
     obs: &[Obs],
@@ -504,6 +505,12 @@ fn vjp_lanes<T: Real>(
     let (m, p) = (obs.len(), prog.tape().n_params);
     let diag: Option<Vec<Vec<f64>>> = obs.iter().map(|o| diagonal(&o.op, dim)).collect();
     let diag = diag.map(|d| d.concat());
+    if let (Some(d), false) = (&diag, run.init.is_final()) {
+        // no final states to keep: each block runs forward and back in place
+        let (theta, batch, init) = (run.theta, run.batch, &run.init);
+        lanes::vjp_from_init(prog, theta, batch, init, grad_out, d, out, opts);
+        return opts.check_cancel();
+    }
     let states = if diag.is_some() { 1 } else { 2 };
     for (start, nb) in run.lane_chunks(states)? {
         let (th, phi) = (run.theta_rows(start, nb), run.lane_finals(start, nb));

@@ -147,6 +147,45 @@ pub(crate) fn vjp_sweep<T: Real>(
     });
 }
 
+/// The VJP from the initial states `init` for diagonal observables (`g` cotangents
+/// `[B, M]`, `diag` their diagonals `[M, 2^n]`), adding into `grads` `[B, P]`: each
+/// block runs forward, builds its λ and sweeps back in place, without a `[B, 2^n]` buffer
+/// of final states.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn vjp_from_init<T: Real>(
+    prog: &Program<T>,
+    theta: &[f64],
+    batch: usize,
+    init: &Init<T>,
+    g: &[f64],
+    diag: &[f64],
+    grads: &mut [f64],
+    opts: &Options,
+) {
+    let tape = prog.tape();
+    let p = tape.n_params;
+    if p == 0 || !tape.ops.iter().any(Op::is_parametrised) {
+        return;
+    }
+    let fwd = Plan::<T, LANES>::new(prog, theta, false);
+    let bwd = Plan::<T, LANES>::new(prog, theta, true);
+    let (plans, obs) = ((&fwd, &bwd), (g, diag));
+    for_blocks(&bwd, batch, 3, grads, p, |base, gb| {
+        if opts.cancelled() {
+            return;
+        }
+        if crate::cpu::has_avx512() {
+            // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA
+            unsafe { round_trip_avx512(plans, init, obs, base, gb) }
+        } else if crate::cpu::has_avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA
+            unsafe { round_trip_avx2(plans, init, obs, base, gb) }
+        } else {
+            round_trip_block(plans, init, obs, base, gb)
+        }
+    });
+}
+
 /// A call's plan, shared by all blocks: the program's cached layout and the call's theta.
 struct Plan<'a, T, const L: usize> {
     prog: &'a Program<T>,
@@ -562,25 +601,54 @@ fn forward_block<T: Real, const L: usize>(
 ) {
     let dim = 1usize << plan.prog.tape().n_qubits;
     let nl = o.len() / dim;
-    let mut s = match init {
-        Init::Zero => {
-            let mut s = vec![Z::zero(); dim];
-            s[0] = Z::splat(C::new(T::one(), T::zero()));
-            s
-        }
-        Init::Shared(s0) => s0.iter().map(|&a| Z::splat(a)).collect(),
-        Init::PerSample(all) | Init::Final(all) => {
-            let mut s = Vec::with_capacity(dim);
-            load(&mut s, all, dim, base, nl);
-            s
-        }
-    };
+    let mut s = initial_rows(init, dim, base, nl, dim);
     forward(plan, &mut s, base, nl);
     for (b, state) in o.chunks_exact_mut(dim).enumerate() {
         for (x, row) in state.iter_mut().zip(&s) {
             *x = row.get(b);
         }
     }
+}
+
+/// The initial states of the block at `base` (`nl` live lanes), in a buffer with room for
+/// `capacity` rows.
+#[inline(always)]
+fn initial_rows<T: Real, const L: usize>(
+    init: &Init<T>,
+    dim: usize,
+    base: usize,
+    nl: usize,
+    capacity: usize,
+) -> Vec<Z<T, L>> {
+    let mut s = Vec::with_capacity(capacity);
+    match init {
+        Init::Zero => {
+            s.resize(dim, Z::zero());
+            s[0] = Z::splat(C::new(T::one(), T::zero()));
+        }
+        Init::Shared(s0) => s.extend(s0.iter().map(|&a| Z::splat(a))),
+        Init::PerSample(all) | Init::Final(all) => load(&mut s, all, dim, base, nl),
+    }
+    s
+}
+
+/// The VJP of the block at `base` from its initial states, for diagonal observables
+/// (`g` cotangents `[B, M]`, `diag` diagonals `[M, 2^n]`): forward (`fwd`), λ from φ in
+/// the block, backward sweep (`bwd`), adding into its gradient rows `grads`.
+#[inline(always)]
+fn round_trip_block<T: Real, const L: usize>(
+    (fwd, bwd): (&Plan<T, L>, &Plan<T, L>),
+    init: &Init<T>,
+    (g, diag): (&[f64], &[f64]),
+    base: usize,
+    grads: &mut [f64],
+) {
+    let tape = fwd.prog.tape();
+    let (dim, nl) = (1usize << tape.n_qubits, grads.len() / tape.n_params);
+    let mut both = initial_rows(init, dim, base, nl, 2 * dim);
+    forward(fwd, &mut both, base, nl);
+    weigh(&mut both, g, diag, base, nl);
+    backward(bwd, &mut both, base, grads)
 }
 
 /// `backward` on the block at `base` of the final states `phi` (sample-major) and its
@@ -744,4 +812,29 @@ unsafe fn backward_avx512<T: Real, const L: usize>(
     g: &mut [f64],
 ) {
     backward_block(plan, phi, lam, base, g)
+}
+
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
+unsafe fn round_trip_avx2<T: Real, const L: usize>(
+    plans: (&Plan<T, L>, &Plan<T, L>),
+    init: &Init<T>,
+    obs: (&[f64], &[f64]),
+    base: usize,
+    g: &mut [f64],
+) {
+    round_trip_block(plans, init, obs, base, g)
+}
+
+#[cfg_attr(
+    target_arch = "x86_64",
+    target_feature(enable = "avx512f,avx512vl,avx2,fma")
+)]
+unsafe fn round_trip_avx512<T: Real, const L: usize>(
+    plans: (&Plan<T, L>, &Plan<T, L>),
+    init: &Init<T>,
+    obs: (&[f64], &[f64]),
+    base: usize,
+    g: &mut [f64],
+) {
+    round_trip_block(plans, init, obs, base, g)
 }

@@ -298,9 +298,10 @@ fn observable_sets(n: usize) -> Vec<(bool, Vec<Obs>)> {
     ]
 }
 
-/// The lane VJP (dispatched) against the per-sample one for each observable set, with
-/// some zero cotangents, on one program reused across calls (its cached plans serve
-/// every theta and batch size).
+/// The lane VJP (dispatched) against the per-sample one for each observable set, from
+/// final states (the sweep alone) and from initial states (diagonal sets: forward and
+/// back per block), with some zero cotangents, on one program reused across calls (its
+/// cached plans serve every theta and batch size).
 fn check_vjp_observables<T: Real>(tol: f64, rng: &mut Rng) {
     let n = 4;
     let tape = random_tape(n, 6, rng);
@@ -317,7 +318,14 @@ fn check_vjp_observables<T: Real>(tol: f64, rng: &mut Rng) {
             let mut g: Vec<f64> = (0..batch * m).map(|_| rng.uniform() - 0.5).collect();
             g.iter_mut().step_by(3).for_each(|x| *x = 0.0);
             let states = final_states(&prog, &theta, batch, &Init::Zero, &lanes);
-            for init in [Init::Zero, Init::Final(&states)] {
+            let shared = random_states::<T>(1, 1 << n, rng);
+            let per_sample = random_states::<T>(batch, 1 << n, rng);
+            for init in [
+                Init::Zero,
+                Init::Final(&states),
+                Init::Shared(&shared),
+                Init::PerSample(&per_sample),
+            ] {
                 let vjp = |opts: &Options| adjoint::vjp(&prog, &theta, batch, &obs, &g, init, opts);
                 let want = vjp(&per_sample_engine()).unwrap();
                 assert_close(&vjp(&lanes).unwrap(), &want, tol, &ctx);

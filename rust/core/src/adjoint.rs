@@ -552,7 +552,7 @@ fn adjoint_states<T: Real>(obs: &[Obs], g: &[f64], phi: &[C<T>], dim: usize) -> 
 
 /// The real diagonal of `o` over `dim` basis states if `o` is diagonal: Z words (the
 /// identity among them), projectors and real sums of these.
-fn diagonal(o: &Observable, dim: usize) -> Option<Vec<f64>> {
+pub(crate) fn diagonal(o: &Observable, dim: usize) -> Option<Vec<f64>> {
     match o {
         Observable::Pauli(_) => {
             let terms = o.z_terms()?;

@@ -342,6 +342,59 @@ fn vjp_observables_in_block_and_per_sample() {
     check_vjp_observables::<f32>(1e-4, &mut rng);
 }
 
+/// The block drivers compiled for the baseline target (the code that runs where the CPU
+/// has no AVX2; the AVX-512 kernels inside are still chosen at run time where it has
+/// them), called block by block: the sweep from final states with in-block λ, and the
+/// forward-and-back round trip, against the per-sample VJP.
+fn check_portable_blocks<T: Real>(tol: f64, rng: &mut Rng) {
+    let (n, batch) = (3, 2 * LANES + 3);
+    let tape = random_tape(n, 5, rng);
+    let prog = compile::<T>(&tape);
+    let p = tape.n_params;
+    let theta: Vec<f64> = (0..batch * p).map(|_| rng.angle()).collect();
+    let (diagonal, obs) = observable_sets(n).swap_remove(1);
+    assert!(diagonal);
+    let m = obs.len();
+    let g: Vec<f64> = (0..batch * m).map(|_| rng.uniform() - 0.5).collect();
+    let diag: Vec<f64> = obs
+        .iter()
+        .flat_map(|o| adjoint::diagonal(&o.op, 1 << n).unwrap())
+        .collect();
+    let want = adjoint::vjp(
+        &prog,
+        &theta,
+        batch,
+        &obs,
+        &g,
+        Init::Zero,
+        &per_sample_engine(),
+    );
+    let want = want.unwrap();
+    let phi = final_states(&prog, &theta, batch, &Init::Zero, &Options::default());
+    let fwd = Plan::<T, LANES>::new(&prog, &theta, false);
+    let bwd = Plan::<T, LANES>::new(&prog, &theta, true);
+    let (mut swept, mut round) = (vec![0.0; batch * p], vec![0.0; batch * p]);
+    for (k, (a, b)) in swept
+        .chunks_mut(LANES * p)
+        .zip(round.chunks_mut(LANES * p))
+        .enumerate()
+    {
+        let lam = Adjoint::Diagonal { g: &g, diag: &diag };
+        backward_block(&bwd, &phi, lam, k * LANES, a);
+        round_trip_block((&fwd, &bwd), &Init::Zero, (&g, &diag), k * LANES, b);
+    }
+    let ctx = std::any::type_name::<T>();
+    assert_close(&swept, &want, tol, &format!("{ctx}: sweep"));
+    assert_close(&round, &want, tol, &format!("{ctx}: round trip"));
+}
+
+#[test]
+fn portable_block_drivers_match() {
+    let mut rng = Rng(29);
+    check_portable_blocks::<f64>(1e-12, &mut rng);
+    check_portable_blocks::<f32>(1e-4, &mut rng);
+}
+
 /// One program's cached plans across calls with other theta and batch sizes.
 #[test]
 fn cached_plans_serve_every_call() {

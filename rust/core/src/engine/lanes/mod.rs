@@ -29,6 +29,7 @@ use crate::tape::{Op, Param};
 use kernels::{apply, as_mat1, dagger, inner, mul2, Shape, Z};
 use rayon::prelude::*;
 use std::any::TypeId;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 use trig::Rotation;
 
@@ -84,9 +85,12 @@ pub(crate) fn final_states<T: Real>(
         return s.to_vec();
     }
     let plan = Plan::<T, LANES>::new(prog, theta, false);
-    let mut out = vec![C::new(T::zero(), T::zero()); batch * dim];
-    for_blocks(&plan, batch, 1, &mut out, dim, |base, o| {
+    // every block writes all its rows: no zeroing pass first
+    let mut out = Vec::with_capacity(batch * dim);
+    let rows = &mut out.spare_capacity_mut()[..batch * dim];
+    for_blocks(&plan, batch, 1, rows, dim, |base, o| {
         if opts.cancelled() {
+            o.fill(MaybeUninit::new(C::new(T::zero(), T::zero())));
             return;
         }
         if crate::cpu::has_avx512() {
@@ -99,6 +103,9 @@ pub(crate) fn final_states<T: Real>(
             forward_block(&plan, init, base, o)
         }
     });
+    // SAFETY: each block wrote every value of its rows (states, or zeros when cancelled),
+    // and the blocks' rows cover the first batch · 2^n values
+    unsafe { out.set_len(batch * dim) };
     out
 }
 
@@ -597,7 +604,7 @@ fn forward_block<T: Real, const L: usize>(
     plan: &Plan<T, L>,
     init: &Init<T>,
     base: usize,
-    o: &mut [C<T>],
+    o: &mut [MaybeUninit<C<T>>],
 ) {
     let dim = 1usize << plan.prog.tape().n_qubits;
     let nl = o.len() / dim;
@@ -605,7 +612,7 @@ fn forward_block<T: Real, const L: usize>(
     forward(plan, &mut s, base, nl);
     for (b, state) in o.chunks_exact_mut(dim).enumerate() {
         for (x, row) in state.iter_mut().zip(&s) {
-            *x = row.get(b);
+            *x = MaybeUninit::new(row.get(b));
         }
     }
 }
@@ -771,7 +778,7 @@ unsafe fn forward_avx2<T: Real, const L: usize>(
     plan: &Plan<T, L>,
     init: &Init<T>,
     base: usize,
-    o: &mut [C<T>],
+    o: &mut [MaybeUninit<C<T>>],
 ) {
     forward_block(plan, init, base, o)
 }
@@ -795,7 +802,7 @@ unsafe fn forward_avx512<T: Real, const L: usize>(
     plan: &Plan<T, L>,
     init: &Init<T>,
     base: usize,
-    o: &mut [C<T>],
+    o: &mut [MaybeUninit<C<T>>],
 ) {
     forward_block(plan, init, base, o)
 }

@@ -395,6 +395,24 @@ fn portable_block_drivers_match() {
     check_portable_blocks::<f32>(1e-4, &mut rng);
 }
 
+/// A call cancelled before it starts: the forward leaves zeros (every value written), the
+/// VJP from initial states reports the cancellation.
+#[test]
+fn cancelled_calls() {
+    let tape = random_tape(3, 4, &mut Rng(31));
+    let prog = compile::<f64>(&tape);
+    let batch = 2 * LANES + 1;
+    let theta = vec![0.1; batch * tape.n_params];
+    let mut opts = Options::with_engine(Engine::Lanes);
+    opts.cancel = Some(Arc::new(std::sync::atomic::AtomicBool::new(true)));
+    let s = final_states(&prog, &theta, batch, &Init::Zero, &opts);
+    assert_eq!(s.len(), batch << 3);
+    assert!(s.iter().all(|z| z.norm_sqr() == 0.0));
+    let obs = observable_sets(3).swap_remove(0).1;
+    let g = vec![1.0; batch * obs.len()];
+    assert!(adjoint::vjp(&prog, &theta, batch, &obs, &g, Init::Zero, &opts).is_err());
+}
+
 /// One program's cached plans across calls with other theta and batch sizes.
 #[test]
 fn cached_plans_serve_every_call() {

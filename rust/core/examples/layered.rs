@@ -2,8 +2,8 @@
 //! wire, then a CNOT ring) on one sample, fused and unfused, complex128 and complex64.
 //! `cargo run --release --example layered -p qoxide-core [qubits] [reps]`; JAC=1 times the
 //! adjoint Jacobian of every ⟨Z_i⟩ instead, ALL_Z=1 measures every ⟨Z_i⟩ in the forward
-//! too (as benches/scale.py does; default ⟨Z_0⟩ only), TILE=k forces the fusion tile to k qubits,
-//! BLOCK=k the register blocks inside tiles to k bits (0: none). Each forward line also
+//! too (as benches/scale.py does; default ⟨Z_0⟩ only), TILE=k forces the fusion tile to k
+//! qubits, BLOCK=k the register blocks inside tiles to k bits (0: none). Each forward line also
 //! gives the mean thread CPU time of one rep (for A/B runs on a shared machine: run with
 //! RAYON_NUM_THREADS=1, the work then stays on this thread).
 use qoxide_core::{adjoint, measure, Engine, Gate, Init, Obs, Op, Options, Param, Program, Tape};

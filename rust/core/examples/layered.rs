@@ -10,6 +10,10 @@ use qoxide_core::{adjoint, measure, Engine, Gate, Init, Obs, Op, Options, Param,
 use std::sync::Arc;
 use std::time::Instant;
 
+/// As in the Python extension: large states on page boundaries.
+#[global_allocator]
+static ALLOC: qoxide_core::StateAllocator = qoxide_core::StateAllocator;
+
 fn main() {
     let arg = |k: usize, d: usize| {
         std::env::args()

@@ -17,6 +17,10 @@ use qoxide_core::{
 use std::sync::Arc;
 use std::time::Instant;
 
+/// As in the Python extension: large states on page boundaries.
+#[global_allocator]
+static ALLOC: qoxide_core::StateAllocator = qoxide_core::StateAllocator;
+
 fn dressed(n: usize, depth: usize) -> Tape {
     let mut tape = Tape::new(n, n + depth * n).unwrap();
     for i in 0..n {

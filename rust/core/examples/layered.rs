@@ -1,13 +1,18 @@
 //! Profile helper: forward of the layered benchmark circuit (4 layers of RX, RY, RZ on every
 //! wire, then a CNOT ring) on one sample, fused and unfused, complex128 and complex64.
 //! `cargo run --release --example layered -p qoxide-core [qubits] [reps]`; JAC=1 times the
-//! adjoint Jacobian of every ⟨Z_i⟩ instead, TILE=k forces the fusion tile to k qubits,
-//! BLOCK=k the register blocks inside tiles to k bits (0: none). Each forward line also
+//! adjoint Jacobian of every ⟨Z_i⟩ instead, ALL_Z=1 measures every ⟨Z_i⟩ in the forward
+//! too (as benches/scale.py does; default ⟨Z_0⟩ only), TILE=k forces the fusion tile to k
+//! qubits, BLOCK=k the register blocks inside tiles to k bits (0: none). Each forward line also
 //! gives the mean thread CPU time of one rep (for A/B runs on a shared machine: run with
 //! RAYON_NUM_THREADS=1, the work then stays on this thread).
 use qoxide_core::{adjoint, measure, Engine, Gate, Init, Obs, Op, Options, Param, Program, Tape};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// As in the Python extension: large states on page boundaries.
+#[global_allocator]
+static ALLOC: qoxide_core::StateAllocator = qoxide_core::StateAllocator;
 
 fn main() {
     let arg = |k: usize, d: usize| {
@@ -41,6 +46,11 @@ fn main() {
     if let Some(k) = std::env::var("BLOCK").ok().and_then(|k| k.parse().ok()) {
         qoxide_core::fusion::set_block_bits(k);
     }
+    let forward_obs = if std::env::var("ALL_Z").is_ok() {
+        &all_z
+    } else {
+        &obs
+    };
     let tile: Option<u32> = std::env::var("TILE").ok().and_then(|t| t.parse().ok());
     let opts = |fused: bool| Options {
         engine: Some(if fused {
@@ -80,9 +90,9 @@ fn main() {
             for _ in 0..reps {
                 let c0 = thread_cpu_ms();
                 let e = if f32 {
-                    measure::expval(&p32, &theta, 1, &obs, Init::Zero, &opts(on))
+                    measure::expval(&p32, &theta, 1, forward_obs, Init::Zero, &opts(on))
                 } else {
-                    measure::expval(&p64, &theta, 1, &obs, Init::Zero, &opts(on))
+                    measure::expval(&p64, &theta, 1, forward_obs, Init::Zero, &opts(on))
                 };
                 std::hint::black_box(e.unwrap());
                 cpu.push(thread_cpu_ms() - c0);

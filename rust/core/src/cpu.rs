@@ -1,7 +1,10 @@
-//! CPU feature detection and the multiversion macro, in one place.
+//! CPU feature detection, the last-level cache's size and the multiversion macro, in one
+//! place.
 //!
 //! The wheel targets baseline x86-64 (SSE2). The hottest loops have copies compiled with
 //! AVX2 + FMA enabled, chosen at run time when the CPU has both.
+
+use std::sync::OnceLock;
 
 /// Whether the CPU runs AVX2 + FMA code (std caches the CPUID answer: one relaxed load).
 #[inline]
@@ -29,6 +32,41 @@ pub fn has_avx512() -> bool {
     {
         false
     }
+}
+
+/// Bytes of the last-level cache (the largest data or unified cache level cpu0 reports in
+/// Linux's sysfs), read once; None where unknown.
+pub fn llc_bytes() -> Option<usize> {
+    static LLC: OnceLock<Option<usize>> = OnceLock::new();
+    *LLC.get_or_init(|| {
+        let dir = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache").ok()?;
+        let read = |p: &std::path::Path, f: &str| std::fs::read_to_string(p.join(f)).ok();
+        dir.flatten()
+            .map(|e| e.path())
+            .filter(|p| read(p, "type").is_some_and(|t| t.trim() != "Instruction"))
+            .filter_map(|p| {
+                let level: u32 = read(&p, "level")?.trim().parse().ok()?;
+                Some((level, cache_size(&read(&p, "size")?)?))
+            })
+            .max()
+            .map(|(_, bytes)| bytes)
+    })
+}
+
+/// A sysfs cache size ("48K", "2048K", "32M") in bytes.
+fn cache_size(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let (digits, unit) = match t.strip_suffix(['K', 'M', 'G']) {
+        Some(d) => (d, &t[d.len()..]),
+        None => (t, ""),
+    };
+    let shift = match unit {
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        _ => 0,
+    };
+    digits.parse::<usize>().ok().map(|n| n << shift)
 }
 
 /// `fn $name(args)` compiled three times: portable, with AVX2 + FMA, and with AVX-512 too,
@@ -66,3 +104,17 @@ macro_rules! multiversion {
     };
 }
 pub(crate) use multiversion;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_sizes_parse() {
+        assert_eq!(cache_size("48K\n"), Some(48 << 10));
+        assert_eq!(cache_size("32M"), Some(32 << 20));
+        assert_eq!(cache_size("1G"), Some(1 << 30));
+        assert_eq!(cache_size("512"), Some(512));
+        assert_eq!(cache_size("K"), None);
+    }
+}

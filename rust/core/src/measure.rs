@@ -8,6 +8,7 @@ use crate::observable::Obs;
 use crate::program::Program;
 use crate::rng::SplitMix64;
 use crate::scalar::{Real, C};
+use crate::state::alloc;
 use crate::state::parity::parity_sums;
 
 /// One real number per (sample, observable): `[B, M]`, each sample's row from
@@ -126,7 +127,7 @@ pub fn state<T: Real>(
         (batch as u128 * dim as u128) * std::mem::size_of::<C<T>>() as u128,
         "the output states",
     )?;
-    let mut out = vec![C::new(T::zero(), T::zero()); batch * dim];
+    let mut out = alloc::zeroed(batch * dim);
     Batch::new(prog, theta, batch, init, opts)?.run(
         Task::MEASURE,
         &mut out,

@@ -8,10 +8,9 @@ use crate::memory::MAX_MATRIX_WIRES;
 use crate::pauli::{PauliSum, PauliWord};
 use crate::scalar::{Real, C, C64};
 use crate::state::reduce::{for_ranges, sum_ranges_real, SharedMut};
-use crate::state::{Kernel, CHUNK_AMPS};
+use crate::state::{alloc, Kernel, CHUNK_AMPS};
 use crate::tape::nan_max;
 use crate::value_err;
-use num_traits::Zero;
 use std::sync::Arc;
 
 /// Tolerance of the Hermiticity check (max |M - M†|), as PennyLane's.
@@ -222,7 +221,7 @@ impl Observable {
 
     /// Var = ‖O φ‖² − ⟨φ|O|φ⟩² (O Hermitian).
     pub fn var<T: Real>(&self, s: &[C<T>], scratch: &mut Vec<C<T>>, par: bool) -> f64 {
-        let mut os = vec![C::<T>::zero(); s.len()];
+        let mut os = alloc::zeroed::<T>(s.len());
         self.apply_acc(s, &mut os, 1.0, scratch, par);
         let sq = sum_ranges_real::<T>(s.len(), par, |r| r.map(|i| os[i].norm_sqr()).sum());
         let e = self.expval(s, par);

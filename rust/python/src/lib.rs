@@ -15,6 +15,10 @@ mod tape;
 
 use pyo3::prelude::*;
 
+/// Large states on page boundaries (see `qoxide_core::page_alloc`).
+#[global_allocator]
+static ALLOC: qoxide_core::StateAllocator = qoxide_core::StateAllocator;
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tape::PyTape>()?;

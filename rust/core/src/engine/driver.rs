@@ -7,7 +7,7 @@ use crate::memory::ensure_fits;
 use crate::pool;
 use crate::program::Program;
 use crate::scalar::{Real, C};
-use crate::state::zero_state;
+use crate::state::{alloc, zero_state};
 use rayon::prelude::*;
 use std::borrow::Cow;
 
@@ -32,8 +32,8 @@ impl Task {
 fn initial<T: Real>(init: &Init<T>, n: usize, b: usize) -> Vec<C<T>> {
     match init {
         Init::Zero => zero_state(n),
-        Init::Shared(s) => s.to_vec(),
-        Init::PerSample(s) | Init::Final(s) => s[b << n..(b + 1) << n].to_vec(),
+        Init::Shared(s) => alloc::copied(s),
+        Init::PerSample(s) | Init::Final(s) => alloc::copied(&s[b << n..(b + 1) << n]),
     }
 }
 

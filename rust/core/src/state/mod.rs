@@ -1,5 +1,6 @@
 //! Statevector storage and the CPU kernels that act on it.
 
+pub mod alloc;
 pub mod index;
 pub mod kernel;
 pub mod parity;
@@ -22,7 +23,7 @@ pub const CHUNK_AMPS: usize = 1 << 12;
 
 /// |0...0> on `n` qubits.
 pub fn zero_state<T: Real>(n_qubits: usize) -> Vec<C<T>> {
-    let mut s = vec![C::new(T::zero(), T::zero()); 1usize << n_qubits];
+    let mut s = alloc::zeroed(1usize << n_qubits);
     s[0] = C::new(T::one(), T::zero());
     s
 }

@@ -17,16 +17,17 @@ pub fn parity_sums<T: Real>(s: &[C<T>], masks: &[usize], par: bool) -> Vec<f64> 
     let bits = CHUNK_BITS.min(s.len().trailing_zeros());
     let len = 1usize << bits;
     let chunks = s.len() >> bits;
-    let one_chunk = |(mut acc, mut p): (Vec<f64>, Vec<T>), k: usize| {
+    let one_chunk = |mut w: Scratch<T>, k: usize| {
+        let p = &mut w.p;
         p.clear();
         p.extend(s[k * len..(k + 1) * len].iter().map(|a| a.norm_sqr()));
-        let total = sum(&p);
-        for (a, &mask) in acc.iter_mut().zip(masks) {
+        let total = bit_sums(p, &mut w.blocks, &mut w.sums);
+        for (a, &mask) in w.acc.iter_mut().zip(masks) {
             let low = mask & (len - 1);
             let v = if low == 0 {
                 total
             } else if low.is_power_of_two() {
-                total - 2.0 * set_bit_sum(&p, low.trailing_zeros())
+                total - 2.0 * w.sums[low.trailing_zeros() as usize]
             } else {
                 p.iter()
                     .enumerate()
@@ -44,14 +45,19 @@ pub fn parity_sums<T: Real>(s: &[C<T>], masks: &[usize], par: bool) -> Vec<f64> 
             let high = ((k << bits) & mask).count_ones() & 1 == 1;
             *a += if high { -v } else { v };
         }
-        (acc, p)
+        w
     };
-    let fresh = || (vec![0.0; masks.len()], Vec::with_capacity(len));
+    let fresh = || Scratch {
+        acc: vec![0.0; masks.len()],
+        p: Vec::with_capacity(len),
+        blocks: Vec::with_capacity(len / 8),
+        sums: Vec::with_capacity(bits as usize),
+    };
     if par && chunks > 1 {
         (0..chunks)
             .into_par_iter()
             .fold(fresh, one_chunk)
-            .map(|(a, _)| a)
+            .map(|w| w.acc)
             .reduce(
                 || vec![0.0; masks.len()],
                 |mut a, b| {
@@ -60,8 +66,41 @@ pub fn parity_sums<T: Real>(s: &[C<T>], masks: &[usize], par: bool) -> Vec<f64> 
                 },
             )
     } else {
-        (0..chunks).fold(fresh(), one_chunk).0
+        (0..chunks).fold(fresh(), one_chunk).acc
     }
+}
+
+/// One task's sums so far and buffers for a chunk.
+struct Scratch<T> {
+    /// a sum per mask
+    acc: Vec<f64>,
+    /// the chunk's probabilities
+    p: Vec<T>,
+    /// `bit_sums`' buffer and result
+    blocks: Vec<T>,
+    sums: Vec<f64>,
+}
+
+/// Σ x, and in `out` for each bit b of the index: Σ x_j over the j with bit b set (`x.len()`
+/// a power of two). One pass over x, into eight lane sums (bits 0-2) and the sums of the
+/// blocks of eight (the higher bits, from an eighth as many values): every ⟨Z_i⟩ inside a
+/// chunk was a pass over it each.
+fn bit_sums<T: Real>(x: &[T], blocks: &mut Vec<T>, out: &mut Vec<f64>) -> f64 {
+    out.clear();
+    let bits = x.len().trailing_zeros();
+    if x.len() < 8 {
+        out.extend((0..bits).map(|b| set_bit_sum(x, b)));
+        return x.iter().map(|v| v.f64()).sum();
+    }
+    let mut lanes = [T::zero(); 8];
+    blocks.clear();
+    blocks.extend(x.chunks_exact(8).map(|blk| {
+        lanes.iter_mut().zip(blk).for_each(|(a, v)| *a += *v);
+        blk.iter().copied().sum::<T>()
+    }));
+    out.extend((0..3).map(|b| set_bit_sum(&lanes, b)));
+    out.extend((3..bits).map(|b| set_bit_sum(blocks, b - 3)));
+    lanes.iter().map(|v| v.f64()).sum()
 }
 
 /// Σ x, in eight independent partial sums (a vector loop; the order differs from a
@@ -123,6 +162,7 @@ mod tests {
                 0b11 << (n - 2),
             ]
             .into_iter()
+            .chain((0..n).map(|b| 1 << b))
             .filter(|&m| m < 1 << n)
             .collect();
             for par in [false, true] {

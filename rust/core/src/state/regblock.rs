@@ -528,8 +528,7 @@ unsafe fn run_block<T: Real, const FMA: bool, const WIDE: bool>(
         let ahead_from = src.ptr.add(src.at(next.min(amps - 1)));
         ahead.step();
         #[cfg(target_arch = "x86_64")]
-        if FMA && next < amps {
-            // the rows lie 2^bit apart: the hardware prefetchers miss them
+        if FMA && next < amps && ahead.rows() {
             for &off in src_off {
                 // SAFETY: in bounds; a prefetch never faults
                 wide::prefetch(ahead_from.add(off));

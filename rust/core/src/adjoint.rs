@@ -13,6 +13,7 @@ use crate::pool;
 use crate::program::{fused_plan, Block, Program};
 use crate::scalar::{cast, Real, C, C64};
 use crate::shape_err;
+use crate::state::alloc;
 use crate::state::kernel::scale_run;
 use crate::state::reduce::{re_inner, SharedMut};
 use crate::state::{Kernel, CHUNK_AMPS};
@@ -410,7 +411,7 @@ pub fn jacobian<T: Real>(
         let mut lams: Vec<Vec<C<T>>> = obs
             .iter()
             .map(|o| {
-                let mut lam = vec![C::zero(); s.len()];
+                let mut lam = alloc::zeroed(s.len());
                 o.op.apply_acc(s, &mut lam, 1.0, &mut scratch, par);
                 lam
             })
@@ -424,7 +425,7 @@ pub fn jacobian<T: Real>(
             pool::install(|| {
                 lams.par_chunks_mut(per_group)
                     .zip(jac.par_chunks_mut(per_group * p))
-                    .for_each(|(l, g)| sweep(prog, row, &mut phi.to_vec(), l, g, false, opts))
+                    .for_each(|(l, g)| sweep(prog, row, &mut alloc::copied(phi), l, g, false, opts))
             });
         }
     })?;
@@ -468,7 +469,7 @@ pub fn vjp<T: Real>(
     };
     run.run(task, &mut out, p, |b, s, grad, par| {
         let row = tape.row(theta, b);
-        let mut lam = vec![C::zero(); s.len()];
+        let mut lam = alloc::zeroed(s.len());
         adjoint_state(obs, &grad_out[b * m..(b + 1) * m], s, &mut lam, par);
         let lams = std::slice::from_mut(&mut lam);
         match &tiled {
@@ -537,7 +538,7 @@ fn vjp_lanes<T: Real>(
 /// `g` `[B, M]`.
 fn adjoint_states<T: Real>(obs: &[Obs], g: &[f64], phi: &[C<T>], dim: usize) -> Vec<C<T>> {
     let m = obs.len();
-    let mut lam = vec![C::zero(); phi.len()];
+    let mut lam = alloc::zeroed(phi.len());
     let one = |(b, l): (usize, &mut [C<T>])| {
         let rows = b * dim..(b + 1) * dim;
         adjoint_state(obs, &g[b * m..(b + 1) * m], &phi[rows], l, false)

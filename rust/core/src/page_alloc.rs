@@ -2,16 +2,19 @@
 //! the examples): on Linux every allocation of [`MAPPED_MIN_BYTES`] or more is an anonymous
 //! mapping of its own, so it starts on a page boundary.
 //!
-//! glibc serves large blocks from mappings too, but puts its 16-byte header first, so a
-//! state starts 16 bytes past a page boundary and every 64-byte AVX-512 row load or store
-//! of a tile pass straddles two cache lines. Page-aligned states made the layered forward
-//! 10-15% faster at 22-26 qubits (docs/performance.md). A fresh mapping is zero, so
-//! `alloc_zeroed` writes nothing; growth goes through `mremap` (no copy by hand).
+//! glibc maps blocks this large too (32 MiB is the top of its dynamic mmap threshold), but
+//! puts its 16-byte header first, so a state starts 16 bytes past a page boundary and every
+//! 64-byte AVX-512 row load or store of a tile pass straddles two cache lines. Page-aligned
+//! states made the layered forward 14-16% faster at 26 qubits (docs/performance.md). Below
+//! 32 MiB glibc recycles freed blocks without new page faults, which the lane engine's
+//! per-call buffers need (mapping those from 2 MiB made its VJP at batch 16384 up to 60%
+//! slower), so they stay with it. A fresh mapping is zero, so `alloc_zeroed` writes
+//! nothing; growth goes through `mremap` (no copy by hand).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
 /// Allocations of this many bytes and more are page-aligned mappings (Linux).
-pub const MAPPED_MIN_BYTES: usize = 2 << 20;
+pub const MAPPED_MIN_BYTES: usize = 32 << 20;
 
 /// Install with `#[global_allocator] static ALLOC: StateAllocator = StateAllocator;`.
 /// Everything below [`MAPPED_MIN_BYTES`], and everything off Linux, goes to the system

@@ -299,8 +299,9 @@ def pauli_string_count(n_qubits: int, max_weight: int) -> int:
 
 def set_fusion(enabled: bool, tile_qubits: int = 0, block_bits: int | None = None) -> None:
     """Turn gate fusion on or off; ``tile_qubits`` > 0 forces the tile size (0: automatic);
-    ``block_bits`` (0-4) is the size of the register blocks that run runs of gates on few
-    qubits in one pass inside a tile (0: every gate its own pass; None: the default, 4)."""
+    ``block_bits`` (0-6) is the size of the register blocks that run runs of gates on few
+    qubits in one pass inside a tile (0: every gate its own pass; None: the default, 6;
+    a register that fits one tile uses at most 4)."""
 
 def fusion_enabled() -> bool: ...
 def set_batch_lanes(enabled: bool) -> None:

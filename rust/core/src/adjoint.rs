@@ -7,6 +7,7 @@
 
 use crate::engine::{check_obs, lanes, plan, Batch, Engine, Init, Options, Task, SERIAL_MAX_WORK};
 use crate::error::Result;
+use crate::frame::before_frame;
 use crate::fusion;
 use crate::observable::{Obs, Observable};
 use crate::pool;
@@ -377,6 +378,9 @@ pub fn jacobian<T: Real>(
     init: Init<T>,
     opts: &Options,
 ) -> Result<Vec<f64>> {
+    if let Some((prefix, pulled)) = before_frame(prog, batch, obs, &init, opts)? {
+        return jacobian(prefix, theta, batch, &pulled, init, opts);
+    }
     let tape = prog.tape();
     check_obs(tape, obs)?;
     let (m, p) = (obs.len(), tape.n_params);
@@ -453,6 +457,9 @@ pub fn vjp<T: Real>(
         );
     }
     crate::memory::ensure_fits(batch as u128 * p as u128 * 8, "the gradients")?;
+    if let Some((prefix, pulled)) = before_frame(prog, batch, obs, &init, opts)? {
+        return vjp(prefix, theta, batch, &pulled, grad_out, init, opts);
+    }
     let mut out = vec![0.0; batch * p];
     if m * p == 0 {
         return Ok(out);

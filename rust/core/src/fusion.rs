@@ -23,10 +23,15 @@ pub const TILE_BYTES: usize = 256 << 10;
 /// per-core L2 (the tiles are the task's only working set).
 pub const ADJOINT_TILE_BYTES: usize = 1 << 20;
 
-/// Row bits of a register block (`state::regblock`) inside a tile: 4 measured fastest
-/// (examples/regblock.rs on a tile, examples/layered.rs at 22 qubits: 3 close behind at
-/// complex64, 2 slower than no blocks).
-pub const DEFAULT_BLOCK_BITS: u32 = 4;
+/// Row bits of a register block (`state::regblock`) inside a tile: 6 measured fastest at
+/// 16-22 qubits (examples/layered.rs, one thread, alternating runs: 6-9% faster than 4;
+/// 5 in between): a 14-bit tile then takes 2 passes of blocks instead of 3.
+pub const DEFAULT_BLOCK_BITS: u32 = 6;
+
+/// Row bits of the blocks of a state that fits one tile (`Program::forward`), built per
+/// sample: larger ones cost more to build than they save (12-14 qubits, 6 bits 25-45%
+/// slower than 4).
+pub const WHOLE_STATE_BLOCK_BITS: u32 = 4;
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 static BLOCK_BITS: AtomicU32 = AtomicU32::new(DEFAULT_BLOCK_BITS);

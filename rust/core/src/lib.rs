@@ -15,6 +15,7 @@ pub mod adjoint;
 pub mod cpu;
 pub mod engine;
 pub mod error;
+pub mod frame;
 pub mod fusion;
 pub mod gates;
 pub mod hsm;

@@ -3,6 +3,7 @@
 
 use crate::engine::{check_obs, Batch, Init, Options, Task};
 use crate::error::Result;
+use crate::frame::before_frame;
 use crate::memory::ensure_fits;
 use crate::observable::Obs;
 use crate::program::Program;
@@ -50,6 +51,9 @@ pub fn expval<T: Real>(
     init: Init<T>,
     opts: &Options,
 ) -> Result<Vec<f64>> {
+    if let Some((prefix, pulled)) = before_frame(prog, batch, obs, &init, opts)? {
+        return expval(prefix, theta, batch, &pulled, init, opts);
+    }
     // Z strings (⟨Z_i⟩ on every wire, the usual QML readout) share one pass over the state
     let z_terms: Vec<Option<Vec<(usize, f64)>>> = obs.iter().map(|o| o.op.z_terms()).collect();
     let mut masks: Vec<usize> = z_terms

@@ -3,6 +3,7 @@
 //! engine and every call.
 
 use crate::engine::lanes;
+use crate::frame::ZFrame;
 use crate::fusion;
 use crate::scalar::{mul2, Real, C, C64};
 use crate::state::index::set_bits;
@@ -22,6 +23,9 @@ const BLOCKS_MIN_QUBITS: usize = 12;
 /// A theta-independent op's kernel and its inverse (built on first use: only the adjoint
 /// needs it).
 type FixedOp<T> = (Kernel<T>, OnceLock<Kernel<T>>);
+
+/// A tape's trailing Z-string frame and the program of the ops before it.
+type Framed<T> = Box<(ZFrame, Program<T>)>;
 
 /// One step of a fused plan.
 #[derive(Clone)]
@@ -46,6 +50,9 @@ pub struct Program<T> {
     pub(crate) lane_kernels: OnceLock<bool>,
     /// The lane engine's theta-independent plans (forward, adjoint), built on first use.
     pub(crate) lane_layouts: [OnceLock<lanes::Layout<T>>; 2],
+    /// The tape's trailing Z-string frame and the program of the ops before it (None:
+    /// no such ops), built on first use.
+    frame: OnceLock<Option<Framed<T>>>,
 }
 
 impl<T: Real> Program<T> {
@@ -69,7 +76,26 @@ impl<T: Real> Program<T> {
             fused: OnceLock::new(),
             lane_kernels: OnceLock::new(),
             lane_layouts: [OnceLock::new(), OnceLock::new()],
+            frame: OnceLock::new(),
         }
+    }
+
+    /// The tape's trailing Z-string frame (`frame`) and the program of the ops before it;
+    /// None when the tape does not end with such ops.
+    pub(crate) fn framed(&self) -> Option<&(ZFrame, Program<T>)> {
+        let built = self.frame.get_or_init(|| {
+            let frame = ZFrame::of(&self.tape);
+            let ops = &self.tape.ops[..frame.start()];
+            (ops.len() < self.tape.ops.len()).then(|| {
+                let prefix = Tape {
+                    n_qubits: self.tape.n_qubits,
+                    n_params: self.tape.n_params,
+                    ops: ops.to_vec(),
+                };
+                Box::new((frame, Program::new(Arc::new(prefix))))
+            })
+        });
+        built.as_deref()
     }
 
     pub fn tape(&self) -> &Tape {
@@ -139,6 +165,7 @@ impl<T: Real> Program<T> {
 
     /// Run all ops on `s` op by op, same-wire runs of single-qubit gates merged; on one
     /// thread and from `BLOCKS_MIN_QUBITS` up, as register blocks of up to `block_bits` bits
+    /// (at most `fusion::WHOLE_STATE_BLOCK_BITS`)
     /// (the state fits a tile: blocks save passes over it). Stops early (leaving `s` partly
     /// evolved) when `stop()` says so.
     pub(crate) fn forward(
@@ -154,7 +181,8 @@ impl<T: Real> Program<T> {
         if !par && n >= BLOCKS_MIN_QUBITS && block_bits >= 2 {
             let mut merged = Vec::with_capacity(self.tape.ops.len());
             merge_single_qubit_runs(n, ks, |k| merged.push(k.clone()));
-            for pass in regblock::passes(merged, block_bits) {
+            let bits = block_bits.min(fusion::WHOLE_STATE_BLOCK_BITS);
+            for pass in regblock::passes(merged, bits) {
                 if stop() {
                     return;
                 }

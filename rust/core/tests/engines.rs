@@ -105,6 +105,78 @@ fn tiled_equals_per_sample() {
     }
 }
 
+/// Circuits ending with CNOT, CY, X, Y, SWAP and diagonal gates, measuring Z strings: the
+/// tiled engine pulls the observables back through those gates instead of applying them
+/// (`frame`); values, Jacobians and VJPs equal the per-sample engine's, which applies them.
+fn frame_case<T: Real>(seed: u64, tol: f64) {
+    let mut rng = Rng::new(4000 + seed);
+    let n = 9 + (seed as usize % 3);
+    let (p, batch) = (5, 1 + seed as usize % 3);
+    let mut tape = random_tape(n, p, if seed % 4 == 3 { 0 } else { 40 }, &mut rng);
+    let frame = {
+        use Gate::*;
+        [
+            CNOT, CY, PauliX, PauliY, SWAP, CZ, RZ, PhaseShift, IsingZZ, MultiRZ, S, T,
+        ]
+    };
+    for _ in 0..12 + seed as usize {
+        tape.push(random_op(frame[rng.below(frame.len())], n, p, &mut rng))
+            .unwrap();
+    }
+    // a ring, as entangling layers end
+    for i in 0..n {
+        tape.push(op(Gate::CNOT, &[i, (i + 1) % n], vec![]))
+            .unwrap();
+    }
+    let theta = random_theta(batch, p, &mut rng);
+    let psi = cast_state::<T>(&random_state(n, &mut rng));
+    let z = |wires: &[usize]| wires.iter().map(|&w| (w, 'Z')).collect::<Vec<_>>();
+    let mut obs: Vec<Obs> = (0..n)
+        .map(|i| Obs::pauli(n, &[(1.0, z(&[i]))]).unwrap())
+        .collect();
+    obs.push(
+        Obs::pauli(
+            n,
+            &[(0.7, z(&[0, n - 1])), (-1.3, z(&[1, 2, 5])), (0.4, vec![])],
+        )
+        .unwrap(),
+    );
+    let g: Vec<f64> = (0..batch * obs.len()).map(|_| rng.normal()).collect();
+    let prog = Program::<T>::new(Arc::new(tape));
+    let plain = run(
+        &prog,
+        &theta,
+        batch,
+        &psi,
+        &obs,
+        &g,
+        &Options::with_engine(Engine::PerSample),
+    );
+    for tile in [6, 8] {
+        let opts = Options {
+            engine: Some(Engine::Tiled),
+            tile_qubits: Some(tile),
+            ..Options::default()
+        };
+        let got = run(&prog, &theta, batch, &psi, &obs, &g, &opts);
+        let ctx = format!(
+            "seed {seed}, {n} qubits, tile {tile}, {}",
+            std::any::type_name::<T>()
+        );
+        compare(&got, &plain, tol, &ctx);
+    }
+}
+
+#[test]
+fn z_strings_measured_before_a_trailing_frame_match() {
+    for seed in 0..8u64 {
+        frame_case::<f64>(seed, 1e-12);
+    }
+    for seed in 0..3u64 {
+        frame_case::<f32>(seed, 2e-4);
+    }
+}
+
 /// Per-sample with register blocks (12-13 qubits, one thread per sample: blocks of 2-4
 /// bits) equals per-sample gate by gate.
 fn blocked_case<T: Real>(seed: u64, tol: f64) {

@@ -26,9 +26,9 @@ use crate::scalar::{Real, C};
 pub const LANE_BITS: u32 = 4;
 const LANES: usize = 1 << LANE_BITS;
 
-/// The most bits a block spans: 16 rows of 8 lanes, real and imaginary parts, fill 32
-/// AVX2 registers at complex64; more would spill every step.
-pub const MAX_BLOCK_BITS: u32 = 4;
+/// The most bits a block spans: its 64 rows of 16 lanes (16 KiB at complex128) stay in L1
+/// with room to spare (each step loads its rows from there and stores them back).
+pub const MAX_BLOCK_BITS: u32 = 6;
 const MAX_ROWS: usize = 1 << MAX_BLOCK_BITS;
 
 /// One complex value per lane.

@@ -71,3 +71,40 @@ def test_fusion_switch_and_bad_tile():
         with pytest.raises(ValueError, match="block_bits must be between 0"):
             qx.set_fusion(True, block_bits=bad)
     qx.set_fusion(True, block_bits=None)  # the default
+
+
+def _ringed(n: int) -> qx.QuantumFunction:
+    """Entangling layers ending with a CNOT ring, then X, SWAP and CZ: the trailing run a
+    Z readout is pulled back through on a register wider than a tile."""
+
+    @qx.circuit(n_qubits=n, inputs=None)
+    def ringed(q, w):  # noqa: ANN001
+        for layer in range(w.shape[0]):
+            for i in range(n):
+                q.rx(w[layer, i, 0], i)
+                q.ry(w[layer, i, 1], i)
+                q.rz(w[layer, i, 2], i)
+            for i in range(n):
+                q.cnot(i, (i + 1) % n)
+        q.x(2)
+        q.swap(0, 4)
+        q.cz(1, 3)
+        return [q.expval(qx.Z(i)) for i in range(n)] + [q.expval(qx.Z(0) @ qx.Z(5))]
+
+    return ringed
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_z_readout_behind_a_trailing_ring_equals_unfused(dtype):
+    n = 9
+    f = _ringed(n)
+    w = np.random.default_rng(3).uniform(0, 2 * np.pi, (3, n, 3)).astype(dtype)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+
+    def values_and_jacobian() -> tuple[np.ndarray, np.ndarray]:
+        wt = torch.tensor(w)
+        return np.asarray(f(w)), torch.func.jacrev(f)(wt).numpy()
+
+    (v_plain, j_plain), (v_fused, j_fused) = _fused_and_plain(values_and_jacobian, 6, 4)
+    np.testing.assert_allclose(v_fused, v_plain, atol=tol, rtol=0)
+    np.testing.assert_allclose(j_fused, j_plain, atol=tol, rtol=0)

@@ -198,7 +198,11 @@ impl<T: Real> Program<T> {
     }
 
     /// Run all ops on `s`, one pass over memory per block of a fused plan; inside a tile,
-    /// runs of gates on few bits as register blocks of up to `block_bits` bits.
+    /// runs of gates on few bits as register blocks of up to `block_bits` bits. `from_zero`:
+    /// `s` is |0...0>, so the first tiled block has one tile to run, the one holding
+    /// amplitude 0 (the others are zero and its ops keep them so): a pass over memory
+    /// less, and the first segment's gates on 2^tile amplitudes instead of all.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn forward_fused(
         &self,
         blocks: &[Block],
@@ -207,8 +211,9 @@ impl<T: Real> Program<T> {
         block_bits: u32,
         par: bool,
         stop: &dyn Fn() -> bool,
+        from_zero: bool,
     ) {
-        for block in blocks {
+        for (k, block) in blocks.iter().enumerate() {
             if stop() {
                 return;
             }
@@ -218,20 +223,26 @@ impl<T: Real> Program<T> {
                     let local = ops
                         .iter()
                         .map(|&i| Cow::Owned(tiling.localise(&self.kernel(i, row))));
-                    tile_pass(tiling, local, block_bits, s, par);
+                    let tiles = match from_zero && k == 0 {
+                        true => 1,
+                        false => tiling.count(),
+                    };
+                    tile_pass(tiling, local, block_bits, s, tiles, par);
                 }
             }
         }
     }
 }
 
-/// One pass over `s` tile by tile, running `local` (kernels localised to the tiling) in
-/// each tile: same-bit single-qubit runs merged, then register blocks of `block_bits`.
+/// One pass over `s` tile by tile (the first `tiles` tiles), running `local` (kernels
+/// localised to the tiling) in each tile: same-bit single-qubit runs merged, then
+/// register blocks of `block_bits`.
 fn tile_pass<'k, T: Real>(
     tiling: &Tiling,
     local: impl Iterator<Item = Cow<'k, Kernel<T>>>,
     block_bits: u32,
     s: &mut [C<T>],
+    tiles: usize,
     par: bool,
 ) {
     let mut ks = Vec::new();
@@ -245,7 +256,7 @@ fn tile_pass<'k, T: Real>(
     let last = passes.len().saturating_sub(1);
     // SAFETY: the passes touch the state only through the tile's place
     unsafe {
-        tiling.for_each(s, par, steps, (!load, !store), |buf, tile, ahead| {
+        tiling.for_each(s, tiles, par, steps, (!load, !store), |buf, tile, ahead| {
             let at = Place::buffer(buf);
             for (i, p) in passes.iter().enumerate() {
                 let src = if i == 0 && load { tile } else { at };
@@ -279,7 +290,7 @@ pub(crate) fn run_fused<T: Real>(kernels: Vec<Kernel<T>>, s: &mut [C<T>], par: b
             .ops
             .iter()
             .map(|&i| Cow::Owned(tiling.localise(&kernels[i])));
-        tile_pass(&tiling, local, fusion::block_bits(), s, par);
+        tile_pass(&tiling, local, fusion::block_bits(), s, tiling.count(), par);
     }
 }
 
@@ -459,7 +470,15 @@ mod tests {
             ks.iter().for_each(|k| k.apply(&mut direct, false));
             for par in [false, true] {
                 let mut s = start.clone();
-                tile_pass(&tiling, local.iter().map(Cow::Borrowed), 4, &mut s, par);
+                let all = tiling.count();
+                tile_pass(
+                    &tiling,
+                    local.iter().map(Cow::Borrowed),
+                    4,
+                    &mut s,
+                    all,
+                    par,
+                );
                 let err = (s.iter().zip(&direct))
                     .map(|(a, b)| (a - b).norm().to_f64().unwrap())
                     .fold(0.0, f64::max);

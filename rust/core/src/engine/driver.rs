@@ -179,7 +179,9 @@ where
         if !init.is_final() {
             match fused.as_ref() {
                 Some(blocks) => {
-                    prog.forward_fused(blocks, &mut s, row, opts.block_bits(), pl.amp_par, &stop)
+                    let zero = matches!(init, Init::Zero);
+                    let bits = opts.block_bits();
+                    prog.forward_fused(blocks, &mut s, row, bits, pl.amp_par, &stop, zero)
                 }
                 None => prog.forward(&mut s, row, opts.block_bits(), pl.amp_par, &stop),
             }

@@ -107,8 +107,8 @@ impl Tiling {
         Place::new(base, &self.runs, self.run.trailing_zeros())
     }
 
-    /// Run `f(buffer, tile in place, ahead)` on every tile of `s`, tiles in parallel if
-    /// `par`. The tile is gathered into the buffer before if `gather` and scattered back
+    /// Run `f(buffer, tile in place, ahead)` on the first `tiles` tiles of `s` (all:
+    /// `count()`), tiles in parallel if `par`. The tile is gathered into the buffer before if `gather` and scattered back
     /// after if `scatter` (else `f` reads or writes it in place). When `s` does not fit in
     /// the last-level cache (`in_cache`), `ahead` fetches the next tile into L2 in `steps`
     /// calls of `Ahead::step` (0: none), so that reading it does not wait on memory, and
@@ -122,11 +122,13 @@ impl Tiling {
     pub unsafe fn for_each<T: Real>(
         &self,
         s: &mut [C<T>],
+        tiles: usize,
         par: bool,
         steps: usize,
         (gather, scatter): (bool, bool),
         f: impl Fn(&mut [C<T>], Place<T>, &mut Ahead) + Sync + Send,
     ) {
+        let tiles = tiles.min(self.count());
         let p = SharedMut(s.as_mut_ptr());
         let amp = std::mem::size_of::<C<T>>();
         let run_lines = (self.run * amp).div_ceil(64);
@@ -158,11 +160,11 @@ impl Tiling {
             }
         };
         let fresh = || vec![C::new(T::zero(), T::zero()); self.amps() + ALIGN_SLACK];
-        if par && self.count() > 1 {
-            (0..self.count()).into_par_iter().for_each_init(fresh, one);
+        if par && tiles > 1 {
+            (0..tiles).into_par_iter().for_each_init(fresh, one);
         } else {
             let mut buf = fresh();
-            (0..self.count()).for_each(|g| one(&mut buf, g));
+            (0..tiles).for_each(|g| one(&mut buf, g));
         }
     }
 }
@@ -325,10 +327,17 @@ mod tests {
             let mut tiled = state(n);
             // SAFETY: `f` touches only the gathered buffer
             unsafe {
-                t.for_each(&mut tiled, par, 7, (true, true), |buf, _, ahead| {
-                    ahead.step();
-                    local.iter().for_each(|k| k.apply(buf, false))
-                })
+                t.for_each(
+                    &mut tiled,
+                    t.count(),
+                    par,
+                    7,
+                    (true, true),
+                    |buf, _, ahead| {
+                        ahead.step();
+                        local.iter().for_each(|k| k.apply(buf, false))
+                    },
+                )
             };
             for (a, b) in tiled.iter().zip(&direct) {
                 assert!((a - b).norm() < 1e-14);
@@ -345,7 +354,12 @@ mod tests {
         let t = Tiling::new(9, &[0, 1, 2, 3, 4, 7]);
         let mut s = state(9);
         // SAFETY: `f` touches nothing
-        unsafe { t.for_each(&mut s, false, 4, (true, true), |_, _, a| assert!(!a.rows())) };
+        let all = t.count();
+        unsafe {
+            t.for_each(&mut s, all, false, 4, (true, true), |_, _, a| {
+                assert!(!a.rows())
+            })
+        };
         assert!(Ahead::none().rows());
     }
 }

@@ -138,15 +138,13 @@ pub(crate) fn before_frame<'p, T: Real>(
     opts: &Options,
 ) -> Result<Option<(&'p Program<T>, Vec<Obs>)>> {
     check_obs(prog.tape(), obs)?;
-    if init.is_final() || obs.is_empty() {
+    // the engine first: small registers never build the prefix program
+    if init.is_final() || obs.is_empty() || engine::choose(prog, batch, opts)? != Engine::Tiled {
         return Ok(None);
     }
     let Some((frame, prefix)) = prog.framed() else {
         return Ok(None);
     };
-    if engine::choose(prog, batch, opts)? != Engine::Tiled {
-        return Ok(None);
-    }
     Ok(frame.observables(obs).map(|o| (prefix, o)))
 }
 

@@ -71,22 +71,34 @@ fn cache_size(text: &str) -> Option<usize> {
 
 /// `fn $name(args)` compiled three times: portable, with AVX2 + FMA, and with AVX-512 too,
 /// the widest the CPU has chosen at run time (the hot loops run ~1.5x faster with FMA and
-/// 256-bit registers; compute-bound ones gain again from 512-bit ones).
+/// 256-bit registers; compute-bound ones gain again from 512-bit ones). Generic parameters:
+/// type parameters with one bound each, and optionally one `const` usize after them.
 macro_rules! multiversion {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident$(<$($g:ident: $b:path),*>)?($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block) => {
-        $(#[$meta])*
+    ($(#[$meta:meta])* $vis:vis fn $name:ident<$g:ident: $b:path, const $c:ident: usize>
+        ($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block) => {
+        $crate::cpu::multiversion!(@emit [$(#[$meta])*] $vis $name [$g: $b, const $c: usize]
+            ($($arg: $ty),*) [$($ret)?] $body);
+    };
+    ($(#[$meta:meta])* $vis:vis fn $name:ident$(<$($g:ident: $b:path),*>)?
+        ($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block) => {
+        $crate::cpu::multiversion!(@emit [$(#[$meta])*] $vis $name [$($($g: $b),*)?]
+            ($($arg: $ty),*) [$($ret)?] $body);
+    };
+    (@emit [$($meta:tt)*] $vis:vis $name:ident [$($gen:tt)*] ($($arg:ident: $ty:ty),*)
+        [$($ret:ty)?] $body:block) => {
+        $($meta)*
         #[inline]
-        $vis fn $name$(<$($g: $b),*>)?($($arg: $ty),*) $(-> $ret)? {
+        $vis fn $name<$($gen)*>($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
-            fn body$(<$($g: $b),*>)?($($arg: $ty),*) $(-> $ret)? $body
+            fn body<$($gen)*>($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
-            unsafe fn fast$(<$($g: $b),*>)?($($arg: $ty),*) $(-> $ret)? {
+            unsafe fn fast<$($gen)*>($($arg: $ty),*) $(-> $ret)? {
                 body($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-            unsafe fn wide$(<$($g: $b),*>)?($($arg: $ty),*) $(-> $ret)? {
+            unsafe fn wide<$($gen)*>($($arg: $ty),*) $(-> $ret)? {
                 body($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]

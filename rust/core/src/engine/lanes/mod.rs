@@ -19,6 +19,7 @@ mod tests;
 mod trig;
 
 use super::{Init, Options};
+use crate::cpu::multiversion;
 use crate::gates::{self, Form};
 use crate::pool;
 use crate::program::Program;
@@ -93,15 +94,7 @@ pub(crate) fn final_states<T: Real>(
             o.fill(MaybeUninit::new(C::new(T::zero(), T::zero())));
             return;
         }
-        if crate::cpu::has_avx512() {
-            // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA
-            unsafe { forward_avx512(&plan, init, base, o) }
-        } else if crate::cpu::has_avx2_fma() {
-            // SAFETY: the CPU has AVX2 and FMA
-            unsafe { forward_avx2(&plan, init, base, o) }
-        } else {
-            forward_block(&plan, init, base, o)
-        }
+        forward_fast(&plan, init, base, o)
     });
     // SAFETY: each block wrote every value of its rows (states, or zeros when cancelled),
     // and the blocks' rows cover the first batch · 2^n values
@@ -142,15 +135,7 @@ pub(crate) fn vjp_sweep<T: Real>(
         if opts.cancelled() {
             return;
         }
-        if crate::cpu::has_avx512() {
-            // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA
-            unsafe { backward_avx512(&plan, phi, lam, base, g) }
-        } else if crate::cpu::has_avx2_fma() {
-            // SAFETY: the CPU has AVX2 and FMA
-            unsafe { backward_avx2(&plan, phi, lam, base, g) }
-        } else {
-            backward_block(&plan, phi, lam, base, g)
-        }
+        backward_fast(&plan, phi, lam, base, g)
     });
 }
 
@@ -181,15 +166,7 @@ pub(crate) fn vjp_from_init<T: Real>(
         if opts.cancelled() {
             return;
         }
-        if crate::cpu::has_avx512() {
-            // SAFETY: the CPU has AVX-512 F/VL, AVX2 and FMA
-            unsafe { round_trip_avx512(plans, init, obs, base, gb) }
-        } else if crate::cpu::has_avx2_fma() {
-            // SAFETY: the CPU has AVX2 and FMA
-            unsafe { round_trip_avx2(plans, init, obs, base, gb) }
-        } else {
-            round_trip_block(plans, init, obs, base, gb)
-        }
+        round_trip_fast(plans, init, obs, base, gb)
     });
 }
 
@@ -769,79 +746,41 @@ fn for_blocks<T: Real, O: Send, const L: usize>(
 }
 
 // The lane loops are plain Rust that the compiler vectorises for the target's baseline
-// (SSE2 on x86-64); these copies of the two block drivers, with everything they call
-// (loading the block, the ops, storing it) inlined, are compiled for AVX2 and for
-// AVX-512 (a 16-lane f64 row in two registers) and chosen at run time.
+// (SSE2 on x86-64); the three block drivers, with everything they call (loading the
+// block, the ops, storing it) inlined, are compiled for AVX2 and for AVX-512 too (a
+// 16-lane f64 row in two registers), the widest the CPU has chosen at run time.
 
-#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-unsafe fn forward_avx2<T: Real, const L: usize>(
-    plan: &Plan<T, L>,
-    init: &Init<T>,
-    base: usize,
-    o: &mut [MaybeUninit<C<T>>],
-) {
-    forward_block(plan, init, base, o)
+multiversion! {
+    fn forward_fast<T: Real, const L: usize>(
+        plan: &Plan<T, L>,
+        init: &Init<T>,
+        base: usize,
+        o: &mut [MaybeUninit<C<T>>]
+    ) {
+        forward_block(plan, init, base, o)
+    }
 }
 
-#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-unsafe fn backward_avx2<T: Real, const L: usize>(
-    plan: &Plan<T, L>,
-    phi: &[C<T>],
-    lam: Adjoint<T>,
-    base: usize,
-    g: &mut [f64],
-) {
-    backward_block(plan, phi, lam, base, g)
+multiversion! {
+    fn backward_fast<T: Real, const L: usize>(
+        plan: &Plan<T, L>,
+        phi: &[C<T>],
+        lam: Adjoint<T>,
+        base: usize,
+        g: &mut [f64]
+    ) {
+        backward_block(plan, phi, lam, base, g)
+    }
 }
 
-#[cfg_attr(
-    target_arch = "x86_64",
-    target_feature(enable = "avx512f,avx512vl,avx2,fma")
-)]
-unsafe fn forward_avx512<T: Real, const L: usize>(
-    plan: &Plan<T, L>,
-    init: &Init<T>,
-    base: usize,
-    o: &mut [MaybeUninit<C<T>>],
-) {
-    forward_block(plan, init, base, o)
-}
-
-#[cfg_attr(
-    target_arch = "x86_64",
-    target_feature(enable = "avx512f,avx512vl,avx2,fma")
-)]
-unsafe fn backward_avx512<T: Real, const L: usize>(
-    plan: &Plan<T, L>,
-    phi: &[C<T>],
-    lam: Adjoint<T>,
-    base: usize,
-    g: &mut [f64],
-) {
-    backward_block(plan, phi, lam, base, g)
-}
-
-#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-unsafe fn round_trip_avx2<T: Real, const L: usize>(
-    plans: (&Plan<T, L>, &Plan<T, L>),
-    init: &Init<T>,
-    obs: (&[f64], &[f64]),
-    base: usize,
-    g: &mut [f64],
-) {
-    round_trip_block(plans, init, obs, base, g)
-}
-
-#[cfg_attr(
-    target_arch = "x86_64",
-    target_feature(enable = "avx512f,avx512vl,avx2,fma")
-)]
-unsafe fn round_trip_avx512<T: Real, const L: usize>(
-    plans: (&Plan<T, L>, &Plan<T, L>),
-    init: &Init<T>,
-    obs: (&[f64], &[f64]),
-    base: usize,
-    g: &mut [f64],
-) {
-    round_trip_block(plans, init, obs, base, g)
+multiversion! {
+    fn round_trip_fast<T: Real, const L: usize>(
+        plans: (&Plan<T, L>, &Plan<T, L>),
+        init: &Init<T>,
+        obs: (&[f64], &[f64]),
+        base: usize,
+        g: &mut [f64]
+    ) {
+        round_trip_block(plans, init, obs, base, g)
+    }
 }

@@ -28,9 +28,9 @@ fn mapped(layout: &Layout) -> bool {
 }
 
 /// Bytes of a base page on the targets qoxide builds for (x86-64, aarch64 with 4 KiB pages;
-/// a larger page size only rounds mappings up further).
-#[cfg(target_os = "linux")]
-const PAGE: usize = 4096;
+/// a larger page size only rounds mappings up further, and leaves the ends of a prefaulted
+/// buffer unadvised: `state::alloc`).
+pub const PAGE: usize = 4096;
 
 #[cfg(target_os = "linux")]
 // SAFETY: mapped blocks are whole fresh pages, page-aligned (hence aligned for any

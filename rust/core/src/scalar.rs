@@ -69,6 +69,17 @@ impl Real for f32 {
     }
 }
 
+/// `a * b + c`, in one rounding if `FMA` (where the CPU lacks FMA, `mul_add` is a slow
+/// library routine: callers pass whether the code is compiled with it enabled).
+#[inline(always)]
+pub fn madd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
 #[inline(always)]
 pub fn cast<T: Real>(z: C64) -> C<T> {
     C::new(T::of(z.re), T::of(z.im))

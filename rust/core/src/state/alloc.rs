@@ -7,6 +7,7 @@
 //! 8-15% slower: tile passes stride by powers of two, and physically contiguous 2 MiB
 //! pages put those strides in the same L2 sets.
 
+use crate::page_alloc::PAGE;
 use crate::scalar::{Real, C};
 use std::any::TypeId;
 
@@ -81,9 +82,6 @@ fn prefault<E>(buf: &[E]) {
 
 #[cfg(not(target_os = "linux"))]
 fn prefault<E>(_buf: &[E]) {}
-
-/// Bytes of a base page (4 KiB on x86-64; a larger page only leaves the ends unadvised).
-const PAGE: usize = 4096;
 
 /// The page-aligned part [start, end) of the `bytes` bytes at `addr` (start >= end: none).
 fn page_interior(addr: usize, bytes: usize) -> (usize, usize) {

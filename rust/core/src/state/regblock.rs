@@ -19,7 +19,7 @@
 use super::index::set_bits;
 use super::tile::Ahead;
 use super::Kernel;
-use crate::scalar::{Real, C};
+use crate::scalar::{madd, Real, C};
 
 /// log2 of the lanes of a row: consecutive amplitudes processed together (16: one AVX-512
 /// register of complex64 real parts).
@@ -480,17 +480,6 @@ unsafe fn apply_avx2<T: Real>(
     ahead: &mut Ahead,
 ) {
     run_block::<T, true, false>(block, src, dst, amps, ahead)
-}
-
-/// `a * b + c`, fused where the instruction set has FMA (without it `mul_add` is a
-/// library call).
-#[inline(always)]
-fn madd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
-    if FMA {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
 }
 
 /// The block's loop over groups. `FMA`: the caller enabled FMA; `WIDE`: the caller enabled

@@ -12,7 +12,7 @@
 use super::form_coefs;
 use super::kernels::Z;
 use crate::gates;
-use crate::scalar::{Real, C64};
+use crate::scalar::{madd, Real, C64};
 use crate::Gate;
 use std::f64::consts::{FRAC_2_PI, FRAC_PI_2, PI};
 use std::sync::OnceLock;
@@ -113,17 +113,6 @@ pub(super) fn sin_cos<const L: usize>(x: &[f64; L]) -> ([f64; L], [f64; L]) {
     }
 }
 
-/// a·b + c, in one rounding if `FUSED` (where the CPU lacks FMA, `mul_add` is a slow
-/// software routine).
-#[inline(always)]
-fn madd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
-    if FUSED {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
-}
-
 /// `sin_cos` for |x| < `FAST_MAX`.
 #[inline(always)]
 pub(super) fn series<const L: usize, const FUSED: bool>(x: &[f64; L]) -> ([f64; L], [f64; L]) {
@@ -141,10 +130,10 @@ pub(super) fn series<const L: usize, const FUSED: bool>(x: &[f64; L]) -> ([f64; 
             1.0 / 6_227_020_800.0,
             -1.0 / 39_916_800.0,
         ] {
-            ps = madd::<FUSED>(ps, r2, k);
+            ps = madd::<f64, FUSED>(ps, r2, k);
         }
         for k in [1.0 / 362_880.0, -1.0 / 5040.0, 1.0 / 120.0, -1.0 / 6.0] {
-            ps = madd::<FUSED>(ps, r2, k);
+            ps = madd::<f64, FUSED>(ps, r2, k);
         }
         let mut pc = 1.0 / 6_402_373_705_728_000.0; // 1/18!
         for k in [
@@ -152,7 +141,7 @@ pub(super) fn series<const L: usize, const FUSED: bool>(x: &[f64; L]) -> ([f64; 
             1.0 / 87_178_291_200.0,
             -1.0 / 479_001_600.0,
         ] {
-            pc = madd::<FUSED>(pc, r2, k);
+            pc = madd::<f64, FUSED>(pc, r2, k);
         }
         for k in [
             1.0 / 3_628_800.0,
@@ -161,9 +150,12 @@ pub(super) fn series<const L: usize, const FUSED: bool>(x: &[f64; L]) -> ([f64; 
             -1.0 / 24.0,
             0.5,
         ] {
-            pc = madd::<FUSED>(pc, r2, k);
+            pc = madd::<f64, FUSED>(pc, r2, k);
         }
-        let (sr, cr) = (madd::<FUSED>(r * r2, ps, r), madd::<FUSED>(-r2, pc, 1.0));
+        let (sr, cr) = (
+            madd::<f64, FUSED>(r * r2, ps, r),
+            madd::<f64, FUSED>(-r2, pc, 1.0),
+        );
         // sin/cos of r + quadrant·π/2
         let (a, b) = if quadrant & 1 == 1 {
             (cr, sr)

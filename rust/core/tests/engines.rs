@@ -71,6 +71,38 @@ fn cast_state<T: Real>(psi: &[C64]) -> Vec<qoxide_core::C<T>> {
         .collect()
 }
 
+/// The tiled engine, at each (tile qubits, register-block bits) of `configs` (None: the
+/// default blocks), against the per-sample engine on the same call from `init`.
+#[allow(clippy::too_many_arguments)]
+fn tiled_matches_per_sample<T: Real>(
+    prog: &Program<T>,
+    theta: &[f64],
+    batch: usize,
+    init: Init<T>,
+    obs: &[Obs],
+    g: &[f64],
+    configs: &[(u32, Option<u32>)],
+    tol: f64,
+    ctx: &str,
+) {
+    let per_sample = Options::with_engine(Engine::PerSample);
+    let plain = run_from(prog, theta, batch, init, obs, g, &per_sample);
+    for &(tile, block_bits) in configs {
+        let opts = Options {
+            engine: Some(Engine::Tiled),
+            tile_qubits: Some(tile),
+            block_bits,
+            ..Options::default()
+        };
+        let got = run_from(prog, theta, batch, init, obs, g, &opts);
+        let ctx = format!(
+            "{ctx}, tile {tile}, blocks {block_bits:?}, {}",
+            std::any::type_name::<T>()
+        );
+        compare(&got, &plain, tol, &ctx);
+    }
+}
+
 /// Tiled (tiles of 6-8 qubits) equals per-sample on 9-11 qubits.
 fn tiled_case<T: Real>(seed: u64, tol: f64) {
     let mut rng = Rng::new(1000 + seed);
@@ -82,29 +114,9 @@ fn tiled_case<T: Real>(seed: u64, tol: f64) {
     let obs = mixed_obs_only(n, &mut rng);
     let g: Vec<f64> = (0..batch * obs.len()).map(|_| rng.normal()).collect();
     let prog = Program::<T>::new(Arc::new(tape));
-    let plain = run(
-        &prog,
-        &theta,
-        batch,
-        &psi,
-        &obs,
-        &g,
-        &Options::with_engine(Engine::PerSample),
-    );
-    for (tile, block_bits) in [(6, 2), (7, 0), (8, 3), (8, 4)] {
-        let opts = Options {
-            engine: Some(Engine::Tiled),
-            tile_qubits: Some(tile),
-            block_bits: Some(block_bits),
-            ..Options::default()
-        };
-        let fused = run(&prog, &theta, batch, &psi, &obs, &g, &opts);
-        let ctx = format!(
-            "seed {seed}, {n} qubits, tile {tile}, blocks of {block_bits} bits, {}",
-            std::any::type_name::<T>()
-        );
-        compare(&fused, &plain, tol, &ctx);
-    }
+    let configs = [(6, Some(2)), (7, Some(0)), (8, Some(3)), (8, Some(4))];
+    let (init, ctx) = (Init::Shared(&psi), format!("seed {seed}, {n} qubits"));
+    tiled_matches_per_sample(&prog, &theta, batch, init, &obs, &g, &configs, tol, &ctx);
 }
 
 #[test]
@@ -135,21 +147,18 @@ fn zero_start_case<T: Real>(seed: u64, tol: f64) {
     let obs = mixed_obs_only(n, &mut rng);
     let g: Vec<f64> = (0..batch * obs.len()).map(|_| rng.normal()).collect();
     let prog = Program::<T>::new(Arc::new(tape));
-    let per_sample = Options::with_engine(Engine::PerSample);
-    let plain = run_from(&prog, &theta, batch, Init::Zero, &obs, &g, &per_sample);
-    for tile in [6, 8] {
-        let opts = Options {
-            engine: Some(Engine::Tiled),
-            tile_qubits: Some(tile),
-            ..Options::default()
-        };
-        let got = run_from(&prog, &theta, batch, Init::Zero, &obs, &g, &opts);
-        let ctx = format!(
-            "seed {seed}, {n} qubits, tile {tile}, {}",
-            std::any::type_name::<T>()
-        );
-        compare(&got, &plain, tol, &ctx);
-    }
+    let (configs, ctx) = ([(6, None), (8, None)], format!("seed {seed}, {n} qubits"));
+    tiled_matches_per_sample(
+        &prog,
+        &theta,
+        batch,
+        Init::Zero,
+        &obs,
+        &g,
+        &configs,
+        tol,
+        &ctx,
+    );
 }
 
 #[test]
@@ -200,28 +209,9 @@ fn frame_case<T: Real>(seed: u64, tol: f64) {
     );
     let g: Vec<f64> = (0..batch * obs.len()).map(|_| rng.normal()).collect();
     let prog = Program::<T>::new(Arc::new(tape));
-    let plain = run(
-        &prog,
-        &theta,
-        batch,
-        &psi,
-        &obs,
-        &g,
-        &Options::with_engine(Engine::PerSample),
-    );
-    for tile in [6, 8] {
-        let opts = Options {
-            engine: Some(Engine::Tiled),
-            tile_qubits: Some(tile),
-            ..Options::default()
-        };
-        let got = run(&prog, &theta, batch, &psi, &obs, &g, &opts);
-        let ctx = format!(
-            "seed {seed}, {n} qubits, tile {tile}, {}",
-            std::any::type_name::<T>()
-        );
-        compare(&got, &plain, tol, &ctx);
-    }
+    let (configs, ctx) = ([(6, None), (8, None)], format!("seed {seed}, {n} qubits"));
+    let init = Init::Shared(&psi);
+    tiled_matches_per_sample(&prog, &theta, batch, init, &obs, &g, &configs, tol, &ctx);
 }
 
 #[test]

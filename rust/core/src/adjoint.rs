@@ -378,11 +378,11 @@ pub fn jacobian<T: Real>(
     init: Init<T>,
     opts: &Options,
 ) -> Result<Vec<f64>> {
+    let tape = prog.tape();
+    check_obs(tape, obs)?;
     if let Some((prefix, pulled)) = before_frame(prog, batch, obs, &init, opts)? {
         return jacobian(prefix, theta, batch, &pulled, init, opts);
     }
-    let tape = prog.tape();
-    check_obs(tape, obs)?;
     let (m, p) = (obs.len(), tape.n_params);
     crate::memory::ensure_fits(batch as u128 * m as u128 * p as u128 * 8, "the Jacobian")?;
     let mut out = vec![0.0; batch * m * p];

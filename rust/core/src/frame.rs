@@ -11,7 +11,7 @@
 //! The gradient is unchanged: a diagonal gate's parameter does not move a Z string's
 //! value, so its column of the Jacobian is zero either way.
 
-use crate::engine::{self, check_obs, Engine, Init, Options};
+use crate::engine::{self, Engine, Init, Options};
 use crate::error::Result;
 use crate::gates::Gate;
 use crate::observable::{Obs, Observable};
@@ -129,7 +129,9 @@ fn is_diagonal(op: &Op) -> bool {
 /// What to run instead of `obs` on `prog` from `init`: the program of the ops before its
 /// trailing frame and the observables pulled back through it, when the call would run the
 /// tiled engine (where the frame's ops cost passes over memory), starts from initial
-/// states (final ones already hold the frame's ops) and measures only Z strings.
+/// states (final ones already hold the frame's ops) and measures only Z strings. The
+/// pulled-back observables keep their register size, so the call on the prefix checks
+/// them as the call on `prog` would have.
 pub(crate) fn before_frame<'p, T: Real>(
     prog: &'p Program<T>,
     batch: usize,
@@ -137,7 +139,6 @@ pub(crate) fn before_frame<'p, T: Real>(
     init: &Init<T>,
     opts: &Options,
 ) -> Result<Option<(&'p Program<T>, Vec<Obs>)>> {
-    check_obs(prog.tape(), obs)?;
     // the engine first: small registers never build the prefix program
     if init.is_final() || obs.is_empty() || engine::choose(prog, batch, opts)? != Engine::Tiled {
         return Ok(None);

@@ -108,8 +108,9 @@ impl Tiling {
     }
 
     /// Run `f(buffer, tile in place, ahead)` on the first `tiles` tiles of `s` (all:
-    /// `count()`), tiles in parallel if `par`. The tile is gathered into the buffer before if `gather` and scattered back
-    /// after if `scatter` (else `f` reads or writes it in place). When `s` does not fit in
+    /// `count()`), tiles in parallel if `par`. The tile is gathered into the buffer before
+    /// if `gather` and scattered back after if `scatter` (else `f` reads or writes it in
+    /// place). When `s` does not fit in
     /// the last-level cache (`in_cache`), `ahead` fetches the next tile into L2 in `steps`
     /// calls of `Ahead::step` (0: none), so that reading it does not wait on memory, and
     /// asks for each next register-block group's rows (`Ahead::rows`); a state in cache

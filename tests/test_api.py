@@ -151,6 +151,41 @@ def test_pure_gather_theta_map():
     np.testing.assert_allclose(circ(torch.tensor(x), torch.tensor(w)).numpy(), circ(x, w), atol=0)
 
 
+def test_native_calls_take_broadcast_strided_and_float32_arrays():
+    """Non-contiguous arrays reach the native circuit as numpy's C-contiguous float64 copies:
+    a broadcast cotangent (what ``sum()``'s backward hands over, stride 0), a transposed
+    input, a float32 weight vector taken with a step; same values as contiguous copies."""
+
+    @qx.circuit(n_qubits=2)
+    def circ(q, x, w):
+        q.ry(x[0] + 0.5 * w[0], 0)
+        q.rx(x[1], 1)
+        q.cnot(0, 1)
+        q.ry(w[1], 1)
+        return [q.expval(qx.Z(0)), q.expval(qx.Z(1))]
+
+    rng = np.random.default_rng(5)
+    xt = rng.uniform(-2, 2, size=(2, 7)).T  # [7, 2], Fortran order
+    w_wide = rng.uniform(-2, 2, size=4)
+    circ(np.ascontiguousarray(xt), w_wide[::2].copy())  # records the program
+    prog = circ.program((2,), [(2,)])
+    want_out, saved = prog.circuit.forward(np.ascontiguousarray(xt), w_wide[::2].copy(), 7, True)
+    out, saved_strided = prog.circuit.forward(xt, w_wide[::2], 7, True)
+    np.testing.assert_array_equal(out, want_out)
+    ones = np.broadcast_to(np.float64(1.0), (7, 2))
+    assert ones.strides == (0, 0)
+    want = prog.circuit.backward(saved, np.ones((7, 2)))
+    for got in (prog.circuit.backward(saved, ones), prog.circuit.backward(saved_strided, ones)):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    # float32 in: float32 out, from a strided float32 array as from a contiguous one
+    w32 = w_wide.astype(np.float32)
+    out32, _ = prog.circuit.forward(xt.astype(np.float32), w32[::2], 7)
+    ref32, _ = prog.circuit.forward(np.ascontiguousarray(xt, np.float32), w32[::2].copy(), 7)
+    assert out32.dtype == np.float32
+    np.testing.assert_array_equal(out32, ref32)
+
+
 # ----------------------------------------------------------------------------------------
 # array types and precision
 

@@ -367,4 +367,4 @@ def test_engines_agree_through_the_bindings():
     with pytest.raises(ValueError, match="engine must be"):
         _core.state(tape, theta, engine="gpu")
     assert _core.planned_engine(tape, 9) == "lanes"
-    assert _core.planned_engine(tape, 2) == "per_sample"
+    assert _core.planned_engine(tape, 1) == "per_sample"  # one live lane of 16: not worth it

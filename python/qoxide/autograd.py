@@ -205,53 +205,125 @@ def _vjp(theta: Tensor, grad_out: Tensor, init: Tensor | None, states: Tensor, k
     return VJPFunction.apply(theta, grad_out, init, states, key)
 
 
+def eager_key(args: tuple[Any, ...]) -> tuple | None:
+    """The cache key of a plain eager call, ``((dtype, shape), ...)`` of its arguments, or
+    None when the call must take the general route: an argument that is not a plain CPU
+    tensor (:func:`_plain`), or tracing or a torch.func transform under way. One pass over
+    the arguments: the global checks once, not once per argument."""
+    if (
+        _compiling()
+        or torch._C._are_functorch_transforms_active()
+        or torch._C._len_torch_dispatch_stack()
+    ):
+        return None
+    key = []
+    for a in args:
+        if type(a) not in _PLAIN_TYPES or not a.is_cpu or _legacy_batched(a):
+            return None
+        key.append((a.dtype, a.shape))
+    return tuple(key)
+
+
 class EagerCall:
     """A plain eager call of a circuit (no transform, mode or tracer; CPU tensors; all
     measurements expvals), prepared once per argument signature: ONE native call of the
     program's :class:`qoxide._core.Circuit` each way, every reshape and split in numpy so
     the graph gets no view nodes. ``qoxide.circuit`` keeps one per (dtype, shape) of the
-    arguments, so a repeated call does no argument checks, program lookup or layout work.
+    arguments, so a repeated call does no argument checks, program lookup or layout work:
+    which arrays need a reshape, and where each weight's gradient lies in the flat one, are
+    worked out here once.
 
-    ``args`` are the circuit's arguments in their order: the input (at ``in_index``, or
-    none) [*lead, F] and the weights (any shapes)."""
+    ``shapes`` are the shapes of the circuit's arguments in their order: the input (at
+    ``in_index``, or none) [*lead, F] and the weights (any shapes)."""
 
-    __slots__ = ("prog", "init", "init_np", "lead", "batch", "keep", "in_index")
+    __slots__ = (
+        "prog", "n_params", "single", "init", "init_np", "lead", "batch", "keep",
+        "in_index", "x_shape", "x_flat", "w_index", "w_flat", "out_shape", "g_flat", "w_grads",
+    )  # fmt: skip
 
-    def __init__(self, prog: Any, init: Tensor | None, lead: tuple[int, ...], in_index: Any):
+    def __init__(
+        self,
+        prog: Any,
+        init: Tensor | None,
+        lead: tuple[int, ...],
+        in_index: int | None,
+        shapes: tuple[tuple[int, ...], ...],
+    ):
         self.prog, self.init = prog, init
+        self.n_params, self.single = prog.n_params, prog.single
         self.init_np = _np(init)
         self.lead, self.batch, self.in_index = lead, math.prod(lead), in_index
         self.keep = self.batch << prog.n_qubits <= KEEP_STATES_MAX_AMPS
+        # the native call takes x as [B, F] and the weights as one flat [W]
+        self.x_shape = None if in_index is None else shapes[in_index]
+        self.x_flat = self.x_shape is not None and len(self.x_shape) != 2
+        self.w_index = tuple(j for j in range(len(shapes)) if j != in_index)
+        self.w_flat = len(self.w_index) == 1 and len(shapes[self.w_index[0]]) != 1
+        # it returns [B, M]; the caller gets lead (one measurement) or [*lead, M]
+        m = len(prog.measurements)
+        self.out_shape = lead if self.single else None if len(lead) == 1 else (*lead, m)
+        self.g_flat = self.single or len(lead) != 1
+        # each weight's gradient: (start, stop, shape) in the flat one, None: all of it
+        self.w_grads: dict[int, Any] = {}
+        at = 0
+        for j in self.w_index:
+            size = math.prod(shapes[j])
+            whole = len(self.w_index) == 1 and len(shapes[j]) == 1
+            self.w_grads[j] = None if whole else (at, at + size, shapes[j])
+            at += size
 
     def __call__(self, args: tuple[Tensor, ...], as_tuple: bool) -> Tensor | tuple[Tensor, ...]:
         """The expvals in the caller's shape (``lead`` batch axes, then M unless the circuit
         returned one measurement; M tensors of shape ``lead`` when ``as_tuple``),
         differentiable through :class:`EagerCircuitFunction` when an argument requires
         grad."""
-        if torch.is_grad_enabled() and any(a.requires_grad for a in args):
-            return EagerCircuitFunction.apply(self, as_tuple, *args)
+        if torch.is_grad_enabled():
+            for a in args:
+                if a.requires_grad:
+                    return EagerCircuitFunction.apply(self, as_tuple, *args)
         xn, wn = self.flat(args)
         out, _ = self.prog.circuit.forward(xn, wn, self.batch, init_state=self.init_np)
         return self.tensors(out, as_tuple)
 
     def flat(self, args: tuple[Tensor, ...]) -> tuple[Any, Any]:
         """(x [B, F], flat weights [W]) as numpy arrays (None when absent)."""
-        i, batch = self.in_index, self.batch
-        xn = None if i is None else args[i].numpy(force=True).reshape(batch, -1)
-        ws = args if i is None else (*args[:i], *args[i + 1 :])
+        i, ws = self.in_index, self.w_index
+        xn = None if i is None else args[i].numpy(force=True)
+        if self.x_flat:
+            xn = xn.reshape(self.batch, -1)
         if len(ws) == 1:
-            return xn, ws[0].numpy(force=True).reshape(-1)
-        return xn, (np.concatenate([w.numpy(force=True).reshape(-1) for w in ws]) if ws else None)
+            wn = args[ws[0]].numpy(force=True)
+            return xn, wn.reshape(-1) if self.w_flat else wn
+        if not ws:
+            return xn, None
+        return xn, np.concatenate([args[j].numpy(force=True).reshape(-1) for j in ws])
 
     def tensors(self, out: Any, as_tuple: bool) -> Tensor | tuple[Tensor, ...]:
         """Native expvals [B, M] as one tensor in the caller's shape, or one per measurement
         (column views)."""
-        if self.prog.single:
-            return torch.from_numpy(out.reshape(self.lead))
-        out = out.reshape(*self.lead, out.shape[-1])
-        if as_tuple:
+        if self.out_shape is not None:
+            out = out.reshape(self.out_shape)
+        if as_tuple and not self.single:
             return tuple(torch.from_numpy(out[..., k]) for k in range(out.shape[-1]))
         return torch.from_numpy(out)
+
+    def grads(self, gx: Any, gw: Any, need: tuple[bool, ...]) -> list:
+        """∂L/∂x [B, F] and ∂L/∂w [W] from the native backward as one gradient per argument
+        (None where not needed), each in its argument's shape."""
+        out: list[Tensor | None] = []
+        for j, n in enumerate(need):
+            if not n:
+                out.append(None)
+            elif j == self.in_index:
+                out.append(torch.from_numpy(gx.reshape(self.x_shape) if self.x_flat else gx))
+            else:
+                part = self.w_grads[j]
+                if part is None:
+                    out.append(torch.from_numpy(gw))
+                else:
+                    start, stop, shape = part
+                    out.append(torch.from_numpy(gw[start:stop].reshape(shape)))
+        return out
 
 
 def _np(t: Tensor | None) -> Any:
@@ -282,28 +354,21 @@ class EagerCircuitFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, *gs):  # noqa: ANN001, ANN205
         call = ctx.call
-        g = gs[0] if len(gs) == 1 else torch.stack(gs, -1)  # as_tuple: one per measurement
         need = ctx.needs_input_grad[2:]
-        if not any(need) or call.prog.n_params == 0:
+        if not call.n_params or not any(need):
             return (None, None, *(None for _ in need))
-        args = ctx.saved_tensors
+        g = gs[0] if len(gs) == 1 else torch.stack(gs, -1)  # as_tuple: one per measurement
         if torch.is_grad_enabled() or not _plain(g):
-            return (None, None, *_torch_route(call, args, g.reshape(call.batch, -1), need))
+            g = g.reshape(call.batch, -1)
+            return (None, None, *_torch_route(call, ctx.saved_tensors, g, need))
         i = call.in_index
         need_x = i is not None and need[i]
-        need_w = any(n for j, n in enumerate(need) if j != i)
-        gx, gw = call.prog.circuit.backward(
-            ctx.saved, g.numpy().reshape(call.batch, -1), need_x, need_w, call.init_np
-        )
-        grads, at = [], 0
-        for j, (a, n) in enumerate(zip(args, need, strict=True)):
-            if j == i:
-                grads.append(torch.from_numpy(gx.reshape(a.shape)) if n else None)
-                continue
-            size = a.numel()
-            grads.append(torch.from_numpy(gw[at : at + size].reshape(a.shape)) if n else None)
-            at += size
-        return (None, None, *grads)
+        need_w = any(need[j] for j in call.w_index)
+        gn = g.numpy()  # a broadcast cotangent (from sum()) is copied by numpy in the call
+        if call.g_flat:
+            gn = gn.reshape(call.batch, -1)
+        gx, gw = call.prog.circuit.backward(ctx.saved, gn, need_x, need_w, call.init_np)
+        return (None, None, *call.grads(gx, gw, need))
 
 
 def _torch_route(

@@ -55,7 +55,7 @@ class QuantumFunction:
                 raise ValueError(f"inputs={inputs!r} is not an argument of {fn.__name__}")
             self.input_index = self.arg_names.index(inputs)
         self._programs: dict[tuple, Program] = {}
-        # eager torch calls by argument signature (_signature): the prepared call and its
+        # eager torch calls by argument signature (autograd.eager_key): the prepared call and its
         # dtype, so a repeated call skips argument checks, program lookup and layout work
         self._eager: dict[tuple, tuple[autograd.EagerCall, torch.dtype]] = {}
         self.__name__ = getattr(fn, "__name__", "circuit")
@@ -104,14 +104,11 @@ class QuantumFunction:
         ``as_tuple=True`` a list of expvals/vars comes back as a tuple of one [...] tensor
         per measurement (PennyLane's convention) instead of one [..., M] tensor, without a
         split node in the autograd graph."""
-        if not torch.compiler.is_compiling():
-            hit = self._eager.get(_signature(args))
+        key = autograd.eager_key(args)
+        if key is not None:
+            hit = self._eager.get(key)
             # a cached signature's tensors all have its dtype, so dtype=that is the same call
-            if (
-                hit is not None
-                and (dtype is None or dtype == hit[1])
-                and all(autograd._plain(a) for a in args)
-            ):
+            if hit is not None and (dtype is None or dtype == hit[1]):
                 return hit[0](args, as_tuple)
         return self._call(args, dtype, as_tuple)
 
@@ -193,13 +190,16 @@ class QuantumFunction:
         init = _init_torch(prog, xb, batch, dtype)
         if prog.all_expval and device.type == "cpu" and _plain_args(xb, wt):
             # one autograd node, one native call
-            call = autograd.EagerCall(prog, init, lead, self.input_index)
-            sig = _signature(args)
-            if prog.embedding is None and sig is not None and all(d == dtype for d, _ in sig):
-                self._eager[sig] = (call, dtype)
             if xb is not None:
                 wt.insert(self.input_index, xb)
-            return call(tuple(wt), as_tuple)
+            targs = tuple(wt)
+            call = autograd.EagerCall(
+                prog, init, lead, self.input_index, tuple(tuple(a.shape) for a in targs)
+            )
+            sig = autograd.eager_key(args)
+            if prog.embedding is None and sig is not None and all(d == dtype for d, _ in sig):
+                self._eager[sig] = (call, dtype)
+            return call(targs, as_tuple)
         if xb is not None and xb.dim() != 2:  # a view only when needed: one more graph node
             xb = xb.reshape(batch, math.prod(in_shape))
         wflat = None
@@ -235,16 +235,6 @@ class QuantumFunction:
 
         fraction = DEFAULT_BUFFER_FRACTION if buffer_fraction is None else buffer_fraction
         return sharded(self, group, fraction)
-
-
-def _signature(args: Sequence[Any]) -> tuple | None:
-    """(dtype, shape) of each argument when all are CPU tensors, else None."""
-    sig = []
-    for a in args:
-        if not isinstance(a, torch.Tensor) or not a.is_cpu:
-            return None
-        sig.append((a.dtype, a.shape))
-    return tuple(sig)
 
 
 def _plain_args(x: torch.Tensor | None, ws: list[torch.Tensor]) -> bool:

@@ -45,7 +45,7 @@ fn address_space_room() -> Option<u64> {
 }
 
 /// Error unless `bytes` (what a call will allocate) fits in available memory.
-pub fn ensure_fits(bytes: u128, what: &str) -> Result<()> {
+pub fn ensure_fits(bytes: u128, what: impl std::fmt::Display) -> Result<()> {
     // Small requests skip the check: reading /proc/meminfo costs more than they do.
     if bytes < SMALL_BYTES {
         return Ok(());

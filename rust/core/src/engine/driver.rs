@@ -164,7 +164,7 @@ where
         1
     };
     let bytes = ((tasks * task.states) as u128 * std::mem::size_of::<C<T>>() as u128) << n;
-    ensure_fits(bytes, &format!("simulating {n} qubits"))?;
+    ensure_fits(bytes, format_args!("simulating {n} qubits"))?;
     let fused = match engine {
         Engine::Tiled => prog.fused(opts.tile_qubits),
         _ => Cow::Owned(None),

@@ -138,9 +138,20 @@ pub const LANES_MAX_QUBITS: usize = 8;
 /// Largest register a forced `Engine::Lanes` runs: a block's φ and λ (f64) take 512 KiB.
 pub const LANES_FORCED_MAX_QUBITS: usize = 10;
 
-/// Smallest batch the planner gives the lane engine: a block of 16 lanes costs the same
-/// with 2 live ones, 0.8x the per-sample path's speed at batch 2, 1.4x at 4, 2.3x at 8.
-pub const LANES_MIN_BATCH: usize = 4;
+/// Smallest batch the planner gives the lane engine on `n_qubits`: a block of 16 lanes
+/// costs the same with 2 live ones, so the per-sample path wins at small batches, and more
+/// of them on larger registers (a block's states outgrow L1). Dressed circuit, forward +
+/// VJP, f64, one thread (`examples/lanes.rs`, 2-vCPU VM, 2026-12-06), per-sample vs lanes:
+/// 4 q batch 1 10.1 vs 11.3 µs, batch 2 17.7 vs 12.3 µs; 6 q batch 2 38.5 vs 36.6 µs;
+/// 7 q batch 6 187 vs 201 µs, batch 8 231 vs 166 µs; 8 q batch 8 417 vs 546 µs,
+/// batch 12 614 vs 491 µs.
+pub fn lanes_min_batch(n_qubits: usize) -> usize {
+    match n_qubits {
+        0..=6 => 2,
+        7 => 8,
+        _ => 12,
+    }
+}
 
 /// The engine for `batch` samples of `prog` under `opts`. A requested engine that cannot
 /// run this program is an error; `Tiled` on a register that fits in one tile runs as
@@ -167,7 +178,7 @@ pub fn choose<T: Real>(prog: &Program<T>, batch: usize, opts: &Options) -> Resul
         Some(e) => Ok(e),
         None if lanes_ok
             && tape.n_qubits <= LANES_MAX_QUBITS
-            && batch >= LANES_MIN_BATCH
+            && batch >= lanes_min_batch(tape.n_qubits)
             && lanes::enabled() =>
         {
             Ok(Engine::Lanes)

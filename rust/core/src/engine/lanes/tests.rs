@@ -1,7 +1,7 @@
 //! The lane engine against the per-sample path: random circuits over every gate kind.
 
 use super::*;
-use crate::engine::{choose, Engine, LANES_FORCED_MAX_QUBITS, LANES_MAX_QUBITS, LANES_MIN_BATCH};
+use crate::engine::{choose, lanes_min_batch, Engine, LANES_FORCED_MAX_QUBITS, LANES_MAX_QUBITS};
 use crate::observable::Obs;
 use crate::{adjoint, measure, Gate, Tape};
 use std::sync::Arc;
@@ -185,7 +185,7 @@ fn check_with<T: Real>(prog: &Program<T>, batch: usize, init_kind: usize, tol: f
         n,
         std::any::type_name::<T>()
     );
-    let auto = choose(prog, batch.max(LANES_MIN_BATCH), &Options::default()).unwrap();
+    let auto = choose(prog, batch.max(lanes_min_batch(n)), &Options::default()).unwrap();
     assert_eq!(auto, Engine::Lanes, "{ctx}: not eligible");
     let none = Options::default();
 
@@ -437,9 +437,13 @@ fn eligibility() {
             &Options::with_engine(Engine::Lanes),
         )
     };
-    let tape = random_tape(LANES_MAX_QUBITS, 3, &mut rng);
-    assert_eq!(auto(&tape, LANES_MIN_BATCH), Ok(Engine::Lanes));
-    assert_eq!(auto(&tape, LANES_MIN_BATCH - 1), Ok(Engine::PerSample));
+    for n in [2, 4, 6, 7, LANES_MAX_QUBITS] {
+        let tape = random_tape(n, 3, &mut rng);
+        let min = lanes_min_batch(n);
+        assert_eq!(auto(&tape, min), Ok(Engine::Lanes), "{n} qubits");
+        assert_eq!(auto(&tape, min - 1), Ok(Engine::PerSample), "{n} qubits");
+    }
+    assert!(lanes_min_batch(4) < lanes_min_batch(LANES_MAX_QUBITS));
     let tape = random_tape(LANES_MAX_QUBITS + 1, 3, &mut rng);
     assert_ne!(auto(&tape, 64), Ok(Engine::Lanes));
     assert!(lanes(&tape).is_ok());

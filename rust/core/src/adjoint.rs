@@ -9,7 +9,7 @@ use crate::engine::{check_obs, lanes, plan, Batch, Engine, Init, Options, Task, 
 use crate::error::Result;
 use crate::frame::before_frame;
 use crate::fusion;
-use crate::observable::{Obs, Observable};
+use crate::observable::Obs;
 use crate::pool;
 use crate::program::{fused_plan, Block, Program};
 use crate::scalar::{cast, Real, C, C64};
@@ -511,7 +511,7 @@ fn vjp_lanes<T: Real>(
     let (prog, opts) = (run.prog, run.opts);
     let dim = 1usize << prog.tape().n_qubits;
     let (m, p) = (obs.len(), prog.tape().n_params);
-    let diag: Option<Vec<Vec<f64>>> = obs.iter().map(|o| diagonal(&o.op, dim)).collect();
+    let diag: Option<Vec<Vec<f64>>> = obs.iter().map(|o| o.op.diagonal(dim)).collect();
     let diag = diag.map(|d| d.concat());
     if let (Some(d), false) = (&diag, run.init.is_final()) {
         // no final states to keep: each block runs forward and back in place
@@ -556,33 +556,4 @@ fn adjoint_states<T: Real>(obs: &[Obs], g: &[f64], phi: &[C<T>], dim: usize) -> 
         lam.chunks_mut(dim).enumerate().for_each(one);
     }
     lam
-}
-
-/// The real diagonal of `o` over `dim` basis states if `o` is diagonal: Z words (the
-/// identity among them), projectors and real sums of these.
-pub(crate) fn diagonal(o: &Observable, dim: usize) -> Option<Vec<f64>> {
-    match o {
-        Observable::Pauli(_) => {
-            let terms = o.z_terms()?;
-            let sign = |x: usize, z: usize| 1.0 - 2.0 * ((x & z).count_ones() & 1) as f64;
-            Some(
-                (0..dim)
-                    .map(|x| terms.iter().map(|&(z, c)| c * sign(x, z)).sum())
-                    .collect(),
-            )
-        }
-        Observable::Projector { mask, value } => {
-            Some((0..dim).map(|x| f64::from(x & mask == *value)).collect())
-        }
-        Observable::Sum(terms) => {
-            let mut d = vec![0.0; dim];
-            for (c, t) in terms {
-                d.iter_mut()
-                    .zip(diagonal(t, dim)?)
-                    .for_each(|(x, y)| *x += c * y);
-            }
-            Some(d)
-        }
-        Observable::Dense { .. } => None,
-    }
 }

@@ -1,7 +1,7 @@
 //! Measurements of the final states: expectation values, variances, states,
 //! probabilities and samples, batched `[B, ...]`, each through the engine the planner picks.
 
-use crate::engine::{check_obs, Batch, Init, Options, Task};
+use crate::engine::{check_obs, lanes, Batch, Engine, Init, Options, Task};
 use crate::error::Result;
 use crate::frame::before_frame;
 use crate::memory::ensure_fits;
@@ -54,6 +54,10 @@ pub fn expval<T: Real>(
     if let Some((prefix, pulled)) = before_frame(prog, batch, obs, &init, opts)? {
         return expval(prefix, theta, batch, &pulled, init, opts);
     }
+    if let Some(diag) = lane_diagonals(prog, theta, batch, obs, init, opts)? {
+        let values = lanes::diag_expvals(prog, theta, batch, &init, &diag, None, opts);
+        return opts.check_cancel().map(|()| values);
+    }
     // Z strings (⟨Z_i⟩ on every wire, the usual QML readout) share one pass over the state
     let z_terms: Vec<Option<Vec<(usize, f64)>>> = obs.iter().map(|o| o.op.z_terms()).collect();
     let mut masks: Vec<usize> = z_terms
@@ -88,9 +92,48 @@ pub fn expval_and_state<T: Real>(
     opts: &Options,
 ) -> Result<(Vec<f64>, Vec<C<T>>)> {
     check_obs(prog.tape(), obs)?;
+    if let Some(diag) = lane_diagonals(prog, theta, batch, obs, init, opts)? {
+        let len = batch << prog.tape().n_qubits;
+        ensure_fits(
+            len as u128 * std::mem::size_of::<C<T>>() as u128,
+            "the output states",
+        )?;
+        let mut states = Vec::with_capacity(len);
+        let st = &mut states.spare_capacity_mut()[..len];
+        let values = lanes::diag_expvals(prog, theta, batch, &init, &diag, Some(st), opts);
+        // SAFETY: every block wrote every value of its rows (states, or zeros when
+        // cancelled), and the blocks' rows cover the first batch · 2^n values
+        unsafe { states.set_len(len) };
+        opts.check_cancel()?;
+        return Ok((values, states));
+    }
     let states = state(prog, theta, batch, init, opts)?;
     let values = expval(prog, theta, batch, obs, Init::Final(&states), opts)?;
     Ok((values, states))
+}
+
+/// The observables' real diagonals `[M, 2^n]` when this call runs on the lane engine from
+/// initial states (not final ones) and every observable is diagonal (Z words, projectors,
+/// real sums of these): its blocks then read the expvals off their own rows.
+fn lane_diagonals<T: Real>(
+    prog: &Program<T>,
+    theta: &[f64],
+    batch: usize,
+    obs: &[Obs],
+    init: Init<T>,
+    opts: &Options,
+) -> Result<Option<Vec<f64>>> {
+    if obs.is_empty() || init.is_final() {
+        return Ok(None);
+    }
+    check_obs(prog.tape(), obs)?;
+    if Batch::new(prog, theta, batch, init, opts)?.engine != Engine::Lanes {
+        return Ok(None);
+    }
+    ensure_fits(batch as u128 * obs.len() as u128 * 8, "the outputs")?;
+    let dim = 1usize << prog.tape().n_qubits;
+    let diag: Option<Vec<Vec<f64>>> = obs.iter().map(|o| o.op.diagonal(dim)).collect();
+    Ok(diag.map(|d| d.concat()))
 }
 
 /// Var(O_m) for every sample: `[B, M]` (needs O|φ⟩: two more states per task).
@@ -131,13 +174,16 @@ pub fn state<T: Real>(
         (batch as u128 * dim as u128) * std::mem::size_of::<C<T>>() as u128,
         "the output states",
     )?;
+    let run = Batch::new(prog, theta, batch, init, opts)?;
+    if run.engine == Engine::Lanes && !init.is_final() {
+        // the blocks write the states straight out (no per-sample copy)
+        let out = lanes::final_states(prog, theta, batch, &init, opts);
+        return opts.check_cancel().map(|()| out);
+    }
     let mut out = alloc::zeroed(batch * dim);
-    Batch::new(prog, theta, batch, init, opts)?.run(
-        Task::MEASURE,
-        &mut out,
-        dim,
-        |_, s, row, _| row.copy_from_slice(s),
-    )?;
+    run.run(Task::MEASURE, &mut out, dim, |_, s, row, _| {
+        row.copy_from_slice(s)
+    })?;
     Ok(out)
 }
 

@@ -145,6 +145,35 @@ fn dense_kernel<T: Real>(wires: &[usize], m: &Arc<[C64]>, n: usize) -> Kernel<T>
 }
 
 impl Observable {
+    /// The real diagonal over `dim` basis states if the observable is diagonal: Z words
+    /// (the identity among them), projectors and real sums of these.
+    pub(crate) fn diagonal(&self, dim: usize) -> Option<Vec<f64>> {
+        match self {
+            Observable::Pauli(_) => {
+                let terms = self.z_terms()?;
+                let sign = |x: usize, z: usize| 1.0 - 2.0 * ((x & z).count_ones() & 1) as f64;
+                Some(
+                    (0..dim)
+                        .map(|x| terms.iter().map(|&(z, c)| c * sign(x, z)).sum())
+                        .collect(),
+                )
+            }
+            Observable::Projector { mask, value } => {
+                Some((0..dim).map(|x| f64::from(x & mask == *value)).collect())
+            }
+            Observable::Sum(terms) => {
+                let mut d = vec![0.0; dim];
+                for (c, t) in terms {
+                    d.iter_mut()
+                        .zip(t.diagonal(dim)?)
+                        .for_each(|(x, y)| *x += c * y);
+                }
+                Some(d)
+            }
+            Observable::Dense { .. } => None,
+        }
+    }
+
     /// `Σ c_t Z-word(mask_t)` as (mask, c) terms if the observable is a real combination
     /// of Z strings (diagonal Pauli words), else None.
     pub fn z_terms(&self) -> Option<Vec<(usize, f64)>> {

@@ -102,6 +102,45 @@ pub(crate) fn final_states<T: Real>(
     out
 }
 
+/// ⟨O_m⟩ `[B, M]` for diagonal observables (`diag` their real diagonals `[M, 2^n]`) from
+/// `init` (not final states), and with `states` (`[B, 2^n]`, every value written) the
+/// final states too: each block runs forward and reads its expvals off its own rows,
+/// Σ_x d_m(x)|φ_x|² lane-parallel, instead of a per-sample pass over a copy of each
+/// state.
+pub(crate) fn diag_expvals<T: Real>(
+    prog: &Program<T>,
+    theta: &[f64],
+    batch: usize,
+    init: &Init<T>,
+    diag: &[f64],
+    states: Option<&mut [MaybeUninit<C<T>>]>,
+    opts: &Options,
+) -> Vec<f64> {
+    let dim = 1usize << prog.tape().n_qubits;
+    let m = diag.len() / dim;
+    let mut out = vec![0.0; batch * m];
+    if m == 0 {
+        return out; // callers with no observables take the other routes
+    }
+    let plan = Plan::<T, LANES>::new(prog, theta, false);
+    let zero = MaybeUninit::new(C::new(T::zero(), T::zero()));
+    match states {
+        Some(st) => for_block_pairs(&plan, batch, (&mut out, m), (st, dim), |base, o, s| {
+            if opts.cancelled() {
+                s.fill(zero);
+                return;
+            }
+            expval_fast(&plan, init, diag, base, o, s)
+        }),
+        None => for_blocks(&plan, batch, 1, &mut out, m, |base, o| {
+            if !opts.cancelled() {
+                expval_fast(&plan, init, diag, base, o, &mut [])
+            }
+        }),
+    }
+    out
+}
+
 /// The adjoint states of a VJP's backward sweep.
 #[derive(Clone, Copy)]
 pub(crate) enum Adjoint<'a, T> {
@@ -616,6 +655,50 @@ fn initial_rows<T: Real, const L: usize>(
     s
 }
 
+/// The expvals `out` `[nl, M]` of the block at `base` for diagonal observables (`diag`
+/// `[M, 2^n]`) and, unless `states` is empty, its final states (sample-major).
+#[inline(always)]
+fn expval_block<T: Real, const L: usize>(
+    plan: &Plan<T, L>,
+    init: &Init<T>,
+    diag: &[f64],
+    base: usize,
+    out: &mut [f64],
+    states: &mut [MaybeUninit<C<T>>],
+) {
+    let dim = 1usize << plan.prog.tape().n_qubits;
+    let m = diag.len() / dim;
+    let nl = out.len() / m;
+    let mut s = initial_rows(init, dim, base, nl, dim);
+    forward(plan, &mut s, base, nl);
+    // per observable, per lane: Σ_x d(x)|φ_x|²; plain loops over lanes, innermost
+    let mut sums = vec![[0.0f64; L]; m];
+    for (x, row) in s.iter().enumerate() {
+        let mut p = [0.0f64; L];
+        for ((p, &re), &im) in p.iter_mut().zip(&row.re).zip(&row.im) {
+            *p = (re * re + im * im).f64();
+        }
+        for (k, sum) in sums.iter_mut().enumerate() {
+            let d = diag[k * dim + x];
+            if d != 0.0 {
+                for (a, &p) in sum.iter_mut().zip(&p) {
+                    *a += d * p;
+                }
+            }
+        }
+    }
+    for (b, row) in out.chunks_exact_mut(m).enumerate() {
+        for (r, sum) in row.iter_mut().zip(&sums) {
+            *r = sum[b];
+        }
+    }
+    for (b, state) in states.chunks_exact_mut(dim).enumerate() {
+        for (x, row) in state.iter_mut().zip(&s) {
+            *x = MaybeUninit::new(row.get(b));
+        }
+    }
+}
+
 /// The VJP of the block at `base` from its initial states, for diagonal observables
 /// (`g` cotangents `[B, M]`, `diag` diagonals `[M, 2^n]`): forward (`fwd`), λ from φ in
 /// the block, backward sweep (`bwd`), adding into its gradient rows `grads`.
@@ -745,6 +828,31 @@ fn for_blocks<T: Real, O: Send, const L: usize>(
     }
 }
 
+/// `for_blocks` over two outputs at once: `f(base, rows_a, rows_b)` with each block's
+/// slices of `a` and `b` (`width_a` > 0 and `width_b` values per sample).
+fn for_block_pairs<T: Real, A: Send, B: Send, const L: usize>(
+    plan: &Plan<T, L>,
+    batch: usize,
+    (a, width_a): (&mut [A], usize),
+    (b, width_b): (&mut [B], usize),
+    f: impl Fn(usize, &mut [A], &mut [B]) + Sync + Send,
+) {
+    let tape = plan.prog.tape();
+    let work = (batch << tape.n_qubits).saturating_mul(tape.ops.len());
+    let (ca, cb) = (L * width_a, L * width_b);
+    if pool::num_threads() > 1 && batch > L && work > SERIAL_MAX_WORK {
+        pool::install(|| {
+            (a.par_chunks_mut(ca).zip(b.par_chunks_mut(cb)))
+                .enumerate()
+                .for_each(|(k, (ra, rb))| f(k * L, ra, rb))
+        });
+    } else {
+        (a.chunks_mut(ca).zip(b.chunks_mut(cb)))
+            .enumerate()
+            .for_each(|(k, (ra, rb))| f(k * L, ra, rb));
+    }
+}
+
 // The lane loops are plain Rust that the compiler vectorises for the target's baseline
 // (SSE2 on x86-64); the three block drivers, with everything they call (loading the
 // block, the ops, storing it) inlined, are compiled for AVX2 and for AVX-512 too (a
@@ -758,6 +866,19 @@ multiversion! {
         o: &mut [MaybeUninit<C<T>>]
     ) {
         forward_block(plan, init, base, o)
+    }
+}
+
+multiversion! {
+    fn expval_fast<T: Real, const L: usize>(
+        plan: &Plan<T, L>,
+        init: &Init<T>,
+        diag: &[f64],
+        base: usize,
+        out: &mut [f64],
+        states: &mut [MaybeUninit<C<T>>]
+    ) {
+        expval_block(plan, init, diag, base, out, states)
     }
 }
 

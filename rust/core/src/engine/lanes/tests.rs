@@ -342,6 +342,65 @@ fn vjp_observables_in_block_and_per_sample() {
     check_vjp_observables::<f32>(1e-4, &mut rng);
 }
 
+/// Expvals through `measure` on the lane engine against the per-sample path for each
+/// observable set (diagonal sets: read off the blocks' rows, with and without the final
+/// states), from every kind of initial state, at batches with partly filled blocks.
+fn check_expval_observables<T: Real>(tol: f64, rng: &mut Rng) {
+    let n = 4;
+    let tape = random_tape(n, 6, rng);
+    let prog = compile::<T>(&tape);
+    let lanes = Options::with_engine(Engine::Lanes);
+    for (diagonal, obs) in observable_sets(n) {
+        for batch in [1, LANES + 3, 2 * LANES] {
+            let ctx = format!(
+                "diagonal {diagonal}, batch {batch}, {}",
+                std::any::type_name::<T>()
+            );
+            let theta: Vec<f64> = (0..batch * tape.n_params).map(|_| rng.angle()).collect();
+            let states = final_states(&prog, &theta, batch, &Init::Zero, &lanes);
+            let shared = random_states::<T>(1, 1 << n, rng);
+            let per_sample = random_states::<T>(batch, 1 << n, rng);
+            for init in [
+                Init::Zero,
+                Init::Final(&states),
+                Init::Shared(&shared),
+                Init::PerSample(&per_sample),
+            ] {
+                let ev = |o: &Options| measure::expval(&prog, &theta, batch, &obs, init, o);
+                let want = ev(&per_sample_engine()).unwrap();
+                assert_close(&ev(&lanes).unwrap(), &want, tol, &ctx);
+                assert!(want.iter().any(|x| x.abs() > 1e-3), "{ctx}: all zero");
+                let both = |o: &Options| {
+                    measure::expval_and_state(&prog, &theta, batch, &obs, init, o).unwrap()
+                };
+                let (want_v, want_s) = both(&per_sample_engine());
+                let (got_v, got_s) = both(&lanes);
+                assert_close(&got_v, &want_v, tol, &format!("{ctx}: with states"));
+                assert_close(
+                    &flat(&got_s),
+                    &flat(&want_s),
+                    tol,
+                    &format!("{ctx}: states"),
+                );
+                let st = |o: &Options| measure::state(&prog, &theta, batch, init, o).unwrap();
+                assert_close(
+                    &flat(&st(&lanes)),
+                    &flat(&want_s),
+                    tol,
+                    &format!("{ctx}: state"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn expval_observables_in_block_and_per_sample() {
+    let mut rng = Rng(37);
+    check_expval_observables::<f64>(1e-12, &mut rng);
+    check_expval_observables::<f32>(1e-4, &mut rng);
+}
+
 /// The block drivers compiled for the baseline target (the code that runs where the CPU
 /// has no AVX2; the AVX-512 kernels inside are still chosen at run time where it has
 /// them), called block by block: the sweep from final states with in-block λ, and the
@@ -358,7 +417,7 @@ fn check_portable_blocks<T: Real>(tol: f64, rng: &mut Rng) {
     let g: Vec<f64> = (0..batch * m).map(|_| rng.uniform() - 0.5).collect();
     let diag: Vec<f64> = obs
         .iter()
-        .flat_map(|o| adjoint::diagonal(&o.op, 1 << n).unwrap())
+        .flat_map(|o| o.op.diagonal(1 << n).unwrap())
         .collect();
     let want = adjoint::vjp(
         &prog,
@@ -411,6 +470,16 @@ fn cancelled_calls() {
     let obs = observable_sets(3).swap_remove(0).1;
     let g = vec![1.0; batch * obs.len()];
     assert!(adjoint::vjp(&prog, &theta, batch, &obs, &g, Init::Zero, &opts).is_err());
+    // expvals read off the blocks, with and without the final states, and the states
+    let cancelled = |r: crate::Result<()>| matches!(r, Err(crate::QoxideError::Cancelled));
+    assert!(cancelled(
+        measure::expval(&prog, &theta, batch, &obs, Init::Zero, &opts).map(|_| ())
+    ));
+    let both = measure::expval_and_state(&prog, &theta, batch, &obs, Init::Zero, &opts);
+    assert!(cancelled(both.map(|_| ())));
+    assert!(cancelled(
+        measure::state(&prog, &theta, batch, Init::Zero, &opts).map(|_| ())
+    ));
 }
 
 /// One program's cached plans across calls with other theta and batch sizes.

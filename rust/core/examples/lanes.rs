@@ -6,7 +6,9 @@
 //! `cargo run --release --example lanes -p qoxide-core`
 //! Environment: QUBITS=4,6 BATCHES=16,64 pick the cases, F32=0 skips f32, ROT=1 turns
 //! every RY into a Rot (no generator: per-lane forms), REF=0 skips the per-sample engine
-//! (for profiling the lane engine alone), RAYON_NUM_THREADS as usual.
+//! (for profiling the lane engine alone), SHARED=0 gives every sample its own weights (by
+//! default the weight columns, past the n inputs, hold one angle in every sample, as the
+//! theta map of a layer fills them), RAYON_NUM_THREADS as usual.
 //! GF/s: the nominal flops per sample of the 4-qubit circuit (21696: each
 //! one-qubit gate a dense complex 2x2, 28 flops per amplitude pair, three times) over the
 //! lane engine's forward + VJP time.
@@ -78,7 +80,13 @@ fn bench<T: Real>(n: usize, batch: usize) {
         .map(|i| Obs::pauli(n, &[(1.0, vec![(i, 'Z')])]).unwrap())
         .collect();
     let (p, m) = (tape.n_params, obs.len());
-    let theta: Vec<f64> = (0..batch * p).map(|k| (k as f64 * 0.37).sin()).collect();
+    let shared = std::env::var("SHARED").map_or(true, |v| v != "0");
+    let theta: Vec<f64> = (0..batch * p)
+        .map(|k| match (k % p, shared) {
+            (col, true) if col >= n => (col as f64 * 0.37).sin(),
+            _ => (k as f64 * 0.37).sin(),
+        })
+        .collect();
     let g = vec![1.0; batch * m];
     let reps = (200_000 / batch).clamp(50, 5000);
     let prog = Program::<T>::new(Arc::new(tape));

@@ -170,9 +170,35 @@ fn check<T: Real>(tape: &Tape, batch: usize, init_kind: usize, tol: f64, rng: &m
 
 /// `check` on a compiled program.
 fn check_with<T: Real>(prog: &Program<T>, batch: usize, init_kind: usize, tol: f64, rng: &mut Rng) {
+    check_theta(prog, batch, init_kind, false, tol, rng)
+}
+
+/// `check_with`; `shared`: every other theta column takes one angle in every sample (as a
+/// layer's weights do), so the plan's coefficients shared across blocks are used; the
+/// columns between take that angle in each block's first lane only (such a block must not
+/// take the shared coefficients).
+fn check_theta<T: Real>(
+    prog: &Program<T>,
+    batch: usize,
+    init_kind: usize,
+    shared: bool,
+    tol: f64,
+    rng: &mut Rng,
+) {
     let (n, p) = (prog.tape().n_qubits, prog.tape().n_params);
     let dim = 1 << n;
-    let theta: Vec<f64> = (0..batch * p).map(|_| rng.angle()).collect();
+    let mut theta: Vec<f64> = (0..batch * p).map(|_| rng.angle()).collect();
+    if shared {
+        for col in 0..p {
+            let v = theta[col];
+            let rows = theta.iter_mut().skip(col).step_by(p);
+            if col % 2 == 0 {
+                rows.for_each(|t| *t = v);
+            } else {
+                rows.step_by(LANES).for_each(|t| *t = v);
+            }
+        }
+    }
     let shared = random_states::<T>(1, dim, rng);
     let per_sample = random_states::<T>(batch, dim, rng);
     let init = match init_kind {
@@ -227,6 +253,56 @@ fn check_with<T: Real>(prog: &Program<T>, batch: usize, init_kind: usize, tol: f
         &format!("{ctx}: dispatched vjp"),
     );
     assert!(want.iter().any(|x| x.abs() > 1e-3), "{ctx}: zero gradient");
+}
+
+/// Weights shared by the batch (one angle per column in every sample) over several blocks:
+/// the coefficients built once per call equal each block's own.
+#[test]
+fn shared_angles_match_the_per_sample_path() {
+    let mut rng = Rng(41);
+    for n in 1..=5 {
+        for (j, batch) in [LANES + 1, 3 * LANES + 5].into_iter().enumerate() {
+            let tape = random_tape(n, 6, &mut rng);
+            check_theta(&compile::<f64>(&tape), batch, j % 3, true, 1e-12, &mut rng);
+            check_theta(
+                &compile::<f32>(&tape),
+                batch,
+                (j + 1) % 3,
+                true,
+                1e-4,
+                &mut rng,
+            );
+        }
+    }
+    // the in-block λ routes (diagonal observables), forward and back in one pass too
+    let tape = random_tape(4, 6, &mut rng);
+    let prog = compile::<f64>(&tape);
+    let batch = 2 * LANES + 3;
+    let p = tape.n_params;
+    let mut theta: Vec<f64> = (0..batch * p).map(|_| rng.angle()).collect();
+    for col in (1..p).step_by(2) {
+        let v = theta[col];
+        theta.iter_mut().skip(col).step_by(p).for_each(|t| *t = v);
+    }
+    let obs = observable_sets(4).swap_remove(1).1;
+    let g: Vec<f64> = (0..batch * obs.len())
+        .map(|_| rng.uniform() - 0.5)
+        .collect();
+    let lanes = Options::with_engine(Engine::Lanes);
+    let vjp = |o: &Options| adjoint::vjp(&prog, &theta, batch, &obs, &g, Init::Zero, o).unwrap();
+    assert_close(
+        &vjp(&lanes),
+        &vjp(&per_sample_engine()),
+        1e-12,
+        "in-block λ",
+    );
+    let ev = |o: &Options| measure::expval(&prog, &theta, batch, &obs, Init::Zero, o).unwrap();
+    assert_close(
+        &ev(&lanes),
+        &ev(&per_sample_engine()),
+        1e-12,
+        "in-block expvals",
+    );
 }
 
 #[test]

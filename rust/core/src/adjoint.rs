@@ -511,8 +511,7 @@ fn vjp_lanes<T: Real>(
     let (prog, opts) = (run.prog, run.opts);
     let dim = 1usize << prog.tape().n_qubits;
     let (m, p) = (obs.len(), prog.tape().n_params);
-    let diag: Option<Vec<Vec<f64>>> = obs.iter().map(|o| o.op.diagonal(dim)).collect();
-    let diag = diag.map(|d| d.concat());
+    let diag = Obs::diagonals(obs, dim);
     if let (Some(d), false) = (&diag, run.init.is_final()) {
         // no final states to keep: each block runs forward and back in place
         let (theta, batch, init) = (run.theta, run.batch, &run.init);

@@ -55,7 +55,7 @@ pub fn expval<T: Real>(
         return expval(prefix, theta, batch, &pulled, init, opts);
     }
     if let Some(diag) = lane_diagonals(prog, theta, batch, obs, init, opts)? {
-        let values = lanes::diag_expvals(prog, theta, batch, &init, &diag, None, opts);
+        let (values, _) = lanes::diag_expvals(prog, theta, batch, &init, &diag, false, opts);
         return opts.check_cancel().map(|()| values);
     }
     // Z strings (⟨Z_i⟩ on every wire, the usual QML readout) share one pass over the state
@@ -98,14 +98,9 @@ pub fn expval_and_state<T: Real>(
             len as u128 * std::mem::size_of::<C<T>>() as u128,
             "the output states",
         )?;
-        let mut states = Vec::with_capacity(len);
-        let st = &mut states.spare_capacity_mut()[..len];
-        let values = lanes::diag_expvals(prog, theta, batch, &init, &diag, Some(st), opts);
-        // SAFETY: every block wrote every value of its rows (states, or zeros when
-        // cancelled), and the blocks' rows cover the first batch · 2^n values
-        unsafe { states.set_len(len) };
+        let (values, states) = lanes::diag_expvals(prog, theta, batch, &init, &diag, true, opts);
         opts.check_cancel()?;
-        return Ok((values, states));
+        return Ok((values, states.unwrap_or_default()));
     }
     let states = state(prog, theta, batch, init, opts)?;
     let values = expval(prog, theta, batch, obs, Init::Final(&states), opts)?;
@@ -132,8 +127,7 @@ fn lane_diagonals<T: Real>(
     }
     ensure_fits(batch as u128 * obs.len() as u128 * 8, "the outputs")?;
     let dim = 1usize << prog.tape().n_qubits;
-    let diag: Option<Vec<Vec<f64>>> = obs.iter().map(|o| o.op.diagonal(dim)).collect();
-    Ok(diag.map(|d| d.concat()))
+    Ok(Obs::diagonals(obs, dim))
 }
 
 /// Var(O_m) for every sample: `[B, M]` (needs O|φ⟩: two more states per task).

@@ -53,6 +53,13 @@ fn check_wires(n: usize, wires: &[usize], what: &str) -> Result<()> {
 }
 
 impl Obs {
+    /// The real diagonals of `obs`, `[M, dim]` row after row, if every one is diagonal
+    /// (`Observable::diagonal`).
+    pub(crate) fn diagonals(obs: &[Obs], dim: usize) -> Option<Vec<f64>> {
+        let diag: Option<Vec<Vec<f64>>> = obs.iter().map(|o| o.op.diagonal(dim)).collect();
+        diag.map(|d| d.concat())
+    }
+
     /// Σ_t c_t P_t; each word is a list of (wire, 'I'|'X'|'Y'|'Z').
     pub fn pauli(n: usize, terms: &[(f64, Vec<(usize, char)>)]) -> Result<Obs> {
         let mut words = Vec::with_capacity(terms.len());

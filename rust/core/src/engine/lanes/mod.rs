@@ -104,42 +104,48 @@ pub(crate) fn final_states<T: Real>(
 }
 
 /// ⟨O_m⟩ `[B, M]` for diagonal observables (`diag` their real diagonals `[M, 2^n]`) from
-/// `init` (not final states), and with `states` (`[B, 2^n]`, every value written) the
-/// final states too: each block runs forward and reads its expvals off its own rows,
-/// Σ_x d_m(x)|φ_x|² lane-parallel, instead of a per-sample pass over a copy of each
-/// state.
+/// `init` (not final states), and with `keep_states` the final states `[B, 2^n]` too:
+/// each block runs forward and reads its expvals off its own rows, Σ_x d_m(x)|φ_x|²
+/// lane-parallel, instead of a per-sample pass over a copy of each state.
 pub(crate) fn diag_expvals<T: Real>(
     prog: &Program<T>,
     theta: &[f64],
     batch: usize,
     init: &Init<T>,
     diag: &[f64],
-    states: Option<&mut [MaybeUninit<C<T>>]>,
+    keep_states: bool,
     opts: &Options,
-) -> Vec<f64> {
+) -> (Vec<f64>, Option<Vec<C<T>>>) {
     let dim = 1usize << prog.tape().n_qubits;
     let m = diag.len() / dim;
     let mut out = vec![0.0; batch * m];
     if m == 0 {
-        return out; // callers with no observables take the other routes
+        return (out, None); // callers with no observables take the other routes
     }
     let plan = Plan::<T, LANES>::new(prog, theta, false);
-    let zero = MaybeUninit::new(C::new(T::zero(), T::zero()));
-    match states {
-        Some(st) => for_block_pairs(&plan, batch, (&mut out, m), (st, dim), |base, o, s| {
-            if opts.cancelled() {
-                s.fill(zero);
-                return;
-            }
-            expval_fast(&plan, init, diag, base, o, s)
-        }),
-        None => for_blocks(&plan, batch, 1, &mut out, m, |base, o| {
+    if !keep_states {
+        for_blocks(&plan, batch, 1, &mut out, m, |base, o| {
             if !opts.cancelled() {
                 expval_fast(&plan, init, diag, base, o, &mut [])
             }
-        }),
+        });
+        return (out, None);
     }
-    out
+    // every block writes all its rows: no zeroing pass first
+    let mut states = Vec::with_capacity(batch * dim);
+    let rows = &mut states.spare_capacity_mut()[..batch * dim];
+    let zero = MaybeUninit::new(C::new(T::zero(), T::zero()));
+    for_block_pairs(&plan, batch, (&mut out, m), (rows, dim), |base, o, s| {
+        if opts.cancelled() {
+            s.fill(zero);
+            return;
+        }
+        expval_fast(&plan, init, diag, base, o, s)
+    });
+    // SAFETY: each block wrote every value of its rows (states, or zeros when cancelled),
+    // and the blocks' rows cover the first batch · 2^n values
+    unsafe { states.set_len(batch * dim) };
+    (out, Some(states))
 }
 
 /// The adjoint states of a VJP's backward sweep.

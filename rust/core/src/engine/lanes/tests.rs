@@ -491,10 +491,7 @@ fn check_portable_blocks<T: Real>(tol: f64, rng: &mut Rng) {
     assert!(diagonal);
     let m = obs.len();
     let g: Vec<f64> = (0..batch * m).map(|_| rng.uniform() - 0.5).collect();
-    let diag: Vec<f64> = obs
-        .iter()
-        .flat_map(|o| o.op.diagonal(1 << n).unwrap())
-        .collect();
+    let diag = Obs::diagonals(&obs, 1 << n).unwrap();
     let want = adjoint::vjp(
         &prog,
         &theta,

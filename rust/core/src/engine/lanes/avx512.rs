@@ -2,6 +2,10 @@
 //! two registers. The compiler's vectorisation of the fused backward step (written as
 //! plain lane loops in kernels.rs) left the lanes scalar or spilled the rows to the stack,
 //! so this hot step is written with intrinsics.
+//!
+//! `RS` (real state): every amplitude of φ and λ is real and stays real (real coefficients
+//! only, checked by the caller), so the imaginary rows are neither read nor written: half
+//! the loads, stores and multiply-adds.
 
 use super::kernels::Z;
 use crate::scalar::C64;
@@ -11,27 +15,35 @@ type Row = Z<f64, 16>;
 /// (re, im) of 8 lanes
 type V = (__m512d, __m512d);
 
-/// Lanes `8h..8h + 8` of `row`.
+/// Lanes `8h..8h + 8` of `row` (`RS`: the real parts, the imaginary ones taken as zero).
 #[inline(always)]
-unsafe fn load(row: &Row, h: usize) -> V {
+unsafe fn load<const RS: bool>(row: &Row, h: usize) -> V {
     let o = 8 * h;
-    (
-        _mm512_loadu_pd(row.re.as_ptr().add(o)),
-        _mm512_loadu_pd(row.im.as_ptr().add(o)),
-    )
+    let re = _mm512_loadu_pd(row.re.as_ptr().add(o));
+    if RS {
+        (re, _mm512_setzero_pd())
+    } else {
+        (re, _mm512_loadu_pd(row.im.as_ptr().add(o)))
+    }
 }
 
+/// (`RS`: the real parts only.)
 #[inline(always)]
-unsafe fn store(row: &mut Row, h: usize, v: V) {
+unsafe fn store<const RS: bool>(row: &mut Row, h: usize, v: V) {
     let o = 8 * h;
     _mm512_storeu_pd(row.re.as_mut_ptr().add(o), v.0);
-    _mm512_storeu_pd(row.im.as_mut_ptr().add(o), v.1);
+    if !RS {
+        _mm512_storeu_pd(row.im.as_mut_ptr().add(o), v.1);
+    }
 }
 
-/// u·x + w·y lane by lane (`REAL`: u and w have no imaginary part).
+/// u·x + w·y lane by lane (`REAL`: u and w have no imaginary part; `RS`: neither have x
+/// and y, and the imaginary part of the result is not computed).
 #[inline(always)]
-unsafe fn mul_add2<const REAL: bool>(u: V, w: V, x: V, y: V) -> V {
-    if REAL {
+unsafe fn mul_add2<const REAL: bool, const RS: bool>(u: V, w: V, x: V, y: V) -> V {
+    if RS {
+        (_mm512_fmadd_pd(u.0, x.0, _mm512_mul_pd(w.0, y.0)), x.1)
+    } else if REAL {
         (
             _mm512_fmadd_pd(u.0, x.0, _mm512_mul_pd(w.0, y.0)),
             _mm512_fmadd_pd(u.0, x.1, _mm512_mul_pd(w.0, y.1)),
@@ -46,12 +58,15 @@ unsafe fn mul_add2<const REAL: bool>(u: V, w: V, x: V, y: V) -> V {
     }
 }
 
-/// `kernels::undo_rotation` (same arguments and result) for f64 and 16 lanes.
+/// The fused backward step of a one-qubit rotation on bit `t`, f64 and 16 lanes: per lane
+/// Re Σ_rc cg_rc·conj(λ_r)·φ_c (half the gradient term, c·G = `cg`; `NZ`: the sums it
+/// needs, `kernels::sums_needed`), then φ and λ (`both`, `dim` rows each) undone by the
+/// 2x2 `undo` (`REAL`: real coefficients), in one pass over the rows.
 ///
 /// # Safety
-/// The CPU must support AVX-512 F.
+/// The CPU must support AVX-512 F; `RS` needs `REAL` and real φ and λ.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn undo_rotation<const REAL: bool, const NZ: u8>(
+pub(super) unsafe fn undo_rotation<const REAL: bool, const NZ: u8, const RS: bool>(
     both: &mut [Row],
     dim: usize,
     t: u32,
@@ -66,28 +81,34 @@ pub(super) unsafe fn undo_rotation<const REAL: bool, const NZ: u8>(
         let z = _mm512_setzero_pd();
         let mut u = [(z, z); 4];
         for (uk, row) in u.iter_mut().zip(undo) {
-            *uk = load(row, h);
+            *uk = load::<false>(row, h);
         }
         // Σ Re(conj(λ_r)·φ_c), Σ Im(conj(λ_r)·φ_c), for rc = 2r + c
         let (mut re, mut im) = ([z; 4], [z; 4]);
         for k in 0..dim / 2 {
             let i = ((k & !low) << 1) | (k & low);
             let j = i | (low + 1);
-            let p = [load(&phi[i], h), load(&phi[j], h)];
-            let l = [load(&lam[i], h), load(&lam[j], h)];
+            let p = [load::<RS>(&phi[i], h), load::<RS>(&phi[j], h)];
+            let l = [load::<RS>(&lam[i], h), load::<RS>(&lam[j], h)];
             for rc in 0..4 {
                 let (x, y) = (l[rc / 2], p[rc % 2]);
                 if NZ >> rc & 1 != 0 {
-                    re[rc] = _mm512_fmadd_pd(x.0, y.0, _mm512_fmadd_pd(x.1, y.1, re[rc]));
+                    re[rc] = if RS {
+                        _mm512_fmadd_pd(x.0, y.0, re[rc])
+                    } else {
+                        _mm512_fmadd_pd(x.0, y.0, _mm512_fmadd_pd(x.1, y.1, re[rc]))
+                    };
                 }
-                if NZ >> (4 + rc) & 1 != 0 {
+                // real φ and λ: every Im(conj(λ_r)·φ_c) is zero
+                if !RS && NZ >> (4 + rc) & 1 != 0 {
                     im[rc] = _mm512_fnmadd_pd(x.1, y.0, _mm512_fmadd_pd(x.0, y.1, im[rc]));
                 }
             }
-            store(&mut phi[i], h, mul_add2::<REAL>(u[0], u[1], p[0], p[1]));
-            store(&mut phi[j], h, mul_add2::<REAL>(u[2], u[3], p[0], p[1]));
-            store(&mut lam[i], h, mul_add2::<REAL>(u[0], u[1], l[0], l[1]));
-            store(&mut lam[j], h, mul_add2::<REAL>(u[2], u[3], l[0], l[1]));
+            let f = mul_add2::<REAL, RS>;
+            store::<RS>(&mut phi[i], h, f(u[0], u[1], p[0], p[1]));
+            store::<RS>(&mut phi[j], h, f(u[2], u[3], p[0], p[1]));
+            store::<RS>(&mut lam[i], h, f(u[0], u[1], l[0], l[1]));
+            store::<RS>(&mut lam[j], h, f(u[2], u[3], l[0], l[1]));
         }
         // Re(cg_rc·(re + i·im)) summed over rc
         let mut acc = z;
@@ -105,23 +126,23 @@ pub(super) unsafe fn undo_rotation<const REAL: bool, const NZ: u8>(
 /// one after the other (φ then λ), the kernel only looks at bit `t` of a row's index.
 ///
 /// # Safety
-/// The CPU must support AVX-512 F.
+/// The CPU must support AVX-512 F; `RS` needs `REAL` and a real `s`.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn mat1<const REAL: bool>(s: &mut [Row], t: u32, m: &[Row]) {
+pub(super) unsafe fn mat1<const REAL: bool, const RS: bool>(s: &mut [Row], t: u32, m: &[Row]) {
     let (m, low) = (&m[..4], (1usize << t) - 1);
     assert!(s.len().is_multiple_of(2 * (low + 1)));
     for h in 0..2 {
         let z = _mm512_setzero_pd();
         let mut u = [(z, z); 4];
         for (uk, row) in u.iter_mut().zip(m) {
-            *uk = load(row, h);
+            *uk = load::<false>(row, h);
         }
         for k in 0..s.len() / 2 {
             let i = ((k & !low) << 1) | (k & low);
             let j = i | (low + 1);
-            let p = [load(&s[i], h), load(&s[j], h)];
-            store(&mut s[i], h, mul_add2::<REAL>(u[0], u[1], p[0], p[1]));
-            store(&mut s[j], h, mul_add2::<REAL>(u[2], u[3], p[0], p[1]));
+            let p = [load::<RS>(&s[i], h), load::<RS>(&s[j], h)];
+            store::<RS>(&mut s[i], h, mul_add2::<REAL, RS>(u[0], u[1], p[0], p[1]));
+            store::<RS>(&mut s[j], h, mul_add2::<REAL, RS>(u[2], u[3], p[0], p[1]));
         }
     }
 }

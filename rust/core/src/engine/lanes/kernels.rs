@@ -288,6 +288,8 @@ const COMPLEX: u8 = 0;
 const RE: u8 = 1;
 /// All coefficients are imaginary, K = i·R: only for inner products (the Y generator).
 const IM: u8 = 2;
+/// Real coefficients on a real state: the imaginary parts are neither read nor written.
+const RR: u8 = 3;
 
 /// `Σ_c m[K·r + c]·v_c` in lane `b`.
 #[inline(always)]
@@ -303,6 +305,7 @@ fn row<T: Real, const L: usize, const K: usize, const MODE: u8>(
         let (x, y) = match MODE {
             COMPLEX => (z.re[b] * vr - z.im[b] * vi, z.re[b] * vi + z.im[b] * vr),
             RE => (z.re[b] * vr, z.re[b] * vi),
+            RR => (z.re[b] * vr, T::zero()),
             _ => (z.im[b] * vr, z.im[b] * vi),
         };
         if c == 0 {
@@ -326,6 +329,14 @@ fn mat2x2<T: Real, const L: usize, const MODE: u8>(
     x: &mut Z<T, L>,
     y: &mut Z<T, L>,
 ) {
+    if MODE == RR {
+        for b in 0..L {
+            let v = [(x.re[b], T::zero()), (y.re[b], T::zero())];
+            x.re[b] = row::<T, L, 2, MODE>(m, 0, b, &v).0;
+            y.re[b] = row::<T, L, 2, MODE>(m, 1, b, &v).0;
+        }
+        return;
+    }
     for b in 0..L {
         let v = [(x.re[b], x.im[b]), (y.re[b], y.im[b])];
         (x.re[b], x.im[b]) = row::<T, L, 2, MODE>(m, 0, b, &v);
@@ -342,6 +353,16 @@ fn mat4x4<T: Real, const L: usize, const MODE: u8>(
     r2: &mut Z<T, L>,
     r3: &mut Z<T, L>,
 ) {
+    if MODE == RR {
+        for b in 0..L {
+            let v = [r0.re[b], r1.re[b], r2.re[b], r3.re[b]].map(|x| (x, T::zero()));
+            r0.re[b] = row::<T, L, 4, MODE>(m, 0, b, &v).0;
+            r1.re[b] = row::<T, L, 4, MODE>(m, 1, b, &v).0;
+            r2.re[b] = row::<T, L, 4, MODE>(m, 2, b, &v).0;
+            r3.re[b] = row::<T, L, 4, MODE>(m, 3, b, &v).0;
+        }
+        return;
+    }
     for b in 0..L {
         let v = [
             (r0.re[b], r0.im[b]),
@@ -374,12 +395,17 @@ fn inner_group<T: Real, const L: usize, const K: usize, const MODE: u8>(
     }
 }
 
-/// Exchange two rows (`slice::swap` on these 128-512 byte rows was not vectorised).
+/// Exchange two rows (`slice::swap` on these 128-512 byte rows was not vectorised);
+/// `real`: their real parts only (the imaginary ones are zero).
 #[inline(always)]
-fn swap_rows<T: Real, const L: usize>(x: &mut Z<T, L>, y: &mut Z<T, L>) {
+fn swap_rows<T: Real, const L: usize>(x: &mut Z<T, L>, y: &mut Z<T, L>, real: bool) {
     for b in 0..L {
         (x.re[b], y.re[b]) = (y.re[b], x.re[b]);
-        (x.im[b], y.im[b]) = (y.im[b], x.im[b]);
+    }
+    if !real {
+        for b in 0..L {
+            (x.im[b], y.im[b]) = (y.im[b], x.im[b]);
+        }
     }
 }
 
@@ -483,9 +509,25 @@ fn parity_odd(i: usize, mask: usize) -> bool {
 /// `s <- K s`, lane b with the coefficients `m[..][b]`.
 #[inline(always)]
 pub(super) fn apply<T: Real, const L: usize>(shape: Shape, m: &[Z<T, L>], s: &mut [Z<T, L>]) {
+    apply_to(shape, m, s, false)
+}
+
+/// `apply` for a real `s` and a kernel with real coefficients (the caller's check): the
+/// dense kernels and the row exchanges leave the zero imaginary parts alone.
+#[inline(always)]
+pub(super) fn apply_real<T: Real, const L: usize>(shape: Shape, m: &[Z<T, L>], s: &mut [Z<T, L>]) {
+    debug_assert!(m[..shape.n_coefs()].iter().all(Z::is_real));
+    apply_to(shape, m, s, true)
+}
+
+/// `apply`; `real`: as `apply_real`.
+#[inline(always)]
+fn apply_to<T: Real, const L: usize>(shape: Shape, m: &[Z<T, L>], s: &mut [Z<T, L>], real: bool) {
     let (hold, value, off) = layout(shape);
     match shape {
         Shape::Identity => {}
+        Shape::Mat1 { .. } if real => dense::<T, L, 2, RR>(s, shape, m),
+        Shape::Mat2 { .. } if real => dense::<T, L, 4, RR>(s, shape, m),
         Shape::Mat1 { .. } => apply_dense::<T, L, 2>(s, shape, m),
         Shape::Mat2 { .. } => apply_dense::<T, L, 4>(s, shape, m),
         Shape::Diag1 { .. } => {
@@ -501,13 +543,13 @@ pub(super) fn apply<T: Real, const L: usize>(shape: Shape, m: &[Z<T, L>], s: &mu
         Shape::Flip { .. } => {
             for i in groups(s.len(), hold, value) {
                 let [x, y] = rows_mut(s, [i, i + off[1]]);
-                swap_rows(x, y);
+                swap_rows(x, y, real);
             }
         }
         Shape::Swap { .. } => {
             for i in groups(s.len(), hold, value) {
                 let [x, y] = rows_mut(s, [i + off[1], i + off[2]]);
-                swap_rows(x, y);
+                swap_rows(x, y, real);
             }
         }
         Shape::Parity { mask } => {

@@ -27,7 +27,7 @@ use crate::scalar::{cast, widen, Real, C, C64};
 use crate::state::index::set_bits;
 use crate::state::{Ctrl, Kernel};
 use crate::tape::{Op, Param};
-use kernels::{apply, as_mat1, dagger, inner, mul2, Shape, Z};
+use kernels::{apply, apply_real, as_mat1, dagger, inner, mul2, Shape, Z};
 use rayon::prelude::*;
 use std::any::TypeId;
 use std::mem::MaybeUninit;
@@ -229,6 +229,8 @@ struct Plan<'a, T, const L: usize> {
     ops: &'a [OpPlan],
     /// coefficients that are the same in every lane (fixed ops, generators), splatted
     pool: &'a [Z<T, L>],
+    /// every op's coefficients are real (`Layout::real`)
+    real: bool,
     /// From `SHARED_MIN_BLOCKS` blocks: per rotation op and direction (`2i + inverse`),
     /// its coefficients at sample 0's angle, kept by the first block whose lanes all have
     /// that angle. A weight shared by the batch (the usual QML layer) then costs one
@@ -242,6 +244,9 @@ struct Plan<'a, T, const L: usize> {
 pub(crate) struct Layout<T> {
     ops: Vec<OpPlan>,
     pool: Vec<Z<T, LANES>>,
+    /// Every op has real coefficients in every lane (H, RY, CNOT, CZ, SWAP, ...): a block
+    /// whose states are real keeps them real, and its kernels skip the imaginary parts.
+    real: bool,
 }
 
 struct OpPlan {
@@ -290,6 +295,7 @@ impl<'a, T: Real> Plan<'a, T, LANES> {
             theta,
             ops: &layout.ops,
             pool: &layout.pool,
+            real: layout.real,
             shared,
         }
     }
@@ -367,7 +373,8 @@ impl<T: Real> Layout<T> {
                 next_single[t as usize] = true;
             }
         }
-        Layout { ops, pool }
+        let real = ops.iter().all(|o| o.real);
+        Layout { ops, pool, real }
     }
 }
 
@@ -486,8 +493,15 @@ fn form_coefs(form: &Form, mut f: impl FnMut(usize, C64)) {
 
 /// Run all ops on the block at `base` (`nl` live lanes). As `Program::forward`, runs of
 /// uncontrolled single-qubit gates on one wire are multiplied (per lane) into one 2x2.
+/// `real`: the block's states are real and every op's coefficients too (`real_block`).
 #[inline(always)]
-fn forward<T: Real, const L: usize>(plan: &Plan<T, L>, s: &mut [Z<T, L>], base: usize, nl: usize) {
+fn forward<T: Real, const L: usize>(
+    plan: &Plan<T, L>,
+    s: &mut [Z<T, L>],
+    base: usize,
+    nl: usize,
+    real: bool,
+) {
     // product of the run so far on each wire (valid while `held`)
     let n = plan.prog.tape().n_qubits;
     let mut run = vec![[Z::zero(); 4]; n];
@@ -505,26 +519,28 @@ fn forward<T: Real, const L: usize>(plan: &Plan<T, L>, s: &mut [Z<T, L>], base: 
                     run[t] = u;
                 } else if u[1].is_zero() && u[2].is_zero() {
                     let ctrl = Ctrl::NONE;
-                    apply_fast(Shape::Diag1 { t: t as u32, ctrl }, &[u[0], u[3]], s);
+                    apply_fast(Shape::Diag1 { t: t as u32, ctrl }, &[u[0], u[3]], s, real);
                 } else {
                     let ctrl = Ctrl::NONE;
-                    apply_fast(Shape::Mat1 { t: t as u32, ctrl }, &u, s);
+                    apply_fast(Shape::Mat1 { t: t as u32, ctrl }, &u, s, real);
                 }
             }
-            _ => apply_fast(o.shape, m, s),
+            _ => apply_fast(o.shape, m, s, real),
         }
     }
 }
 
 /// `adjoint::sweep` on the block at `base`, adding into its gradient rows `g` `[nl, P]`.
 /// `both` holds φ (rows `0..2^n`) then λ: a kernel, which only looks at index bits below
-/// n, applied to `both` undoes the op on φ and λ in one pass.
+/// n, applied to `both` undoes the op on φ and λ in one pass. `real`: as in `forward`,
+/// for φ and λ.
 #[inline(always)]
 fn backward<T: Real, const L: usize>(
     plan: &Plan<T, L>,
     both: &mut [Z<T, L>],
     base: usize,
     g: &mut [f64],
+    real: bool,
 ) {
     let tape = plan.prog.tape();
     let (dim, p) = (1usize << tape.n_qubits, tape.n_params);
@@ -542,7 +558,7 @@ fn backward<T: Real, const L: usize>(
         let (op, opp) = (&tape.ops[i], &plan.ops[i]);
         if let Some(f) = opp.fused {
             let undo = plan.coefs(i, true, base, nl, &mut buf);
-            if let Some(half) = undo_rotation(both, dim, f, opp.real, undo) {
+            if let Some(half) = undo_rotation(both, dim, f, opp.real, undo, real) {
                 for (b, gb) in g.chunks_exact_mut(p).enumerate() {
                     gb[f.col] += 2.0 * half[b].f64();
                 }
@@ -556,12 +572,12 @@ fn backward<T: Real, const L: usize>(
         }
         let undo = plan.coefs(i, true, base, nl, &mut buf);
         if opp.derivatives.is_empty() {
-            apply_fast(opp.shape, undo, both);
+            apply_fast(opp.shape, undo, both, real);
             continue;
         }
         // other gates: 2 Re <λ|dU/dθ_k|φ_before> per parameter
         let (phi, lam) = both.split_at_mut(dim);
-        apply_fast(opp.shape, undo, phi);
+        apply_fast(opp.shape, undo, phi, real);
         for &(k, col, shape) in &opp.derivatives {
             fill(&mut dbuf, shape, nl, |b| {
                 let row = tape.row(plan.theta, base + b);
@@ -573,16 +589,21 @@ fn backward<T: Real, const L: usize>(
             add(g, col, C64::new(1.0, 0.0), &inner(shape, &dbuf, lam, phi));
         }
         if i > first {
-            apply_fast(opp.shape, undo, lam);
+            apply_fast(opp.shape, undo, lam, real);
         }
     }
 }
 
-/// `kernels::apply`, but uncontrolled 2x2 kernels on f64 x 16 lanes through
-/// `avx512::mat1` where the CPU has it (the compiler's AVX-512 code for them kept part of
-/// the work scalar).
+/// `kernels::apply` (`real`: `kernels::apply_real`), but uncontrolled 2x2 kernels on
+/// f64 x 16 lanes through `avx512::mat1` where the CPU has it (the compiler's AVX-512 code
+/// for them kept part of the work scalar).
 #[inline(always)]
-fn apply_fast<T: Real, const L: usize>(shape: Shape, m: &[Z<T, L>], s: &mut [Z<T, L>]) {
+fn apply_fast<T: Real, const L: usize>(
+    shape: Shape,
+    m: &[Z<T, L>],
+    s: &mut [Z<T, L>],
+    real_state: bool,
+) {
     #[cfg(target_arch = "x86_64")]
     if let Shape::Mat1 { t, ctrl } = shape {
         if ctrl.is_none()
@@ -590,7 +611,7 @@ fn apply_fast<T: Real, const L: usize>(shape: Shape, m: &[Z<T, L>], s: &mut [Z<T
             && TypeId::of::<T>() == TypeId::of::<f64>()
             && crate::cpu::has_avx512()
         {
-            let real = m[..4].iter().all(Z::is_real);
+            let real = real_state || m[..4].iter().all(Z::is_real);
             // SAFETY: T is f64 and L is 16, so these are the same slices' types
             let (s, m) = unsafe {
                 (
@@ -598,24 +619,30 @@ fn apply_fast<T: Real, const L: usize>(shape: Shape, m: &[Z<T, L>], s: &mut [Z<T
                     &*(m as *const [Z<T, L>] as *const [Z<f64, 16>]),
                 )
             };
-            // SAFETY: the CPU has AVX-512 F
+            // SAFETY: the CPU has AVX-512 F; `real_state`: s and m are real (the caller's
+            // check)
             unsafe {
-                if real {
-                    avx512::mat1::<true>(s, t, m)
-                } else {
-                    avx512::mat1::<false>(s, t, m)
+                match (real_state, real) {
+                    (true, _) => avx512::mat1::<true, true>(s, t, m),
+                    (false, true) => avx512::mat1::<true, false>(s, t, m),
+                    (false, false) => avx512::mat1::<false, false>(s, t, m),
                 }
             }
             return;
         }
     }
-    apply(shape, m, s)
+    if real_state {
+        apply_real(shape, m, s)
+    } else {
+        apply(shape, m, s)
+    }
 }
 
 /// The fused backward step of a rotation (`avx512::undo_rotation`: gradient term and undo
 /// on φ and λ in one pass instead of three) where it runs: f64, 16 lanes, AVX-512; the
 /// shapes of RY (real, c·G real) and RX (complex, c·G imaginary) get their own copies.
-/// None elsewhere (the caller takes the three passes).
+/// None elsewhere (the caller takes the three passes). `real`: real undo coefficients;
+/// `real_state`: real φ and λ too, only their real parts are touched.
 #[inline(always)]
 fn undo_rotation<T: Real, const L: usize>(
     both: &mut [Z<T, L>],
@@ -623,6 +650,7 @@ fn undo_rotation<T: Real, const L: usize>(
     f: Fused,
     real: bool,
     undo: &[Z<T, L>],
+    real_state: bool,
 ) -> Option<[T; L]> {
     #[cfg(target_arch = "x86_64")]
     if L == 16 && TypeId::of::<T>() == TypeId::of::<f64>() && crate::cpu::has_avx512() {
@@ -636,13 +664,17 @@ fn undo_rotation<T: Real, const L: usize>(
                 &*(undo as *const [Z<T, L>] as *const [Z<f64, 16>]),
             )
         };
-        // SAFETY: the CPU has AVX-512 F
+        use avx512::undo_rotation as undo_on;
+        // SAFETY: the CPU has AVX-512 F; `real_state`: φ, λ and the undo coefficients are
+        // real (the caller's check)
         let half = unsafe {
-            match (real, f.nz) {
-                (true, RY) => avx512::undo_rotation::<true, RY>(both, dim, t, undo, cg),
-                (false, RX) => avx512::undo_rotation::<false, RX>(both, dim, t, undo, cg),
-                (true, _) => avx512::undo_rotation::<true, 0xff>(both, dim, t, undo, cg),
-                (false, _) => avx512::undo_rotation::<false, 0xff>(both, dim, t, undo, cg),
+            match (real_state, real, f.nz) {
+                (true, _, RY) => undo_on::<true, RY, true>(both, dim, t, undo, cg),
+                (true, _, _) => undo_on::<true, 0xff, true>(both, dim, t, undo, cg),
+                (false, true, RY) => undo_on::<true, RY, false>(both, dim, t, undo, cg),
+                (false, false, RX) => undo_on::<false, RX, false>(both, dim, t, undo, cg),
+                (false, true, _) => undo_on::<true, 0xff, false>(both, dim, t, undo, cg),
+                (false, false, _) => undo_on::<false, 0xff, false>(both, dim, t, undo, cg),
             }
         };
         return Some(std::array::from_fn(|b| T::of(half[b])));
@@ -662,12 +694,21 @@ fn forward_block<T: Real, const L: usize>(
     let dim = 1usize << plan.prog.tape().n_qubits;
     let nl = o.len() / dim;
     let mut s = initial_rows(init, dim, base, nl, dim);
-    forward(plan, &mut s, base, nl);
+    let real = real_block(plan, &s);
+    forward(plan, &mut s, base, nl, real);
     for (b, state) in o.chunks_exact_mut(dim).enumerate() {
         for (x, row) in state.iter_mut().zip(&s) {
             *x = MaybeUninit::new(row.get(b));
         }
     }
+}
+
+/// Whether the block's kernels can take the real-state paths: every op of `plan` has real
+/// coefficients and every amplitude in `rows` is real (then every state the block runs
+/// through stays real). A few hundred compares per block.
+#[inline(always)]
+fn real_block<T: Real, const L: usize>(plan: &Plan<T, L>, rows: &[Z<T, L>]) -> bool {
+    plan.real && rows.iter().all(Z::is_real)
 }
 
 /// The initial states of the block at `base` (`nl` live lanes), in a buffer with room for
@@ -707,7 +748,8 @@ fn expval_block<T: Real, const L: usize>(
     let m = diag.len() / dim;
     let nl = out.len() / m;
     let mut s = initial_rows(init, dim, base, nl, dim);
-    forward(plan, &mut s, base, nl);
+    let real = real_block(plan, &s);
+    forward(plan, &mut s, base, nl, real);
     // per observable, per lane: Σ_x d(x)|φ_x|²; plain loops over lanes, innermost
     let mut sums = vec![[0.0f64; L]; m];
     for (x, row) in s.iter().enumerate() {
@@ -750,9 +792,11 @@ fn round_trip_block<T: Real, const L: usize>(
     let tape = fwd.prog.tape();
     let (dim, nl) = (1usize << tape.n_qubits, grads.len() / tape.n_params);
     let mut both = initial_rows(init, dim, base, nl, 2 * dim);
-    forward(fwd, &mut both, base, nl);
+    // λ = w·φ with real weights: real where φ is
+    let real = real_block(fwd, &both) && bwd.real;
+    forward(fwd, &mut both, base, nl, real);
     weigh(&mut both, g, diag, base, nl);
-    backward(bwd, &mut both, base, grads)
+    backward(bwd, &mut both, base, grads, real)
 }
 
 /// `backward` on the block at `base` of the final states `phi` (sample-major) and its
@@ -774,7 +818,8 @@ fn backward_block<T: Real, const L: usize>(
         Adjoint::States(lam) => load(&mut both, lam, dim, base, nl),
         Adjoint::Diagonal { g, diag } => weigh(&mut both, g, diag, base, nl),
     }
-    backward(plan, &mut both, base, g)
+    let real = real_block(plan, &both);
+    backward(plan, &mut both, base, g, real)
 }
 
 /// Appends λ to the block's φ (`rows`: 2^n rows) for diagonal observables: row x of φ

@@ -105,9 +105,14 @@ fn random_op(gate: Gate, n: usize, p: usize, rng: &mut Rng) -> Option<Op> {
 
 /// Every gate kind twice (random placements), then random gates.
 fn random_tape(n: usize, p: usize, rng: &mut Rng) -> Tape {
+    random_tape_of(Gate::ALL, n, p, rng)
+}
+
+/// Every gate of `kinds` twice (random placements), then random ones of them.
+fn random_tape_of(kinds: &[Gate], n: usize, p: usize, rng: &mut Rng) -> Tape {
     let mut tape = Tape::new(n, p).unwrap();
-    let mut gates: Vec<Gate> = Gate::ALL.iter().chain(Gate::ALL).copied().collect();
-    gates.extend((0..12).map(|_| Gate::ALL[rng.below(Gate::ALL.len())]));
+    let mut gates: Vec<Gate> = kinds.iter().chain(kinds).copied().collect();
+    gates.extend((0..12).map(|_| kinds[rng.below(kinds.len())]));
     for j in (1..gates.len()).rev() {
         gates.swap(j, rng.below(j + 1));
     }
@@ -120,7 +125,15 @@ fn random_tape(n: usize, p: usize, rng: &mut Rng) -> Tape {
 }
 
 fn random_states<T: Real>(count: usize, dim: usize, rng: &mut Rng) -> Vec<C<T>> {
-    let mut s: Vec<C64> = (0..count * dim).map(|_| rng.complex()).collect();
+    random_states_of(count, dim, false, rng)
+}
+
+/// (`real`: no imaginary parts.)
+fn random_states_of<T: Real>(count: usize, dim: usize, real: bool, rng: &mut Rng) -> Vec<C<T>> {
+    let mut s: Vec<C64> = (0..count * dim)
+        .map(|_| rng.complex())
+        .map(|z| if real { C64::new(z.re, 0.0) } else { z })
+        .collect();
     for st in s.chunks_mut(dim) {
         let norm = st.iter().map(|x| x.norm_sqr()).sum::<f64>().sqrt();
         st.iter_mut().for_each(|x| *x /= norm);
@@ -170,17 +183,18 @@ fn check<T: Real>(tape: &Tape, batch: usize, init_kind: usize, tol: f64, rng: &m
 
 /// `check` on a compiled program.
 fn check_with<T: Real>(prog: &Program<T>, batch: usize, init_kind: usize, tol: f64, rng: &mut Rng) {
-    check_theta(prog, batch, init_kind, false, tol, rng)
+    check_theta(prog, batch, (init_kind, false), false, tol, rng)
 }
 
-/// `check_with`; `shared`: every other theta column takes one angle in every sample (as a
-/// layer's weights do), so the plan's coefficients shared across blocks are used; the
-/// columns between take that angle in each block's first lane only (such a block must not
-/// take the shared coefficients).
+/// `check_with`, from initial states of `(kind, real)` (`real`: the given states have no
+/// imaginary parts); `shared`: every other theta column takes one angle in every sample
+/// (as a layer's weights do), so the plan's coefficients shared across blocks are used;
+/// the columns between take that angle in each block's first lane only (such a block must
+/// not take the shared coefficients).
 fn check_theta<T: Real>(
     prog: &Program<T>,
     batch: usize,
-    init_kind: usize,
+    (init_kind, real_init): (usize, bool),
     shared: bool,
     tol: f64,
     rng: &mut Rng,
@@ -199,15 +213,15 @@ fn check_theta<T: Real>(
             }
         }
     }
-    let shared = random_states::<T>(1, dim, rng);
-    let per_sample = random_states::<T>(batch, dim, rng);
+    let shared = random_states_of::<T>(1, dim, real_init, rng);
+    let per_sample = random_states_of::<T>(batch, dim, real_init, rng);
     let init = match init_kind {
         0 => Init::Zero,
         1 => Init::Shared(&shared),
         _ => Init::PerSample(&per_sample),
     };
     let ctx = format!(
-        "{} qubits, batch {batch}, init {init_kind}, {}",
+        "{} qubits, batch {batch}, init {init_kind} (real {real_init}), {}",
         n,
         std::any::type_name::<T>()
     );
@@ -263,15 +277,10 @@ fn shared_angles_match_the_per_sample_path() {
     for n in 1..=5 {
         for (j, batch) in [LANES + 1, 3 * LANES + 5].into_iter().enumerate() {
             let tape = random_tape(n, 6, &mut rng);
-            check_theta(&compile::<f64>(&tape), batch, j % 3, true, 1e-12, &mut rng);
-            check_theta(
-                &compile::<f32>(&tape),
-                batch,
-                (j + 1) % 3,
-                true,
-                1e-4,
-                &mut rng,
-            );
+            let init = (j % 3, false);
+            check_theta(&compile::<f64>(&tape), batch, init, true, 1e-12, &mut rng);
+            let init = ((j + 1) % 3, false);
+            check_theta(&compile::<f32>(&tape), batch, init, true, 1e-4, &mut rng);
         }
     }
     // the in-block λ routes (diagonal observables), forward and back in one pass too
@@ -303,6 +312,56 @@ fn shared_angles_match_the_per_sample_path() {
         1e-12,
         "in-block expvals",
     );
+}
+
+/// Circuits of real gates only keep real states real, and their blocks take the
+/// real-state kernels (which skip the imaginary parts): from |0> and from real initial
+/// states, shared and per sample. From complex initial states the same circuits must not
+/// take them; neither must a circuit with one complex gate among the real ones.
+#[test]
+fn real_circuits_match_the_per_sample_path() {
+    use Gate::*;
+    // RY three times: enough rotations for a gradient that is not zero by chance
+    let real = [
+        Identity,
+        Hadamard,
+        PauliX,
+        PauliZ,
+        RY,
+        RY,
+        RY,
+        CNOT,
+        CZ,
+        SWAP,
+        CRY,
+        Toffoli,
+        CSWAP,
+        MultiControlledX,
+    ];
+    let mut rng = Rng(0x5EED_4EA1);
+    for n in 1..=5 {
+        for (j, batch) in [3, LANES + 1, 9 * LANES + 5].into_iter().enumerate() {
+            let tape = random_tape_of(&real, n, 6, &mut rng);
+            let (f64s, f32s) = (compile::<f64>(&tape), compile::<f32>(&tape));
+            let theta = vec![0.0; batch * 6];
+            for adjoint in [false, true] {
+                let plan = Plan::<f64, LANES>::new(&f64s, &theta, adjoint);
+                assert!(plan.real, "{n} qubits: a real circuit's plan is not real");
+            }
+            let shared = j % 2 == 1;
+            for init in (0..3).flat_map(|k| [(k, true), (k, false)]) {
+                check_theta(&f64s, batch, init, shared, 1e-12, &mut rng);
+                check_theta(&f32s, batch, init, shared, 1e-4, &mut rng);
+            }
+            // one complex rotation among the real gates
+            let mut mixed = tape.clone();
+            let rx = Op::new(RX, vec![rng.below(n)], vec![Param::Col(rng.below(6))]);
+            mixed.ops.insert(rng.below(mixed.ops.len() + 1), rx);
+            let prog = compile::<f64>(&mixed);
+            assert!(!Plan::<f64, LANES>::new(&prog, &theta, false).real);
+            check_theta(&prog, batch, (j % 3, true), shared, 1e-12, &mut rng);
+        }
+    }
 }
 
 #[test]
@@ -788,6 +847,21 @@ fn kernels_match_lane_by_lane() {
                     );
                 }
             }
+            // real coefficients on real states: the real-state path, which leaves the
+            // imaginary parts alone, against the complex one
+            if kind == "real" {
+                let mut real = rows(&states[L..]);
+                real.iter_mut().for_each(|z| z.im = [0.0; L]);
+                let mut want = real.clone();
+                kernels::apply(shape, &coefs, &mut want);
+                kernels::apply_real(shape, &coefs, &mut real);
+                for (i, (g, w)) in real.iter().zip(&want).enumerate() {
+                    for b in 0..L {
+                        let d = (g.get(b) - w.get(b)).norm();
+                        assert!(d < 1e-15, "{name}: real state, lane {b}, amplitude {i}");
+                    }
+                }
+            }
         }
     }
 }
@@ -808,7 +882,8 @@ fn random_rows(rng: &mut Rng, n: usize, real: bool) -> Vec<Z<f64, 16>> {
 
 /// The fused backward step of a one-qubit rotation (AVX-512, where the CPU has it)
 /// against `inner` then `apply`, on every bit, for the c·G of RY, RX and a dense complex
-/// one, with real and complex undo coefficients.
+/// one, with real and complex undo coefficients, and on real φ and λ through the
+/// real-state path (real undo coefficients only).
 #[test]
 fn fused_undo_matches_inner_then_apply() {
     let dim = 16;
@@ -821,10 +896,10 @@ fn fused_undo_matches_inner_then_apply() {
         ("RX", [o, -i_h, -i_h, o]),
         ("dense", dense),
     ] {
-        for real in [true, false] {
+        for (real, real_state) in [(true, false), (false, false), (true, true)] {
             for t in 0..4u32 {
                 let (both, undo) = (
-                    random_rows(&mut rng, 2 * dim, false),
+                    random_rows(&mut rng, 2 * dim, real_state),
                     random_rows(&mut rng, 4, real),
                 );
                 let shape = Shape::Mat1 {
@@ -839,11 +914,11 @@ fn fused_undo_matches_inner_then_apply() {
                 let nz = kernels::sums_needed(&cg);
                 let f = Fused { t, cg, nz, col: 0 };
                 let mut got = both.clone();
-                let Some(half) = undo_rotation(&mut got, dim, f, real, &undo) else {
+                let Some(half) = undo_rotation(&mut got, dim, f, real, &undo, real_state) else {
                     assert!(!crate::cpu::has_avx512());
                     return;
                 };
-                let ctx = format!("{name} real={real} t={t}");
+                let ctx = format!("{name} real={real} real_state={real_state} t={t}");
                 for (b, hb) in half.iter().enumerate() {
                     let d = hb - want_half.get(b).re;
                     assert!(d.abs() < 1e-13, "{ctx}: gradient lane {b}");
@@ -858,15 +933,16 @@ fn fused_undo_matches_inner_then_apply() {
 }
 
 /// `apply_fast` (AVX-512 for uncontrolled 2x2 kernels, where the CPU has it) against
-/// `kernels::apply`, on every bit, real and complex coefficients, on φ and λ together.
+/// `kernels::apply`, on every bit, real and complex coefficients, on φ and λ together;
+/// real coefficients on real rows through the real-state path too.
 #[test]
 fn fast_mat1_matches_apply() {
     const L: usize = 16;
     let mut rng = Rng(78);
-    for real in [true, false] {
+    for (real, real_state) in [(true, false), (false, false), (true, true)] {
         for t in 0..4u32 {
             let (s, m) = (
-                random_rows(&mut rng, 32, false),
+                random_rows(&mut rng, 32, real_state),
                 random_rows(&mut rng, 4, real),
             );
             let shape = Shape::Mat1 {
@@ -875,11 +951,14 @@ fn fast_mat1_matches_apply() {
             };
             let (mut want, mut got) = (s.clone(), s);
             kernels::apply(shape, &m, &mut want);
-            apply_fast(shape, &m, &mut got);
+            apply_fast(shape, &m, &mut got, real_state);
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                 for b in 0..L {
                     let d = (g.get(b) - w.get(b)).norm();
-                    assert!(d < 1e-14, "real={real} t={t}: row {i} lane {b}");
+                    assert!(
+                        d < 1e-14,
+                        "real={real} real_state={real_state} t={t}: row {i} lane {b}"
+                    );
                 }
             }
         }

@@ -106,10 +106,21 @@ impl PyCircuit {
         let mut theta = vec![0.0; batch * p];
         match &self.map {
             Map::Gather(g) => {
+                // the weights' columns are the same in every row: copy a template row,
+                // then place the inputs (a layer's theta is mostly weights)
+                let template: Vec<f64> = g
+                    .iter()
+                    .map(|&k| if k < f { 0.0 } else { w[k - f] })
+                    .collect();
+                let inputs: Vec<(usize, usize)> = (g.iter().enumerate())
+                    .filter(|&(_, &k)| k < f)
+                    .map(|(j, &k)| (j, k))
+                    .collect();
                 for (b, row) in theta.chunks_exact_mut(p.max(1)).enumerate() {
                     let xr = &x[b * f..(b + 1) * f];
-                    for (t, &k) in row.iter_mut().zip(g) {
-                        *t = if k < f { xr[k] } else { w[k - f] };
+                    row.copy_from_slice(&template);
+                    for &(j, k) in &inputs {
+                        row[j] = xr[k];
                     }
                 }
             }
@@ -148,12 +159,27 @@ impl PyCircuit {
         }
         match &self.map {
             Map::Gather(g) => {
-                for (b, row) in gt.chunks_exact(p).enumerate() {
-                    for (&v, &k) in row.iter().zip(g) {
-                        match (k < f, gx.as_mut(), gw.as_mut()) {
-                            (true, Some(gx), _) => gx[b * f + k] += v,
-                            (false, _, Some(gw)) => gw[k - f] += v,
-                            _ => {}
+                if let Some(gx) = gx.as_mut() {
+                    let inputs: Vec<(usize, usize)> = (g.iter().enumerate())
+                        .filter(|&(_, &k)| k < f)
+                        .map(|(j, &k)| (j, k))
+                        .collect();
+                    for (row, out) in gt.chunks_exact(p).zip(gx.chunks_exact_mut(f)) {
+                        for &(j, k) in &inputs {
+                            out[k] += row[j];
+                        }
+                    }
+                }
+                if let Some(gw) = gw.as_mut() {
+                    // column sums over the batch (whole rows at a time: vectorised), then
+                    // each weight column into its weight
+                    let mut col = vec![0.0; p];
+                    for row in gt.chunks_exact(p) {
+                        col.iter_mut().zip(row).for_each(|(c, &v)| *c += v);
+                    }
+                    for (&c, &k) in col.iter().zip(g) {
+                        if k >= f {
+                            gw[k - f] += c;
                         }
                     }
                 }

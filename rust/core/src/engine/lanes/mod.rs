@@ -504,7 +504,7 @@ fn forward<T: Real, const L: usize>(
 ) {
     // product of the run so far on each wire (valid while `held`)
     let n = plan.prog.tape().n_qubits;
-    let mut run = vec![[Z::zero(); 4]; n];
+    let mut run: Vec<[Z<T, L>; 4]> = (0..n).map(|_| [Z::zero(); 4]).collect();
     let mut held = vec![false; n];
     let mut buf = Vec::new();
     for (i, o) in plan.ops.iter().enumerate() {
@@ -723,10 +723,11 @@ fn initial_rows<T: Real, const L: usize>(
 ) -> Vec<Z<T, L>> {
     let mut s = Vec::with_capacity(capacity);
     match init {
-        Init::Zero => {
-            s.resize(dim, Z::zero());
-            s[0] = Z::splat(C::new(T::one(), T::zero()));
-        }
+        // rows built in place (`resize` copied a 256-byte zero row per row through memcpy)
+        Init::Zero => s.extend((0..dim).map(|x| match x {
+            0 => Z::splat(C::new(T::one(), T::zero())),
+            _ => Z::zero(),
+        })),
         Init::Shared(s0) => s.extend(s0.iter().map(|&a| Z::splat(a))),
         Init::PerSample(all) | Init::Final(all) => load(&mut s, all, dim, base, nl),
     }
@@ -872,15 +873,15 @@ fn load<T: Real, const L: usize>(
     base: usize,
     nl: usize,
 ) {
-    let start = rows.len();
-    rows.resize(start + dim, Z::zero());
-    let (rows, states) = (&mut rows[start..], &states[base * dim..(base + nl) * dim]);
-    for b in 0..L {
-        let state = &states[b.min(nl - 1) * dim..][..dim];
-        for (row, a) in rows.iter_mut().zip(state) {
-            row.set(b, *a);
+    let states = &states[base * dim..(base + nl) * dim];
+    // each row built in place from its lanes (no zero-filled rows to overwrite)
+    rows.extend((0..dim).map(|x| {
+        let mut row = Z::zero();
+        for b in 0..L {
+            row.set(b, states[b.min(nl - 1) * dim + x]);
         }
-    }
+        row
+    }));
 }
 
 /// Call `f(base, rows)` for each block of `L` samples, `rows` its slice of `out` (`width`

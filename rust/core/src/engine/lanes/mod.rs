@@ -723,11 +723,15 @@ fn initial_rows<T: Real, const L: usize>(
 ) -> Vec<Z<T, L>> {
     let mut s = Vec::with_capacity(capacity);
     match init {
-        // rows built in place (`resize` copied a 256-byte zero row per row through memcpy)
-        Init::Zero => s.extend((0..dim).map(|x| match x {
-            0 => Z::splat(C::new(T::one(), T::zero())),
-            _ => Z::zero(),
-        })),
+        // rows pushed one by one in this (inlined) loop: `resize` copied a 256-byte zero
+        // row per row through memcpy, and an `extend` over a map was left out of the
+        // caller's AVX build
+        Init::Zero => {
+            s.push(Z::splat(C::new(T::one(), T::zero())));
+            for _ in 1..dim {
+                s.push(Z::zero());
+            }
+        }
         Init::Shared(s0) => s.extend(s0.iter().map(|&a| Z::splat(a))),
         Init::PerSample(all) | Init::Final(all) => load(&mut s, all, dim, base, nl),
     }
@@ -874,14 +878,16 @@ fn load<T: Real, const L: usize>(
     nl: usize,
 ) {
     let states = &states[base * dim..(base + nl) * dim];
-    // each row built in place from its lanes (no zero-filled rows to overwrite)
-    rows.extend((0..dim).map(|x| {
+    // each row built from its lanes and pushed (no zero-filled rows to overwrite; a plain
+    // loop, so that it is compiled inside the caller's AVX build)
+    rows.reserve(dim);
+    for x in 0..dim {
         let mut row = Z::zero();
         for b in 0..L {
             row.set(b, states[b.min(nl - 1) * dim + x]);
         }
-        row
-    }));
+        rows.push(row);
+    }
 }
 
 /// Call `f(base, rows)` for each block of `L` samples, `rows` its slice of `out` (`width`

@@ -594,6 +594,22 @@ fn backward<T: Real, const L: usize>(
     }
 }
 
+/// Tests set this to run the portable kernels on an AVX-512 machine too (either path gives
+/// the same results, so tests running meanwhile are unaffected).
+#[cfg(test)]
+static PORTABLE_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// Whether the intrinsics in avx512.rs run: the CPU has AVX-512 (and, in tests, the
+/// portable kernels are not asked for).
+#[inline(always)]
+fn avx512_kernels() -> bool {
+    #[cfg(test)]
+    if PORTABLE_ONLY.load(Ordering::Relaxed) {
+        return false;
+    }
+    crate::cpu::has_avx512()
+}
+
 /// `kernels::apply` (`real`: `kernels::apply_real`), but uncontrolled 2x2 kernels on
 /// f64 x 16 lanes through `avx512::mat1` where the CPU has it (the compiler's AVX-512 code
 /// for them kept part of the work scalar).
@@ -606,10 +622,7 @@ fn apply_fast<T: Real, const L: usize>(
 ) {
     #[cfg(target_arch = "x86_64")]
     if let Shape::Mat1 { t, ctrl } = shape {
-        if ctrl.is_none()
-            && L == 16
-            && TypeId::of::<T>() == TypeId::of::<f64>()
-            && crate::cpu::has_avx512()
+        if ctrl.is_none() && L == 16 && TypeId::of::<T>() == TypeId::of::<f64>() && avx512_kernels()
         {
             let real = real_state || m[..4].iter().all(Z::is_real);
             // SAFETY: T is f64 and L is 16, so these are the same slices' types
@@ -653,7 +666,7 @@ fn undo_rotation<T: Real, const L: usize>(
     real_state: bool,
 ) -> Option<[T; L]> {
     #[cfg(target_arch = "x86_64")]
-    if L == 16 && TypeId::of::<T>() == TypeId::of::<f64>() && crate::cpu::has_avx512() {
+    if L == 16 && TypeId::of::<T>() == TypeId::of::<f64>() && avx512_kernels() {
         const RY: u8 = 0b0000_0110;
         const RX: u8 = 0b0110_0000;
         let (t, cg) = (f.t, &f.cg);

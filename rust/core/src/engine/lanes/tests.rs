@@ -317,9 +317,17 @@ fn shared_angles_match_the_per_sample_path() {
 /// Circuits of real gates only keep real states real, and their blocks take the
 /// real-state kernels (which skip the imaginary parts): from |0> and from real initial
 /// states, shared and per sample. From complex initial states the same circuits must not
-/// take them; neither must a circuit with one complex gate among the real ones.
+/// take them; neither must a circuit with one complex gate among the real ones. With the
+/// AVX-512 kernels where the CPU has them, then with the portable ones (as on AVX2 CPUs).
 #[test]
 fn real_circuits_match_the_per_sample_path() {
+    check_real_circuits(0x5EED_4EA1);
+    PORTABLE_ONLY.store(true, Ordering::Relaxed);
+    check_real_circuits(0x5EED_4EA1); // the same circuits
+    PORTABLE_ONLY.store(false, Ordering::Relaxed);
+}
+
+fn check_real_circuits(seed: u64) {
     use Gate::*;
     // RY three times: enough rotations for a gradient that is not zero by chance
     let real = [
@@ -338,7 +346,7 @@ fn real_circuits_match_the_per_sample_path() {
         CSWAP,
         MultiControlledX,
     ];
-    let mut rng = Rng(0x5EED_4EA1);
+    let mut rng = Rng(seed);
     for n in 1..=5 {
         for (j, batch) in [3, LANES + 1, 9 * LANES + 5].into_iter().enumerate() {
             let tape = random_tape_of(&real, n, 6, &mut rng);

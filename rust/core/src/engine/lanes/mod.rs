@@ -594,17 +594,19 @@ fn backward<T: Real, const L: usize>(
     }
 }
 
-/// Tests set this to run the portable kernels on an AVX-512 machine too (either path gives
-/// the same results, so tests running meanwhile are unaffected).
 #[cfg(test)]
-static PORTABLE_ONLY: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// A test sets this to run the portable kernels on an AVX-512 machine too, on its own
+    /// thread (calls small enough to stay serial): other tests are unaffected.
+    static PORTABLE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 /// Whether the intrinsics in avx512.rs run: the CPU has AVX-512 (and, in tests, the
 /// portable kernels are not asked for).
 #[inline(always)]
 fn avx512_kernels() -> bool {
     #[cfg(test)]
-    if PORTABLE_ONLY.load(Ordering::Relaxed) {
+    if PORTABLE_ONLY.get() {
         return false;
     }
     crate::cpu::has_avx512()

@@ -322,9 +322,9 @@ fn shared_angles_match_the_per_sample_path() {
 #[test]
 fn real_circuits_match_the_per_sample_path() {
     check_real_circuits(0x5EED_4EA1);
-    PORTABLE_ONLY.store(true, Ordering::Relaxed);
+    PORTABLE_ONLY.set(true);
     check_real_circuits(0x5EED_4EA1); // the same circuits
-    PORTABLE_ONLY.store(false, Ordering::Relaxed);
+    PORTABLE_ONLY.set(false);
 }
 
 fn check_real_circuits(seed: u64) {

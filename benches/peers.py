@@ -14,8 +14,10 @@ float64, for each batch size B.
 - PennyLane + JAX: default.qubit, ``interface="jax"``, backprop, broadcast over the batch,
   under ``jax.jit(jax.value_and_grad(...))``.
 JAX peers are skipped with a message when jax is not installed. Ratios are peer time /
-qoxide time (> 1: qoxide faster), all from this run; each time is a median of repeats
-(first, compiling call excluded).
+qoxide time (> 1: qoxide faster), all from this run. Per batch the implementations are
+timed in ROUNDS alternating rounds (the VM's speed drifts by tens of percent within
+minutes; alternating spreads the drift over all of them); each time is the median of its
+rounds' medians of repeats (first, compiling call excluded).
 
 Throughput: qoxide's GFLOP/s at batch >= 1024 next to the machine's measured float64 peak
 (a torch 1024x1024 float64 matmul on the same cores), counting nominal flops per sample:
@@ -44,6 +46,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
@@ -58,6 +61,10 @@ N_QUBITS, DEPTH = 4, 6
 BATCHES = [1, 8, 64, 256, 1024, 4096, 16384]
 
 
+#: Alternating rounds per batch (see the module doc).
+ROUNDS = 5
+
+
 def timed(fn: Callable[[], object], budget: float) -> float:
     """Median seconds of ``fn`` over as many repeats as fit in ``budget`` (3..2000), after
     one untimed warm-up call (compilation)."""
@@ -66,6 +73,16 @@ def timed(fn: Callable[[], object], budget: float) -> float:
     fn()
     once = max(time.perf_counter() - t0, 1e-7)
     return median_seconds(fn, int(min(2000, max(3, budget / once))), warmup=0)
+
+
+def interleaved(fns: dict[str, Callable[[], object]], budget: float) -> dict[str, float]:
+    """Seconds per call of each of ``fns``: ROUNDS rounds, each timing every fn in turn for
+    ``budget / ROUNDS`` (:func:`timed`); per fn the median of its round figures."""
+    rounds: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(ROUNDS):
+        for name, fn in fns.items():
+            rounds[name].append(timed(fn, budget / ROUNDS))
+    return {name: statistics.median(t) for name, t in rounds.items()}
 
 
 # qoxide -------------------------------------------------------------------------------------
@@ -310,7 +327,7 @@ def main() -> None:
 
     rows = []
     for batch in args.batches:
-        times = {name: timed(make(batch), args.budget) for name, make in impls.items()}
+        times = interleaved({name: make(batch) for name, make in impls.items()}, args.budget)
         for name, t in times.items():
             rows.append(
                 {"batch": batch, "impl": name, "seconds": t, "ratio": t / times["qoxide"]}

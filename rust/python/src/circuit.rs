@@ -159,24 +159,26 @@ impl PyCircuit {
         }
         match &self.map {
             Map::Gather(g) => {
-                if let Some(gx) = gx.as_mut() {
-                    let inputs: Vec<(usize, usize)> = (g.iter().enumerate())
-                        .filter(|&(_, &k)| k < f)
-                        .map(|(j, &k)| (j, k))
-                        .collect();
-                    for (row, out) in gt.chunks_exact(p).zip(gx.chunks_exact_mut(f)) {
+                // one pass over the rows of ∂L/∂theta (freshly written by the pool's
+                // threads, so mostly cache misses here): each row's input columns into gx,
+                // and the whole row into column sums (vectorised) for the weights
+                let inputs: Vec<(usize, usize)> = (g.iter().enumerate())
+                    .filter(|&(_, &k)| k < f)
+                    .map(|(j, &k)| (j, k))
+                    .collect();
+                let mut col = vec![0.0; p];
+                for (b, row) in gt.chunks_exact(p).enumerate() {
+                    if let Some(gx) = gx.as_mut() {
+                        let out = &mut gx[b * f..(b + 1) * f];
                         for &(j, k) in &inputs {
                             out[k] += row[j];
                         }
                     }
-                }
-                if let Some(gw) = gw.as_mut() {
-                    // column sums over the batch (whole rows at a time: vectorised), then
-                    // each weight column into its weight
-                    let mut col = vec![0.0; p];
-                    for row in gt.chunks_exact(p) {
+                    if gw.is_some() {
                         col.iter_mut().zip(row).for_each(|(c, &v)| *c += v);
                     }
+                }
+                if let Some(gw) = gw.as_mut() {
                     for (&c, &k) in col.iter().zip(g) {
                         if k >= f {
                             gw[k - f] += c;

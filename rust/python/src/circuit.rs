@@ -17,14 +17,29 @@ use std::sync::Arc;
 
 /// theta[B, P] from inputs x[B, F] and flat weights w[W] (the recording's theta map).
 enum Map {
-    /// Every angle is one input or weight: theta[:, j] = [x, w][:, gather[j]].
-    Gather(Vec<usize>),
+    /// Every angle is one input or weight: theta[:, j] = [x, w][:, cols[j]]; `inputs`
+    /// the (column, input) pairs among them, worked out once for every call.
+    Gather {
+        cols: Vec<usize>,
+        inputs: Vec<(usize, usize)>,
+    },
     /// theta = x a_in + (w a_w + c); a_in [F, P] and a_w [W, P] row-major.
     Affine {
         a_in: Vec<f64>,
         a_w: Vec<f64>,
         c: Vec<f64>,
     },
+}
+
+impl Map {
+    /// The gather map of `cols` (indices into [x, w], `n_in` inputs first).
+    fn gather(cols: Vec<usize>, n_in: usize) -> Map {
+        let inputs = (cols.iter().enumerate())
+            .filter(|&(_, &k)| k < n_in)
+            .map(|(j, &k)| (j, k))
+            .collect();
+        Map::Gather { cols, inputs }
+    }
 }
 
 /// Final states of a forward, in its precision.
@@ -105,21 +120,17 @@ impl PyCircuit {
         let (f, p) = (self.n_in, self.width());
         let mut theta = vec![0.0; batch * p];
         match &self.map {
-            Map::Gather(g) => {
+            Map::Gather { cols, inputs } => {
                 // the weights' columns are the same in every row: copy a template row,
                 // then place the inputs (a layer's theta is mostly weights)
-                let template: Vec<f64> = g
+                let template: Vec<f64> = cols
                     .iter()
                     .map(|&k| if k < f { 0.0 } else { w[k - f] })
-                    .collect();
-                let inputs: Vec<(usize, usize)> = (g.iter().enumerate())
-                    .filter(|&(_, &k)| k < f)
-                    .map(|(j, &k)| (j, k))
                     .collect();
                 for (b, row) in theta.chunks_exact_mut(p.max(1)).enumerate() {
                     let xr = &x[b * f..(b + 1) * f];
                     row.copy_from_slice(&template);
-                    for &(j, k) in &inputs {
+                    for &(j, k) in inputs {
                         row[j] = xr[k];
                     }
                 }
@@ -157,49 +168,41 @@ impl PyCircuit {
         if p == 0 {
             return (gx, gw);
         }
-        match &self.map {
-            Map::Gather(g) => {
-                // one pass over the rows of ∂L/∂theta (freshly written by the pool's
-                // threads, so mostly cache misses here): each row's input columns into gx,
-                // and the whole row into column sums (vectorised) for the weights
-                let inputs: Vec<(usize, usize)> = (g.iter().enumerate())
-                    .filter(|&(_, &k)| k < f)
-                    .map(|(j, &k)| (j, k))
-                    .collect();
-                let mut col = vec![0.0; p];
-                for (b, row) in gt.chunks_exact(p).enumerate() {
-                    if let Some(gx) = gx.as_mut() {
-                        let out = &mut gx[b * f..(b + 1) * f];
-                        for &(j, k) in &inputs {
+        let dot = |u: &[f64], v: &[f64]| u.iter().zip(v).map(|(a, b)| a * b).sum::<f64>();
+        // one pass over the rows of ∂L/∂theta (just written by the pool's threads, so
+        // mostly cache misses here): each row's part of gx, and the row into column sums
+        // (vectorised), from which gw follows since w enters every row alike
+        let mut col = vec![0.0; p];
+        for (b, row) in gt.chunks_exact(p).enumerate() {
+            if let Some(gx) = gx.as_mut() {
+                let out = &mut gx[b * f..(b + 1) * f];
+                match &self.map {
+                    Map::Gather { inputs, .. } => {
+                        for &(j, k) in inputs {
                             out[k] += row[j];
                         }
                     }
-                    if gw.is_some() {
-                        col.iter_mut().zip(row).for_each(|(c, &v)| *c += v);
-                    }
-                }
-                if let Some(gw) = gw.as_mut() {
-                    for (&c, &k) in col.iter().zip(g) {
-                        if k >= f {
-                            gw[k - f] += c;
-                        }
-                    }
-                }
-            }
-            Map::Affine { a_in, a_w, .. } => {
-                let dot = |u: &[f64], v: &[f64]| u.iter().zip(v).map(|(a, b)| a * b).sum::<f64>();
-                if let Some(gx) = gx.as_mut() {
-                    for (row, out) in gt.chunks_exact(p).zip(gx.chunks_exact_mut(f)) {
+                    Map::Affine { a_in, .. } => {
                         for (o, a) in out.iter_mut().zip(a_in.chunks_exact(p)) {
                             *o = dot(row, a);
                         }
                     }
                 }
-                if let Some(gw) = gw.as_mut() {
-                    let mut col = vec![0.0; p];
-                    for row in gt.chunks_exact(p) {
-                        col.iter_mut().zip(row).for_each(|(c, &v)| *c += v);
+            }
+            if gw.is_some() {
+                col.iter_mut().zip(row).for_each(|(c, &v)| *c += v);
+            }
+        }
+        if let Some(gw) = gw.as_mut() {
+            match &self.map {
+                Map::Gather { cols, .. } => {
+                    for (&c, &k) in col.iter().zip(cols) {
+                        if k >= f {
+                            gw[k - f] += c;
+                        }
                     }
+                }
+                Map::Affine { a_w, .. } => {
                     for (o, a) in gw.iter_mut().zip(a_w.chunks_exact(p)) {
                         *o = dot(&col, a);
                     }
@@ -298,7 +301,7 @@ impl PyCircuit {
             )));
         }
         let map = match gather {
-            Some(g) => Map::Gather(
+            Some(g) => Map::gather(
                 g.as_array()
                     .iter()
                     .map(|&k| usize::try_from(k).ok().filter(|&k| k < n_in + n_w))
@@ -311,6 +314,7 @@ impl PyCircuit {
                             g.as_array()
                         ))
                     })?,
+                n_in,
             ),
             None => Map::Affine {
                 a_in: a_in.as_array().iter().copied().collect(),

@@ -180,6 +180,30 @@ def test_native_circuit_refuses_bad_arguments():
         _core.Circuit(prog.tape, [], np.zeros((3, 1)), np.zeros((19, 1)), np.zeros(1))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_native_circuit_reads_strided_arrays_as_their_values(dtype):
+    """Broadcast (stride 0, as ``sum()``'s cotangent), transposed and sliced arrays give
+    what their contiguous copies give, in both precisions (the binding copies 1-D and 2-D
+    arrays row by row itself)."""
+    c = affine.program((3,), [(2, 3, 3), (1,)]).circuit
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-2, 2, (3, 2)).astype(dtype).T  # transposed: [2, 3], strided
+    w = rng.uniform(-2, 2, 38).astype(dtype)[::2]  # every other value: [19], strided
+    assert not x.flags.c_contiguous and not w.flags.c_contiguous
+    out, saved = c.forward(x, w, 2, save=True)
+    ref, ref_saved = c.forward(np.ascontiguousarray(x), np.ascontiguousarray(w), 2, save=True)
+    np.testing.assert_array_equal(out, ref)
+    assert out.dtype == dtype
+    for g in (np.broadcast_to(np.asarray(0.7, dtype), (2, 3)), rng.uniform(size=(3, 2)).T):
+        g = g.astype(dtype, copy=False)
+        assert not g.flags.c_contiguous
+        gx, gw = c.backward(saved, g)
+        rx, rw = c.backward(ref_saved, np.ascontiguousarray(g))
+        np.testing.assert_array_equal(gx, rx)
+        np.testing.assert_array_equal(gw, rw)
+        assert np.abs(gw).sum() > 0
+
+
 def test_layer_under_functional_call_uses_the_given_weights():
     layer = qx.nn.QuantumLayer(gather, {"w": 2}, seed=0, dtype=torch.float64)
     x, w = rand(3, 2), rand(2, seed=5).requires_grad_()

@@ -48,8 +48,9 @@ pub struct Program<T> {
     /// Whether every op has a kernel the batch-lane engine implements (no dense matrix on
     /// 3+ wires): decided by the engine on first use.
     pub(crate) lane_kernels: OnceLock<bool>,
-    /// The lane engine's theta-independent plans (forward, adjoint), built on first use.
-    pub(crate) lane_layouts: [OnceLock<lanes::Layout<T>>; 2],
+    /// The lane engine's theta-independent plans (per block width: forward, adjoint),
+    /// built on first use.
+    pub(crate) lane_layouts: lanes::Layouts<T>,
     /// The tape's trailing Z-string frame and the program of the ops before it (None:
     /// no such ops), built on first use.
     frame: OnceLock<Option<Framed<T>>>,
@@ -75,7 +76,7 @@ impl<T: Real> Program<T> {
             generators,
             fused: OnceLock::new(),
             lane_kernels: OnceLock::new(),
-            lane_layouts: [OnceLock::new(), OnceLock::new()],
+            lane_layouts: lanes::Layouts::default(),
             frame: OnceLock::new(),
         }
     }

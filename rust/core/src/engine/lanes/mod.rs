@@ -3,7 +3,7 @@
 //!
 //! The per-sample path runs each sample's state through scalar complex kernels; with 16
 //! amplitudes a gate is a handful of pairs and its cost is overhead. Here a block of
-//! `LANES` samples is stored amplitude-major (`kernels::Z`: row `i` holds amplitude `i` of
+//! `LANES` samples (`NARROW` in calls of at most that many) is stored amplitude-major (`kernels::Z`: row `i` holds amplitude `i` of
 //! every lane, real and imaginary parts in separate arrays), so every gate is a loop over
 //! lanes with per-lane coefficients that the compiler vectorises. Blocks are independent:
 //! they run in parallel on the qoxide pool when the batch is large enough.
@@ -39,6 +39,26 @@ use trig::Rotation;
 /// VJP: 8 lanes 110 µs, 16 lanes 91-96 µs, 32 lanes 96 µs; a partly filled block costs
 /// as much as a full one, which favours small blocks at small batch.
 pub(crate) const LANES: usize = 16;
+
+/// Samples per block of calls of at most this many samples (a row's real parts in one
+/// AVX-512 register of f64): a block of 16 lanes with one or two live ones does mostly
+/// padding. Dressed circuit, forward + VJP, f64, one thread (`examples/lanes.rs`, old
+/// and new binaries alternated 3 times, 2-vCPU VM): the VJP at batch 1-8 5.1-5.6 ->
+/// 4.5-4.8 µs; the forward, dominated by per-op costs, unchanged.
+pub(crate) const NARROW: usize = 8;
+
+/// Run `$body` with the const `$L` bound to the block width for `$batch` samples.
+macro_rules! by_width {
+    ($batch:expr, $L:ident => $body:expr) => {
+        if $batch <= NARROW {
+            const $L: usize = NARROW;
+            $body
+        } else {
+            const $L: usize = LANES;
+            $body
+        }
+    };
+}
 
 /// Above this many amplitude-state updates (batch · 2^n · ops · states swept) a call runs
 /// its blocks in parallel. Waking the pool costs tens of microseconds on small VMs, and
@@ -86,7 +106,21 @@ pub(crate) fn final_states<T: Real>(
     if let Init::Final(s) = init {
         return s.to_vec();
     }
-    let plan = Plan::<T, LANES>::new(prog, theta, false);
+    by_width!(batch, L => final_states_in::<T, L>(prog, theta, batch, init, dim, opts))
+}
+
+fn final_states_in<T: Real, const L: usize>(
+    prog: &Program<T>,
+    theta: &[f64],
+    batch: usize,
+    init: &Init<T>,
+    dim: usize,
+    opts: &Options,
+) -> Vec<C<T>>
+where
+    Layout<T, L>: Width<T>,
+{
+    let plan = Plan::<T, L>::new(prog, theta, false);
     // every block writes all its rows: no zeroing pass first
     let mut out = Vec::with_capacity(batch * dim);
     let rows = &mut out.spare_capacity_mut()[..batch * dim];
@@ -118,11 +152,30 @@ pub(crate) fn diag_expvals<T: Real>(
 ) -> (Vec<f64>, Option<Vec<C<T>>>) {
     let dim = 1usize << prog.tape().n_qubits;
     let m = diag.len() / dim;
-    let mut out = vec![0.0; batch * m];
     if m == 0 {
-        return (out, None); // callers with no observables take the other routes
+        return (vec![], None); // callers with no observables take the other routes
     }
-    let plan = Plan::<T, LANES>::new(prog, theta, false);
+    by_width!(batch, L => {
+        diag_expvals_in::<T, L>(prog, theta, batch, init, diag, keep_states, opts)
+    })
+}
+
+fn diag_expvals_in<T: Real, const L: usize>(
+    prog: &Program<T>,
+    theta: &[f64],
+    batch: usize,
+    init: &Init<T>,
+    diag: &[f64],
+    keep_states: bool,
+    opts: &Options,
+) -> (Vec<f64>, Option<Vec<C<T>>>)
+where
+    Layout<T, L>: Width<T>,
+{
+    let dim = 1usize << prog.tape().n_qubits;
+    let m = diag.len() / dim;
+    let mut out = vec![0.0; batch * m];
+    let plan = Plan::<T, L>::new(prog, theta, false);
     if !keep_states {
         for_blocks(&plan, batch, 1, &mut out, m, |base, o| {
             if !opts.cancelled() {
@@ -176,7 +229,22 @@ pub(crate) fn vjp_sweep<T: Real>(
     if p == 0 || !tape.ops.iter().any(Op::is_parametrised) {
         return;
     }
-    let plan = Plan::<T, LANES>::new(prog, theta, true);
+    by_width!(batch, L => vjp_sweep_in::<T, L>(prog, theta, batch, phi, lam, grads, opts))
+}
+
+fn vjp_sweep_in<T: Real, const L: usize>(
+    prog: &Program<T>,
+    theta: &[f64],
+    batch: usize,
+    phi: &[C<T>],
+    lam: Adjoint<T>,
+    grads: &mut [f64],
+    opts: &Options,
+) where
+    Layout<T, L>: Width<T>,
+{
+    let p = prog.tape().n_params;
+    let plan = Plan::<T, L>::new(prog, theta, true);
     for_blocks(&plan, batch, 2, grads, p, |base, g| {
         if opts.cancelled() {
             return;
@@ -205,9 +273,24 @@ pub(crate) fn vjp_from_init<T: Real>(
     if p == 0 || !tape.ops.iter().any(Op::is_parametrised) {
         return;
     }
-    let fwd = Plan::<T, LANES>::new(prog, theta, false);
-    let bwd = Plan::<T, LANES>::new(prog, theta, true);
-    let (plans, obs) = ((&fwd, &bwd), (g, diag));
+    by_width!(batch, L => vjp_from_init_in::<T, L>(prog, theta, batch, init, (g, diag), grads, opts))
+}
+
+fn vjp_from_init_in<T: Real, const L: usize>(
+    prog: &Program<T>,
+    theta: &[f64],
+    batch: usize,
+    init: &Init<T>,
+    obs: (&[f64], &[f64]),
+    grads: &mut [f64],
+    opts: &Options,
+) where
+    Layout<T, L>: Width<T>,
+{
+    let p = prog.tape().n_params;
+    let fwd = Plan::<T, L>::new(prog, theta, false);
+    let bwd = Plan::<T, L>::new(prog, theta, true);
+    let plans = (&fwd, &bwd);
     for_blocks(&bwd, batch, 3, grads, p, |base, gb| {
         if opts.cancelled() {
             return;
@@ -241,9 +324,9 @@ struct Plan<'a, T, const L: usize> {
 /// The theta-independent part of a plan (shapes, fixed coefficients, fusion schedule):
 /// built once per program and direction and cached in `Program::lane_layouts`, so that a
 /// call only fills the coefficients that depend on theta.
-pub(crate) struct Layout<T> {
+pub(crate) struct Layout<T, const L: usize> {
     ops: Vec<OpPlan>,
-    pool: Vec<Z<T, LANES>>,
+    pool: Vec<Z<T, L>>,
     /// Every op has real coefficients in every lane (H, RY, CNOT, CZ, SWAP, ...): a block
     /// whose states are real keeps them real, and its kernels skip the imaginary parts.
     real: bool,
@@ -278,13 +361,49 @@ struct Fused {
     col: usize,
 }
 
-impl<'a, T: Real> Plan<'a, T, LANES> {
+/// A program's layouts for both block widths (forward, adjoint), each built on first use.
+pub(crate) struct Layouts<T> {
+    wide: [OnceLock<Layout<T, LANES>>; 2],
+    narrow: [OnceLock<Layout<T, NARROW>>; 2],
+}
+
+impl<T> Default for Layouts<T> {
+    fn default() -> Self {
+        Layouts {
+            wide: [OnceLock::new(), OnceLock::new()],
+            narrow: [OnceLock::new(), OnceLock::new()],
+        }
+    }
+}
+
+/// The layouts of one block width: where a program keeps them.
+pub(crate) trait Width<T>: Sized {
+    fn slot(layouts: &Layouts<T>, adjoint: bool) -> &OnceLock<Self>;
+}
+
+impl<T> Width<T> for Layout<T, LANES> {
+    fn slot(layouts: &Layouts<T>, adjoint: bool) -> &OnceLock<Self> {
+        &layouts.wide[adjoint as usize]
+    }
+}
+
+impl<T> Width<T> for Layout<T, NARROW> {
+    fn slot(layouts: &Layouts<T>, adjoint: bool) -> &OnceLock<Self> {
+        &layouts.narrow[adjoint as usize]
+    }
+}
+
+impl<'a, T: Real, const L: usize> Plan<'a, T, L>
+where
+    Layout<T, L>: Width<T>,
+{
     /// The plan of a call: `prog`'s cached layout (`adjoint`: with generators and
     /// derivative shapes, no fusion) for `theta`.
     fn new(prog: &'a Program<T>, theta: &'a [f64], adjoint: bool) -> Self {
-        let layout = prog.lane_layouts[adjoint as usize].get_or_init(|| Layout::new(prog, adjoint));
+        let slot = Width::slot(&prog.lane_layouts, adjoint);
+        let layout = slot.get_or_init(|| Layout::new(prog, adjoint));
         let p = prog.tape().n_params;
-        let blocks = theta.len().checked_div(p).map_or(1, |b| b.div_ceil(LANES));
+        let blocks = theta.len().checked_div(p).map_or(1, |b| b.div_ceil(L));
         let shared = if blocks >= SHARED_MIN_BLOCKS {
             (0..2 * layout.ops.len()).map(|_| OnceLock::new()).collect()
         } else {
@@ -301,7 +420,7 @@ impl<'a, T: Real> Plan<'a, T, LANES> {
     }
 }
 
-impl<T: Real> Layout<T> {
+impl<T: Real, const L: usize> Layout<T, L> {
     /// Shapes come from the kernels at zero angles (a gate's kernel kind does not depend
     /// on its angles). `adjoint`: also the generators and derivative shapes.
     fn new(prog: &Program<T>, adjoint: bool) -> Self {
@@ -601,6 +720,11 @@ thread_local! {
     static PORTABLE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+#[inline(always)]
+fn is_f64<T: 'static>() -> bool {
+    TypeId::of::<T>() == TypeId::of::<f64>()
+}
+
 /// Whether the intrinsics in avx512.rs run: the CPU has AVX-512 (and, in tests, the
 /// portable kernels are not asked for).
 #[inline(always)]
@@ -613,8 +737,8 @@ fn avx512_kernels() -> bool {
 }
 
 /// `kernels::apply` (`real`: `kernels::apply_real`), but uncontrolled 2x2 kernels on
-/// f64 x 16 lanes through `avx512::mat1` where the CPU has it (the compiler's AVX-512 code
-/// for them kept part of the work scalar).
+/// f64 blocks of 8 or 16 lanes through `avx512::mat1` where the CPU has it (the
+/// compiler's AVX-512 code for them kept part of the work scalar).
 #[inline(always)]
 fn apply_fast<T: Real, const L: usize>(
     shape: Shape,
@@ -624,23 +748,22 @@ fn apply_fast<T: Real, const L: usize>(
 ) {
     #[cfg(target_arch = "x86_64")]
     if let Shape::Mat1 { t, ctrl } = shape {
-        if ctrl.is_none() && L == 16 && TypeId::of::<T>() == TypeId::of::<f64>() && avx512_kernels()
-        {
+        if ctrl.is_none() && L.is_multiple_of(8) && is_f64::<T>() && avx512_kernels() {
             let real = real_state || m[..4].iter().all(Z::is_real);
-            // SAFETY: T is f64 and L is 16, so these are the same slices' types
+            // SAFETY: T is f64, so these are the same slices' types
             let (s, m) = unsafe {
                 (
-                    &mut *(s as *mut [Z<T, L>] as *mut [Z<f64, 16>]),
-                    &*(m as *const [Z<T, L>] as *const [Z<f64, 16>]),
+                    &mut *(s as *mut [Z<T, L>] as *mut [Z<f64, L>]),
+                    &*(m as *const [Z<T, L>] as *const [Z<f64, L>]),
                 )
             };
             // SAFETY: the CPU has AVX-512 F; `real_state`: s and m are real (the caller's
             // check)
             unsafe {
                 match (real_state, real) {
-                    (true, _) => avx512::mat1::<true, true>(s, t, m),
-                    (false, true) => avx512::mat1::<true, false>(s, t, m),
-                    (false, false) => avx512::mat1::<false, false>(s, t, m),
+                    (true, _) => avx512::mat1::<true, true, L>(s, t, m),
+                    (false, true) => avx512::mat1::<true, false, L>(s, t, m),
+                    (false, false) => avx512::mat1::<false, false, L>(s, t, m),
                 }
             }
             return;
@@ -654,7 +777,7 @@ fn apply_fast<T: Real, const L: usize>(
 }
 
 /// The fused backward step of a rotation (`avx512::undo_rotation`: gradient term and undo
-/// on φ and λ in one pass instead of three) where it runs: f64, 16 lanes, AVX-512; the
+/// on φ and λ in one pass instead of three) where it runs: f64, 8 or 16 lanes, AVX-512; the
 /// shapes of RY (real, c·G real) and RX (complex, c·G imaginary) get their own copies.
 /// None elsewhere (the caller takes the three passes). `real`: real undo coefficients;
 /// `real_state`: real φ and λ too, only their real parts are touched.
@@ -668,15 +791,15 @@ fn undo_rotation<T: Real, const L: usize>(
     real_state: bool,
 ) -> Option<[T; L]> {
     #[cfg(target_arch = "x86_64")]
-    if L == 16 && TypeId::of::<T>() == TypeId::of::<f64>() && avx512_kernels() {
+    if L.is_multiple_of(8) && is_f64::<T>() && avx512_kernels() {
         const RY: u8 = 0b0000_0110;
         const RX: u8 = 0b0110_0000;
         let (t, cg) = (f.t, &f.cg);
-        // SAFETY: T is f64 and L is 16, so these are the same slices' types
+        // SAFETY: T is f64, so these are the same slices' types
         let (both, undo) = unsafe {
             (
-                &mut *(both as *mut [Z<T, L>] as *mut [Z<f64, 16>]),
-                &*(undo as *const [Z<T, L>] as *const [Z<f64, 16>]),
+                &mut *(both as *mut [Z<T, L>] as *mut [Z<f64, L>]),
+                &*(undo as *const [Z<T, L>] as *const [Z<f64, L>]),
             )
         };
         use avx512::undo_rotation as undo_on;
@@ -684,12 +807,12 @@ fn undo_rotation<T: Real, const L: usize>(
         // real (the caller's check)
         let half = unsafe {
             match (real_state, real, f.nz) {
-                (true, _, RY) => undo_on::<true, RY, true>(both, dim, t, undo, cg),
-                (true, _, _) => undo_on::<true, 0xff, true>(both, dim, t, undo, cg),
-                (false, true, RY) => undo_on::<true, RY, false>(both, dim, t, undo, cg),
-                (false, false, RX) => undo_on::<false, RX, false>(both, dim, t, undo, cg),
-                (false, true, _) => undo_on::<true, 0xff, false>(both, dim, t, undo, cg),
-                (false, false, _) => undo_on::<false, 0xff, false>(both, dim, t, undo, cg),
+                (true, _, RY) => undo_on::<true, RY, true, L>(both, dim, t, undo, cg),
+                (true, _, _) => undo_on::<true, 0xff, true, L>(both, dim, t, undo, cg),
+                (false, true, RY) => undo_on::<true, RY, false, L>(both, dim, t, undo, cg),
+                (false, false, RX) => undo_on::<false, RX, false, L>(both, dim, t, undo, cg),
+                (false, true, _) => undo_on::<true, 0xff, false, L>(both, dim, t, undo, cg),
+                (false, false, _) => undo_on::<false, 0xff, false, L>(both, dim, t, undo, cg),
             }
         };
         return Some(std::array::from_fn(|b| T::of(half[b])));

@@ -72,12 +72,17 @@ impl Rotation {
     ) {
         let sign = if inverse { -self.omega } else { self.omega };
         let (s, c) = sin_cos(&theta.map(|t| t * sign));
+        // one loop over lanes per part: re and im written in the same loop were left
+        // scalar (16 lanes unrolled, a third of a small call's time)
         z.resize(self.abc.len(), Z::zero());
         for (zk, [a, b, cc]) in z.iter_mut().zip(&self.abc) {
-            for l in 0..L {
-                zk.re[l] = T::of(a.re + b.re * c[l] + cc.re * s[l]);
-                zk.im[l] = T::of(a.im + b.im * c[l] + cc.im * s[l]);
-            }
+            let part = |out: &mut [T; L], a: f64, b: f64, cc: f64| {
+                for ((o, &cl), &sl) in out.iter_mut().zip(&c).zip(&s) {
+                    *o = T::of(a + b * cl + cc * sl);
+                }
+            };
+            part(&mut zk.re, a.re, b.re, cc.re);
+            part(&mut zk.im, a.im, b.im, cc.im);
         }
     }
 }

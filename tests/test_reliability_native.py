@@ -367,4 +367,8 @@ def test_engines_agree_through_the_bindings():
     with pytest.raises(ValueError, match="engine must be"):
         _core.state(tape, theta, engine="gpu")
     assert _core.planned_engine(tape, 9) == "lanes"
-    assert _core.planned_engine(tape, 1) == "per_sample"  # one live lane of 16: not worth it
+    assert _core.planned_engine(tape, 1) == "lanes"  # small registers: a block of 8 lanes
+    wide = _core.Tape(8, 1)
+    wide.add("RY", [7], [0])
+    assert _core.planned_engine(wide, 1) == "per_sample"  # a block of 8-qubit states: not
+    assert _core.planned_engine(wide, 4) == "lanes"

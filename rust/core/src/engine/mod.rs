@@ -138,18 +138,19 @@ pub const LANES_MAX_QUBITS: usize = 8;
 /// Largest register a forced `Engine::Lanes` runs: a block's φ and λ (f64) take 512 KiB.
 pub const LANES_FORCED_MAX_QUBITS: usize = 10;
 
-/// Smallest batch the planner gives the lane engine on `n_qubits`: a block of 16 lanes
-/// costs the same with 2 live ones, so the per-sample path wins at small batches, and more
-/// of them on larger registers (a block's states outgrow L1). Dressed circuit, forward +
-/// VJP, f64, one thread (`examples/lanes.rs`, 2-vCPU VM, 2026-12-06), per-sample vs lanes:
-/// 4 q batch 1 10.1 vs 11.3 µs, batch 2 17.7 vs 12.3 µs; 6 q batch 2 38.5 vs 36.6 µs;
-/// 7 q batch 6 187 vs 201 µs, batch 8 231 vs 166 µs; 8 q batch 8 417 vs 546 µs,
-/// batch 12 614 vs 491 µs.
+/// Smallest batch the planner gives the lane engine on `n_qubits`: a block costs the same
+/// with few live lanes, so the per-sample path wins at the smallest batches of larger
+/// registers (a block's states outgrow L1). Dressed circuit, forward + VJP, f64, one
+/// thread (`examples/lanes.rs`, 2-vCPU VM, 2026-12-06, blocks of 8 lanes up to 8
+/// samples, 2 runs), per-sample vs lanes: batch 1 on 4 q 7.8-8.0 vs 5.7-5.9 µs, 5 q
+/// 11.8-11.9 vs 9.0-9.1, 6 q 16.1-18.4 vs 15.3-17.3, 7 q 28.8-31.0 vs 35.2-36.1, 8 q
+/// 49.6-57.6 vs 78.7-88.3; batch 2 on 7 q 55.2-60.8 vs 33.7-36.5, 8 q 99.9-114.3 vs
+/// 109.3-124.2; batch 4 on 8 q 196-216 vs 110-124.
 pub fn lanes_min_batch(n_qubits: usize) -> usize {
     match n_qubits {
-        0..=6 => 2,
-        7 => 8,
-        _ => 12,
+        0..=6 => 1,
+        7 => 2,
+        _ => 4,
     }
 }
 

@@ -237,8 +237,9 @@ class EagerCall:
     ``in_index``, or none) [*lead, F] and the weights (any shapes)."""
 
     __slots__ = (
-        "prog", "n_params", "single", "init", "init_np", "lead", "batch", "keep",
+        "prog", "native", "n_params", "single", "init", "init_np", "lead", "batch", "keep",
         "in_index", "x_shape", "x_flat", "w_index", "w_flat", "out_shape", "g_flat", "w_grads",
+        "plain_grads",
     )  # fmt: skip
 
     def __init__(
@@ -250,6 +251,7 @@ class EagerCall:
         shapes: tuple[tuple[int, ...], ...],
     ):
         self.prog, self.init = prog, init
+        self.native = prog.circuit  # the _core.Circuit, one attribute away on every call
         self.n_params, self.single = prog.n_params, prog.single
         self.init_np = _np(init)
         self.lead, self.batch, self.in_index = lead, math.prod(lead), in_index
@@ -271,6 +273,10 @@ class EagerCall:
             whole = len(self.w_index) == 1 and len(shapes[j]) == 1
             self.w_grads[j] = None if whole else (at, at + size, shapes[j])
             at += size
+        # the usual layout, input [B, F] then one flat weight: gradients pass through as is
+        self.plain_grads = (
+            in_index == 0 and not self.x_flat and self.w_index == (1,) and self.w_grads[1] is None
+        )
 
     def __call__(self, args: tuple[Tensor, ...], as_tuple: bool) -> Tensor | tuple[Tensor, ...]:
         """The expvals in the caller's shape (``lead`` batch axes, then M unless the circuit
@@ -282,7 +288,7 @@ class EagerCall:
                 if a.requires_grad:
                     return EagerCircuitFunction.apply(self, as_tuple, *args)
         xn, wn = self.flat(args)
-        out, _ = self.prog.circuit.forward(xn, wn, self.batch, init_state=self.init_np)
+        out, _ = self.native.forward(xn, wn, self.batch, init_state=self.init_np)
         return self.tensors(out, as_tuple)
 
     def flat(self, args: tuple[Tensor, ...]) -> tuple[Any, Any]:
@@ -310,6 +316,11 @@ class EagerCall:
     def grads(self, gx: Any, gw: Any, need: tuple[bool, ...]) -> list:
         """∂L/∂x [B, F] and ∂L/∂w [W] from the native backward as one gradient per argument
         (None where not needed), each in its argument's shape."""
+        if self.plain_grads:
+            return [
+                torch.from_numpy(gx) if need[0] else None,
+                torch.from_numpy(gw) if need[1] else None,
+            ]
         out: list[Tensor | None] = []
         for j, n in enumerate(need):
             if not n:
@@ -344,9 +355,7 @@ class EagerCircuitFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, call, as_tuple, *args):  # noqa: ANN001, ANN205
         xn, wn = call.flat(args)
-        out, ctx.saved = call.prog.circuit.forward(
-            xn, wn, call.batch, True, call.keep, call.init_np
-        )
+        out, ctx.saved = call.native.forward(xn, wn, call.batch, True, call.keep, call.init_np)
         ctx.save_for_backward(*args)
         ctx.call = call
         return call.tensors(out, as_tuple)
@@ -361,13 +370,16 @@ class EagerCircuitFunction(torch.autograd.Function):
         if torch.is_grad_enabled() or not _plain(g):
             g = g.reshape(call.batch, -1)
             return (None, None, *_torch_route(call, ctx.saved_tensors, g, need))
-        i = call.in_index
-        need_x = i is not None and need[i]
-        need_w = any(need[j] for j in call.w_index)
-        gn = g.numpy()  # a broadcast cotangent (from sum()) is copied by numpy in the call
+        if call.plain_grads:
+            need_x, need_w = need
+        else:
+            i = call.in_index
+            need_x = i is not None and need[i]
+            need_w = any(need[j] for j in call.w_index)
+        gn = g.numpy()  # a broadcast cotangent (from sum()) is copied natively in the call
         if call.g_flat:
             gn = gn.reshape(call.batch, -1)
-        gx, gw = call.prog.circuit.backward(ctx.saved, gn, need_x, need_w, call.init_np)
+        gx, gw = call.native.backward(ctx.saved, gn, need_x, need_w, call.init_np)
         return (None, None, *call.grads(gx, gw, need))
 
 

@@ -183,3 +183,19 @@ def test_export_a_model_with_a_quantum_layer():
     assert "qoxide.expval" in str(ep.graph)
     x2 = torch.randn(4, 5, dtype=torch.float64)
     torch.testing.assert_close(ep.module()(x2), model(x2), rtol=0, atol=1e-12)
+
+
+def test_import_leaves_dynamo_for_the_first_circuit():
+    """``import qoxide`` does not import torch._dynamo (about a third of the import time);
+    defining the first circuit does, for torch.compile's sake."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, qoxide as qx\n"
+        "print('torch._dynamo' in sys.modules)\n"
+        "qx.circuit(n_qubits=1)(lambda q, x: q.expval(qx.Z(0)))\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

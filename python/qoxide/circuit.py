@@ -40,6 +40,7 @@ class QuantumFunction:
 
     def __init__(self, fn: Callable[..., Any], n_qubits: int, inputs: str | None = "auto"):
         Recorder(n_qubits)  # validates n_qubits
+        _mark_record_once()
         self.fn = fn
         self.n_qubits = int(n_qubits)
         names = list(inspect.signature(fn).parameters)
@@ -285,14 +286,27 @@ def _device_of(tensors: list[torch.Tensor]) -> torch.device:
     return device
 
 
-@torch.compiler.assume_constant_result
 def _record_once(qf: QuantumFunction, key: tuple) -> bool:
     """Record and compile on a cache miss. torch.compile runs this eagerly while tracing (the
     recording is plain Python over symbolic numpy arrays, nothing a graph could hold) and
-    then reads the filled cache."""
+    then reads the filled cache: it is marked `assume_constant_result` by
+    :func:`_mark_record_once`."""
     if key not in qf._programs:
         qf._programs[key] = qf._record(key[0], list(key[1]))
     return True
+
+
+_record_once_marked = False
+
+
+def _mark_record_once() -> None:
+    """Mark :func:`_record_once` for torch.compile when the first circuit is defined, not at
+    import: the decorator imports torch._dynamo, about a third of ``import qoxide``'s time,
+    which HSM models, the PennyLane devices and the CLI never need."""
+    global _record_once, _record_once_marked
+    if not _record_once_marked:
+        _record_once = torch.compiler.assume_constant_result(_record_once)
+        _record_once_marked = True
 
 
 def circuit(

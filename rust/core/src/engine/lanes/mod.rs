@@ -3,10 +3,11 @@
 //!
 //! The per-sample path runs each sample's state through scalar complex kernels; with 16
 //! amplitudes a gate is a handful of pairs and its cost is overhead. Here a block of
-//! `LANES` samples (`NARROW` in calls of at most that many) is stored amplitude-major (`kernels::Z`: row `i` holds amplitude `i` of
-//! every lane, real and imaginary parts in separate arrays), so every gate is a loop over
-//! lanes with per-lane coefficients that the compiler vectorises. Blocks are independent:
-//! they run in parallel on the qoxide pool when the batch is large enough.
+//! `LANES` samples (`NARROW` in calls of at most that many) is stored amplitude-major
+//! (`kernels::Z`: row `i` holds amplitude `i` of every lane, real and imaginary parts in
+//! separate arrays), so every gate is a loop over lanes with per-lane coefficients that
+//! the compiler vectorises. Blocks are independent: they run in parallel on the qoxide
+//! pool when the batch is large enough.
 //!
 //! Results equal the per-sample path's up to rounding: the same kernels and adjoint sweep,
 //! sums in another order, and rotation coefficients from a vectorised sincos (trig.rs).
@@ -47,7 +48,8 @@ pub(crate) const LANES: usize = 16;
 /// 4.5-4.8 µs; the forward, dominated by per-op costs, unchanged.
 pub(crate) const NARROW: usize = 8;
 
-/// Run `$body` with the const `$L` bound to the block width for `$batch` samples.
+/// Run `$body` with the const `$L` bound to the block width for `$batch` samples (the
+/// body is compiled once per width).
 macro_rules! by_width {
     ($batch:expr, $L:ident => $body:expr) => {
         if $batch <= NARROW {
@@ -106,30 +108,18 @@ pub(crate) fn final_states<T: Real>(
     if let Init::Final(s) = init {
         return s.to_vec();
     }
-    by_width!(batch, L => final_states_in::<T, L>(prog, theta, batch, init, dim, opts))
-}
-
-fn final_states_in<T: Real, const L: usize>(
-    prog: &Program<T>,
-    theta: &[f64],
-    batch: usize,
-    init: &Init<T>,
-    dim: usize,
-    opts: &Options,
-) -> Vec<C<T>>
-where
-    Layout<T, L>: Width<T>,
-{
-    let plan = Plan::<T, L>::new(prog, theta, false);
     // every block writes all its rows: no zeroing pass first
     let mut out = Vec::with_capacity(batch * dim);
     let rows = &mut out.spare_capacity_mut()[..batch * dim];
-    for_blocks(&plan, batch, 1, rows, dim, |base, o| {
-        if opts.cancelled() {
-            o.fill(MaybeUninit::new(C::new(T::zero(), T::zero())));
-            return;
-        }
-        forward_fast(&plan, init, base, o)
+    by_width!(batch, L => {
+        let plan = Plan::<T, L>::new(prog, theta, false);
+        for_blocks(&plan, batch, 1, rows, dim, |base, o| {
+            if opts.cancelled() {
+                o.fill(MaybeUninit::new(C::new(T::zero(), T::zero())));
+                return;
+            }
+            forward_fast(&plan, init, base, o)
+        })
     });
     // SAFETY: each block wrote every value of its rows (states, or zeros when cancelled),
     // and the blocks' rows cover the first batch · 2^n values
@@ -152,35 +142,18 @@ pub(crate) fn diag_expvals<T: Real>(
 ) -> (Vec<f64>, Option<Vec<C<T>>>) {
     let dim = 1usize << prog.tape().n_qubits;
     let m = diag.len() / dim;
-    if m == 0 {
-        return (vec![], None); // callers with no observables take the other routes
-    }
-    by_width!(batch, L => {
-        diag_expvals_in::<T, L>(prog, theta, batch, init, diag, keep_states, opts)
-    })
-}
-
-fn diag_expvals_in<T: Real, const L: usize>(
-    prog: &Program<T>,
-    theta: &[f64],
-    batch: usize,
-    init: &Init<T>,
-    diag: &[f64],
-    keep_states: bool,
-    opts: &Options,
-) -> (Vec<f64>, Option<Vec<C<T>>>)
-where
-    Layout<T, L>: Width<T>,
-{
-    let dim = 1usize << prog.tape().n_qubits;
-    let m = diag.len() / dim;
     let mut out = vec![0.0; batch * m];
-    let plan = Plan::<T, L>::new(prog, theta, false);
+    if m == 0 {
+        return (out, None); // callers with no observables take the other routes
+    }
     if !keep_states {
-        for_blocks(&plan, batch, 1, &mut out, m, |base, o| {
-            if !opts.cancelled() {
-                expval_fast(&plan, init, diag, base, o, &mut [])
-            }
+        by_width!(batch, L => {
+            let plan = Plan::<T, L>::new(prog, theta, false);
+            for_blocks(&plan, batch, 1, &mut out, m, |base, o| {
+                if !opts.cancelled() {
+                    expval_fast(&plan, init, diag, base, o, &mut [])
+                }
+            })
         });
         return (out, None);
     }
@@ -188,12 +161,15 @@ where
     let mut states = Vec::with_capacity(batch * dim);
     let rows = &mut states.spare_capacity_mut()[..batch * dim];
     let zero = MaybeUninit::new(C::new(T::zero(), T::zero()));
-    for_block_pairs(&plan, batch, (&mut out, m), (rows, dim), |base, o, s| {
-        if opts.cancelled() {
-            s.fill(zero);
-            return;
-        }
-        expval_fast(&plan, init, diag, base, o, s)
+    by_width!(batch, L => {
+        let plan = Plan::<T, L>::new(prog, theta, false);
+        for_block_pairs(&plan, batch, (&mut out, m), (rows, dim), |base, o, s| {
+            if opts.cancelled() {
+                s.fill(zero);
+                return;
+            }
+            expval_fast(&plan, init, diag, base, o, s)
+        })
     });
     // SAFETY: each block wrote every value of its rows (states, or zeros when cancelled),
     // and the blocks' rows cover the first batch · 2^n values
@@ -229,28 +205,15 @@ pub(crate) fn vjp_sweep<T: Real>(
     if p == 0 || !tape.ops.iter().any(Op::is_parametrised) {
         return;
     }
-    by_width!(batch, L => vjp_sweep_in::<T, L>(prog, theta, batch, phi, lam, grads, opts))
-}
-
-fn vjp_sweep_in<T: Real, const L: usize>(
-    prog: &Program<T>,
-    theta: &[f64],
-    batch: usize,
-    phi: &[C<T>],
-    lam: Adjoint<T>,
-    grads: &mut [f64],
-    opts: &Options,
-) where
-    Layout<T, L>: Width<T>,
-{
-    let p = prog.tape().n_params;
-    let plan = Plan::<T, L>::new(prog, theta, true);
-    for_blocks(&plan, batch, 2, grads, p, |base, g| {
-        if opts.cancelled() {
-            return;
-        }
-        backward_fast(&plan, phi, lam, base, g)
-    });
+    by_width!(batch, L => {
+        let plan = Plan::<T, L>::new(prog, theta, true);
+        for_blocks(&plan, batch, 2, grads, p, |base, g| {
+            if opts.cancelled() {
+                return;
+            }
+            backward_fast(&plan, phi, lam, base, g)
+        })
+    })
 }
 
 /// The VJP from the initial states `init` for diagonal observables (`g` cotangents
@@ -273,30 +236,17 @@ pub(crate) fn vjp_from_init<T: Real>(
     if p == 0 || !tape.ops.iter().any(Op::is_parametrised) {
         return;
     }
-    by_width!(batch, L => vjp_from_init_in::<T, L>(prog, theta, batch, init, (g, diag), grads, opts))
-}
-
-fn vjp_from_init_in<T: Real, const L: usize>(
-    prog: &Program<T>,
-    theta: &[f64],
-    batch: usize,
-    init: &Init<T>,
-    obs: (&[f64], &[f64]),
-    grads: &mut [f64],
-    opts: &Options,
-) where
-    Layout<T, L>: Width<T>,
-{
-    let p = prog.tape().n_params;
-    let fwd = Plan::<T, L>::new(prog, theta, false);
-    let bwd = Plan::<T, L>::new(prog, theta, true);
-    let plans = (&fwd, &bwd);
-    for_blocks(&bwd, batch, 3, grads, p, |base, gb| {
-        if opts.cancelled() {
-            return;
-        }
-        round_trip_fast(plans, init, obs, base, gb)
-    });
+    by_width!(batch, L => {
+        let fwd = Plan::<T, L>::new(prog, theta, false);
+        let bwd = Plan::<T, L>::new(prog, theta, true);
+        let (plans, obs) = ((&fwd, &bwd), (g, diag));
+        for_blocks(&bwd, batch, 3, grads, p, |base, gb| {
+            if opts.cancelled() {
+                return;
+            }
+            round_trip_fast(plans, init, obs, base, gb)
+        })
+    })
 }
 
 /// Calls of at least this many blocks keep the coefficients of angles shared by the batch

@@ -63,12 +63,16 @@ macro_rules! by_width {
 }
 
 /// Above this many amplitude-state updates (batch · 2^n · ops · states swept) a call runs
-/// its blocks in parallel. Waking the pool costs tens of microseconds on small VMs, and
-/// its threads then spin and slow the caller's next serial work. Dressed circuit on 2
-/// vCPUs, each call after 50 µs of other work, serial -> 2 threads: forward at batch 256
-/// (2.0e5) 79 -> 80 µs, at 1024 (8.2e5) 385 -> 255-290 µs; sweep at batch 128 (2.0e5)
-/// 98 -> 160-180 µs, at 256 (4.1e5) 202 -> 180 µs, at 1024 (1.6e6) 830 -> 460-670 µs.
-const SERIAL_MAX_WORK: usize = 1 << 19;
+/// its blocks in parallel. The caller sleeps while the pool works, and on a small VM each
+/// wake-up (the pool's, then the caller's) costs tens of microseconds; between a training
+/// step's calls the workers fall asleep again. Dressed circuit (50 ops), forward + VJP
+/// from Python (`torch.autograd.grad` of the sum, final states kept: a 1-state forward,
+/// a 2-state sweep), 2-vCPU VM, thresholds alternated in one process over 10 rounds,
+/// min / median µs per step for 2^19 | 2^20 | 2^21 | 2^22: batch 512 471/541 | 283/316 |
+/// 272/312 | 271/303; 1024 658/752 | 662/850 | 508/567 | 492/591; 1536 842/956 | 801/980
+/// | 970/1192 | 793/980; 2048 1207/1745 | 1326/1505 | 1229/1658 | 1623/1843 (both calls
+/// serial). Forward alone (no grad) at 1024-3072: the same within noise for 2^19-2^21.
+const SERIAL_MAX_WORK: usize = 1 << 21;
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 

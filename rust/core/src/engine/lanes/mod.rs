@@ -72,6 +72,9 @@ macro_rules! by_width {
 /// 272/312 | 271/303; 1024 658/752 | 662/850 | 508/567 | 492/591; 1536 842/956 | 801/980
 /// | 970/1192 | 793/980; 2048 1207/1745 | 1326/1505 | 1229/1658 | 1623/1843 (both calls
 /// serial). Forward alone (no grad) at 1024-3072: the same within noise for 2^19-2^21.
+/// In `benches/peers.py`'s harness (JAX interleaved, medians): 512 602 -> 313 µs, 1024
+/// 849 / 713 -> 517 / 719 µs, but 2048 1092 / 1483 -> 1199 / 1654 µs (its 1.6e6-update
+/// forward now serial; the VJP at 1024 has the same count and wants to stay serial).
 const SERIAL_MAX_WORK: usize = 1 << 21;
 
 static ENABLED: AtomicBool = AtomicBool::new(true);

@@ -460,15 +460,14 @@ pub fn vjp<T: Real>(
     if let Some((prefix, pulled)) = before_frame(prog, batch, obs, &init, opts)? {
         return vjp(prefix, theta, batch, &pulled, grad_out, init, opts);
     }
-    let mut out = vec![0.0; batch * p];
     if m * p == 0 {
-        return Ok(out);
+        return Ok(vec![0.0; batch * p]);
     }
     let run = Batch::new(prog, theta, batch, init, opts)?;
     if run.engine == Engine::Lanes {
-        vjp_lanes(&run, obs, grad_out, &mut out)?;
-        return Ok(out);
+        return vjp_lanes(&run, obs, grad_out);
     }
+    let mut out = vec![0.0; batch * p];
     let tiled = sweep_plan(prog, run.engine, 2, opts);
     let task = Task {
         states: 3,
@@ -502,42 +501,39 @@ fn adjoint_state<T: Real>(obs: &[Obs], g: &[f64], phi: &[C<T>], lam: &mut [C<T>]
 /// states, a block then runs forward and back without storing φ. Otherwise a chunk of
 /// samples at a time (memory stays bounded): the chunk's final states (given or from one
 /// forward pass), each sample's λ if not diagonal, one backward sweep over the chunk.
-fn vjp_lanes<T: Real>(
-    run: &Batch<T>,
-    obs: &[Obs],
-    grad_out: &[f64],
-    out: &mut [f64],
-) -> Result<()> {
+/// The gradients `[B, P]`, each chunk's appended by its sweep.
+fn vjp_lanes<T: Real>(run: &Batch<T>, obs: &[Obs], grad_out: &[f64]) -> Result<Vec<f64>> {
     let (prog, opts) = (run.prog, run.opts);
     let dim = 1usize << prog.tape().n_qubits;
-    let (m, p) = (obs.len(), prog.tape().n_params);
+    let m = obs.len();
+    let mut out = Vec::with_capacity(run.batch * prog.tape().n_params);
     let diag = Obs::diagonals(obs, dim);
     if let (Some(d), false) = (&diag, run.init.is_final()) {
         // no final states to keep: each block runs forward and back in place
         let (theta, batch, init) = (run.theta, run.batch, &run.init);
-        lanes::vjp_from_init(prog, theta, batch, init, grad_out, d, out, opts);
-        return opts.check_cancel();
+        lanes::vjp_from_init(prog, theta, batch, init, grad_out, d, &mut out, opts);
+        opts.check_cancel()?;
+        return Ok(out);
     }
     let states = if diag.is_some() { 1 } else { 2 };
     for (start, nb) in run.lane_chunks(states)? {
         let (th, phi) = (run.theta_rows(start, nb), run.lane_finals(start, nb));
         opts.check_cancel()?;
         let g_out = &grad_out[start * m..(start + nb) * m];
-        let o = &mut out[start * p..(start + nb) * p];
         match &diag {
             Some(d) => {
                 let lam = lanes::Adjoint::Diagonal { g: g_out, diag: d };
-                lanes::vjp_sweep(prog, th, nb, &phi, lam, o, opts);
+                lanes::vjp_sweep(prog, th, nb, &phi, lam, &mut out, opts);
             }
             None => {
                 let lam = adjoint_states(obs, g_out, &phi, dim);
                 let lam = lanes::Adjoint::States(&lam);
-                lanes::vjp_sweep(prog, th, nb, &phi, lam, o, opts);
+                lanes::vjp_sweep(prog, th, nb, &phi, lam, &mut out, opts);
             }
         }
         opts.check_cancel()?;
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Each sample's λ = Σ_m g_m O_m|φ⟩ for the final states `phi` `[B, 2^n]` and cotangents

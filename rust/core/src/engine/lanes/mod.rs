@@ -196,37 +196,60 @@ pub(crate) enum Adjoint<'a, T> {
 }
 
 /// The adjoint backward sweep for every sample at once: `phi` final states `[B, 2^n]`,
-/// `lam` the adjoint states; adds into `grads` `[B, P]` what `adjoint::sweep` adds for
-/// each sample with its one λ.
+/// `lam` the adjoint states; appends to `grads` the `[B, P]` gradients `adjoint::sweep`
+/// gives each sample with its one λ (zeros where a cancelled call stopped).
 pub(crate) fn vjp_sweep<T: Real>(
     prog: &Program<T>,
     theta: &[f64],
     batch: usize,
     phi: &[C<T>],
     lam: Adjoint<T>,
-    grads: &mut [f64],
+    grads: &mut Vec<f64>,
     opts: &Options,
 ) {
     let tape = prog.tape();
     let p = tape.n_params;
     if p == 0 || !tape.ops.iter().any(Op::is_parametrised) {
+        grads.resize(grads.len() + batch * p, 0.0);
         return;
     }
-    by_width!(batch, L => {
-        let plan = Plan::<T, L>::new(prog, theta, true);
-        for_blocks(&plan, batch, 2, grads, p, |base, g| {
-            if opts.cancelled() {
-                return;
-            }
-            backward_fast(&plan, phi, lam, base, g)
+    append_blocks(grads, batch * p, |rows| {
+        by_width!(batch, L => {
+            let plan = Plan::<T, L>::new(prog, theta, true);
+            for_blocks(&plan, batch, 2, rows, p, |base, g| {
+                let g = zeroed(g);
+                if !opts.cancelled() {
+                    backward_fast(&plan, phi, lam, base, g)
+                }
+            })
         })
     })
 }
 
+/// Appends `n` values to `v`, written by `fill` (which must write every one of them): a
+/// call's gradients are zeroed block by block on the pool's threads, where the sweep then
+/// adds into them while they are in cache, instead of by one memset of `[B, P]` on the
+/// calling thread first.
+fn append_blocks(v: &mut Vec<f64>, n: usize, fill: impl FnOnce(&mut [MaybeUninit<f64>])) {
+    v.reserve(n);
+    let len = v.len();
+    fill(&mut v.spare_capacity_mut()[..n]);
+    // SAFETY: `fill` wrote the n values past `len` (its contract), within the capacity
+    unsafe { v.set_len(len + n) };
+}
+
+/// `g` set to zeros, as initialised values.
+#[inline(always)]
+fn zeroed(g: &mut [MaybeUninit<f64>]) -> &mut [f64] {
+    g.fill(MaybeUninit::new(0.0));
+    // SAFETY: every value was just written; MaybeUninit<f64> has f64's layout
+    unsafe { &mut *(g as *mut [MaybeUninit<f64>] as *mut [f64]) }
+}
+
 /// The VJP from the initial states `init` for diagonal observables (`g` cotangents
-/// `[B, M]`, `diag` their diagonals `[M, 2^n]`), adding into `grads` `[B, P]`: each
-/// block runs forward, builds its λ and sweeps back in place, without a `[B, 2^n]` buffer
-/// of final states.
+/// `[B, M]`, `diag` their diagonals `[M, 2^n]`), appending the `[B, P]` gradients to
+/// `grads`: each block runs forward, builds its λ and sweeps back in place, without a
+/// `[B, 2^n]` buffer of final states.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn vjp_from_init<T: Real>(
     prog: &Program<T>,
@@ -235,23 +258,26 @@ pub(crate) fn vjp_from_init<T: Real>(
     init: &Init<T>,
     g: &[f64],
     diag: &[f64],
-    grads: &mut [f64],
+    grads: &mut Vec<f64>,
     opts: &Options,
 ) {
     let tape = prog.tape();
     let p = tape.n_params;
     if p == 0 || !tape.ops.iter().any(Op::is_parametrised) {
+        grads.resize(grads.len() + batch * p, 0.0);
         return;
     }
-    by_width!(batch, L => {
-        let fwd = Plan::<T, L>::new(prog, theta, false);
-        let bwd = Plan::<T, L>::new(prog, theta, true);
-        let (plans, obs) = ((&fwd, &bwd), (g, diag));
-        for_blocks(&bwd, batch, 3, grads, p, |base, gb| {
-            if opts.cancelled() {
-                return;
-            }
-            round_trip_fast(plans, init, obs, base, gb)
+    append_blocks(grads, batch * p, |rows| {
+        by_width!(batch, L => {
+            let fwd = Plan::<T, L>::new(prog, theta, false);
+            let bwd = Plan::<T, L>::new(prog, theta, true);
+            let (plans, obs) = ((&fwd, &bwd), (g, diag));
+            for_blocks(&bwd, batch, 3, rows, p, |base, gb| {
+                let gb = zeroed(gb);
+                if !opts.cancelled() {
+                    round_trip_fast(plans, init, obs, base, gb)
+                }
+            })
         })
     })
 }

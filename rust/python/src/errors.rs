@@ -76,11 +76,12 @@ fn panic_err(panic: Box<dyn std::any::Any + Send>) -> PyErr {
 }
 
 /// Calls estimated below this many amplitude updates run inline: a watcher thread (to
-/// poll for Ctrl-C) costs tens of microseconds per call. 2^25 updates take 2-3 ms on the
-/// lane engine and at most ~0.2 s on the per-sample one (1-qubit circuits, where every
-/// update is overhead), a wait for Ctrl-C no user notices. (At 2^22 the dressed circuit's
-/// VJP at batch 4096, 0.7 ms, spawned a thread per call.)
-const WATCH_MIN_WORK: u128 = 1 << 25;
+/// poll for Ctrl-C) costs tens of microseconds per call. Just below 2^24 updates, 1-qubit
+/// RX at batch 4M (every update overhead) took 0.04 s on the default engine and 0.32 s
+/// with the per-sample engine forced (2-vCPU VM): the longest a Ctrl-C waits. At 2^22 the
+/// dressed circuit's VJP at batch 4096, 0.6 ms on the lane engine, spawned a thread on
+/// every training step.
+const WATCH_MIN_WORK: u128 = 1 << 24;
 
 /// How often a long call checks for Ctrl-C.
 const SIGNAL_POLL: Duration = Duration::from_millis(50);

@@ -282,6 +282,17 @@ pub(crate) fn vjp_from_init<T: Real>(
     })
 }
 
+/// Runs of one-qubit gates on a wire are multiplied into one 2x2 per lane from this many
+/// qubits. Below, applying a gate to the block's 2^n rows costs less than the per-lane
+/// complex 2x2 product (above all on real states, whose kernels skip the imaginary
+/// parts). Lanes example, forward, one thread, merging on / off alternated 3 times
+/// (2-vCPU VM, 2026-12-07), dressed circuit (H then RY merged on every wire): 3 qubits
+/// batch 64 6.5-6.7 / 5.7-5.9 µs, 1024 74-83 / 59-61 µs; 4 qubits batch 8 1.8-1.9 /
+/// 1.5 µs, 64 11.3-11.5 / 9.7-10.0 µs, 4096 626-663 / 568-598 µs; 5 and 6 qubits within
+/// noise either way. With complex per-lane forms (every RY a Rot) at 2 and 4 qubits:
+/// within noise.
+const MERGE_MIN_QUBITS: usize = 5;
+
 /// Calls of at least this many blocks keep the coefficients of angles shared by the batch
 /// (`Plan::shared`); below, keeping them costs more than the sincos it saves. Dressed
 /// circuit, shared weights, forward + VJP, one thread (`examples/lanes.rs`, 3 alternations):
@@ -320,6 +331,7 @@ struct OpPlan {
     /// theta-independent op: where its U and U† coefficients start in the pool
     fixed: Option<[usize; 2]>,
     /// uncontrolled single-qubit op whose wire's next op is one too: multiplied into it
+    /// (from `MERGE_MIN_QUBITS` qubits)
     merge: bool,
     /// one-parameter rotation whose coefficients are built lane-parallel, its theta column
     rotation: Option<(&'static Rotation, usize)>,
@@ -465,9 +477,10 @@ impl<T: Real, const L: usize> Layout<T, L> {
         // fusion schedule (forward only): walking back, remember for each bit whether the
         // next op touching it is an uncontrolled single-qubit op
         let mut next_single = vec![false; tape.n_qubits];
+        let merge = !adjoint && tape.n_qubits >= MERGE_MIN_QUBITS;
         for o in ops.iter_mut().rev() {
             let single = o.shape.single_qubit();
-            o.merge = !adjoint && single.is_some_and(|t| next_single[t as usize]);
+            o.merge = merge && single.is_some_and(|t| next_single[t as usize]);
             for t in set_bits(o.shape.support()) {
                 next_single[t as usize] = false;
             }
@@ -594,7 +607,8 @@ fn form_coefs(form: &Form, mut f: impl FnMut(usize, C64)) {
 }
 
 /// Run all ops on the block at `base` (`nl` live lanes). As `Program::forward`, runs of
-/// uncontrolled single-qubit gates on one wire are multiplied (per lane) into one 2x2.
+/// uncontrolled single-qubit gates on one wire are multiplied (per lane) into one 2x2
+/// (from `MERGE_MIN_QUBITS` qubits).
 /// `real`: the block's states are real and every op's coefficients too (`real_block`).
 #[inline(always)]
 fn forward<T: Real, const L: usize>(

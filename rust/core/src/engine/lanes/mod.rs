@@ -618,9 +618,10 @@ fn forward<T: Real, const L: usize>(
     nl: usize,
     real: bool,
 ) {
-    // product of the run so far on each wire (valid while `held`)
+    // product of the run so far on each wire (valid while `held`); allocated by the first
+    // merge (none below `MERGE_MIN_QUBITS`: n KiB zeroed per block for nothing)
     let n = plan.prog.tape().n_qubits;
-    let mut run: Vec<[Z<T, L>; 4]> = (0..n).map(|_| [Z::zero(); 4]).collect();
+    let mut run: Vec<[Z<T, L>; 4]> = Vec::new();
     let mut held = vec![false; n];
     let mut buf = Vec::new();
     for (i, o) in plan.ops.iter().enumerate() {
@@ -632,6 +633,9 @@ fn forward<T: Real, const L: usize>(
                 let u = if held[t] { mul2(&u, &run[t]) } else { u };
                 held[t] = o.merge;
                 if o.merge {
+                    if run.is_empty() {
+                        run.resize(n, [Z::zero(); 4]);
+                    }
                     run[t] = u;
                 } else if u[1].is_zero() && u[2].is_zero() {
                     let ctrl = Ctrl::NONE;

@@ -121,36 +121,34 @@ impl PyCircuit {
     /// calling thread's time in a training step).
     fn theta(&self, x: &[f64], w: &[f64], batch: usize, single: bool) -> Vec<f64> {
         let (f, p) = (self.n_in, self.width());
-        let mut theta = Vec::with_capacity(batch * p);
-        match &self.map {
-            Map::Gather { cols, inputs } => {
-                // the weights' columns are the same in every row: copy a template row,
-                // then place the inputs (a layer's theta is mostly weights)
-                let template: Vec<f64> = cols
-                    .iter()
-                    .map(|&k| if k < f { 0.0 } else { w[k - f] })
-                    .collect();
-                for b in 0..batch {
-                    let (at, xr) = (theta.len(), &x[b * f..(b + 1) * f]);
-                    theta.extend_from_slice(&template);
-                    for &(j, k) in inputs {
-                        theta[at + j] = xr[k];
-                    }
-                }
-            }
-            Map::Affine { a_in, a_w, c } => {
+        // the part of a row that is the same in every row: all but the inputs' terms (a
+        // layer's theta is mostly weights)
+        let shared: Vec<f64> = match &self.map {
+            Map::Gather { cols, .. } => cols
+                .iter()
+                .map(|&k| if k < f { 0.0 } else { w[k - f] })
+                .collect(),
+            Map::Affine { a_w, c, .. } => {
                 let mut shift = c.clone();
                 for (&wk, a) in w.iter().zip(a_w.chunks_exact(p.max(1))) {
                     shift.iter_mut().zip(a).for_each(|(s, &a)| *s += wk * a);
                 }
-                for b in 0..batch {
-                    let at = theta.len();
-                    theta.extend_from_slice(&shift);
-                    let row = &mut theta[at..];
-                    for (&xf, a) in x[b * f..(b + 1) * f]
-                        .iter()
-                        .zip(a_in.chunks_exact(p.max(1)))
-                    {
+                shift
+            }
+        };
+        let mut theta = Vec::with_capacity(batch * p);
+        for xr in (0..batch).map(|b| &x[b * f..(b + 1) * f]) {
+            let at = theta.len();
+            theta.extend_from_slice(&shared);
+            let row = &mut theta[at..];
+            match &self.map {
+                Map::Gather { inputs, .. } => {
+                    for &(j, k) in inputs {
+                        row[j] = xr[k];
+                    }
+                }
+                Map::Affine { a_in, .. } => {
+                    for (&xf, a) in xr.iter().zip(a_in.chunks_exact(p.max(1))) {
                         row.iter_mut().zip(a).for_each(|(t, &a)| *t += xf * a);
                     }
                 }

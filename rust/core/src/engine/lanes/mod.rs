@@ -207,43 +207,60 @@ pub(crate) fn vjp_sweep<T: Real>(
     grads: &mut Vec<f64>,
     opts: &Options,
 ) {
-    let tape = prog.tape();
-    let p = tape.n_params;
-    if p == 0 || !tape.ops.iter().any(Op::is_parametrised) {
-        grads.resize(grads.len() + batch * p, 0.0);
+    if zeros_without_parameters(prog, batch, grads) {
         return;
     }
-    append_blocks(grads, batch * p, |rows| {
-        by_width!(batch, L => {
-            let plan = Plan::<T, L>::new(prog, theta, true);
-            for_blocks(&plan, batch, 2, rows, p, |base, g| {
-                let g = zeroed(g);
-                if !opts.cancelled() {
-                    backward_fast(&plan, phi, lam, base, g)
-                }
-            })
+    by_width!(batch, L => {
+        let plan = Plan::<T, L>::new(prog, theta, true);
+        grad_blocks(&plan, batch, 2, grads, opts, |base, g| {
+            backward_fast(&plan, phi, lam, base, g)
         })
     })
 }
 
-/// Appends `n` values to `v`, written by `fill` (which must write every one of them): a
-/// call's gradients are zeroed block by block on the pool's threads, where the sweep then
-/// adds into them while they are in cache, instead of by one memset of `[B, P]` on the
-/// calling thread first.
-fn append_blocks(v: &mut Vec<f64>, n: usize, fill: impl FnOnce(&mut [MaybeUninit<f64>])) {
-    v.reserve(n);
-    let len = v.len();
-    fill(&mut v.spare_capacity_mut()[..n]);
-    // SAFETY: `fill` wrote the n values past `len` (its contract), within the capacity
-    unsafe { v.set_len(len + n) };
+/// Appends `[B, P]` zeros to `grads` when no op of `prog` has a parameter (nothing to
+/// sweep); whether it did.
+fn zeros_without_parameters<T: Real>(
+    prog: &Program<T>,
+    batch: usize,
+    grads: &mut Vec<f64>,
+) -> bool {
+    let tape = prog.tape();
+    let p = tape.n_params;
+    let none = p == 0 || !tape.ops.iter().any(Op::is_parametrised);
+    if none {
+        grads.resize(grads.len() + batch * p, 0.0);
+    }
+    none
 }
 
-/// `g` set to zeros, as initialised values.
-#[inline(always)]
-fn zeroed(g: &mut [MaybeUninit<f64>]) -> &mut [f64] {
-    g.fill(MaybeUninit::new(0.0));
-    // SAFETY: every value was just written; MaybeUninit<f64> has f64's layout
-    unsafe { &mut *(g as *mut [MaybeUninit<f64>] as *mut [f64]) }
+/// Appends a call's `[B, P]` gradients to `grads`: each block's rows are zeroed on the
+/// thread that runs the block (in cache, instead of one memset of `[B, P]` on the calling
+/// thread first), then `sweep(base, rows)` adds into them unless the call was cancelled.
+/// `states`: states swept per op, for `for_blocks`.
+fn grad_blocks<T: Real, const L: usize>(
+    plan: &Plan<T, L>,
+    batch: usize,
+    states: usize,
+    grads: &mut Vec<f64>,
+    opts: &Options,
+    sweep: impl Fn(usize, &mut [f64]) + Sync + Send,
+) {
+    let p = plan.prog.tape().n_params;
+    let (len, n) = (grads.len(), batch * p);
+    grads.reserve(n);
+    let rows = &mut grads.spare_capacity_mut()[..n];
+    for_blocks(plan, batch, states, rows, p, |base, g| {
+        g.fill(MaybeUninit::new(0.0));
+        // SAFETY: every value was just written; MaybeUninit<f64> has f64's layout
+        let g = unsafe { &mut *(g as *mut [MaybeUninit<f64>] as *mut [f64]) };
+        if !opts.cancelled() {
+            sweep(base, g)
+        }
+    });
+    // SAFETY: the blocks' rows cover the n values past `len` (within the capacity
+    // reserved), and each block zeroed its own
+    unsafe { grads.set_len(len + n) };
 }
 
 /// The VJP from the initial states `init` for diagonal observables (`g` cotangents
@@ -261,23 +278,15 @@ pub(crate) fn vjp_from_init<T: Real>(
     grads: &mut Vec<f64>,
     opts: &Options,
 ) {
-    let tape = prog.tape();
-    let p = tape.n_params;
-    if p == 0 || !tape.ops.iter().any(Op::is_parametrised) {
-        grads.resize(grads.len() + batch * p, 0.0);
+    if zeros_without_parameters(prog, batch, grads) {
         return;
     }
-    append_blocks(grads, batch * p, |rows| {
-        by_width!(batch, L => {
-            let fwd = Plan::<T, L>::new(prog, theta, false);
-            let bwd = Plan::<T, L>::new(prog, theta, true);
-            let (plans, obs) = ((&fwd, &bwd), (g, diag));
-            for_blocks(&bwd, batch, 3, rows, p, |base, gb| {
-                let gb = zeroed(gb);
-                if !opts.cancelled() {
-                    round_trip_fast(plans, init, obs, base, gb)
-                }
-            })
+    by_width!(batch, L => {
+        let fwd = Plan::<T, L>::new(prog, theta, false);
+        let bwd = Plan::<T, L>::new(prog, theta, true);
+        let (plans, obs) = ((&fwd, &bwd), (g, diag));
+        grad_blocks(&bwd, batch, 3, grads, opts, |base, gb| {
+            round_trip_fast(plans, init, obs, base, gb)
         })
     })
 }

@@ -9,7 +9,7 @@
 //! last call still running on it returns, which ends its threads.
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 struct Tagged {
@@ -88,4 +88,180 @@ pub fn set_num_threads(n: usize) {
 pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let p = pool();
     p.pool.install(f)
+}
+
+/// Runs `f(k)` for every `k` in `0..n` on the calling thread, with the pool's threads
+/// joining as they wake: indices are claimed one at a time from a shared counter, so a
+/// late helper costs nothing but the work it did not take. Unlike `install`, the caller
+/// never sleeps waiting for the pool to start (on a small VM each wake-up, the pool's and
+/// then the caller's, costs tens of microseconds); at the end it waits only for the
+/// indices a helper is still running. `f` may run on several threads at once, each `k`
+/// exactly once. A panic in `f` on a helper is raised again here.
+pub fn share(n: usize, f: &(dyn Fn(usize) + Sync)) {
+    let helpers = num_threads().saturating_sub(1).min(n.saturating_sub(1));
+    if helpers == 0 {
+        return (0..n).for_each(f);
+    }
+    // SAFETY: the lifetime is erased for the pool's 'static jobs; `Shared::job` is only
+    // called between a successful `enter` and the matching `leave`, and `Closing` (below)
+    // returns only after the gate is closed and no helper is inside: `f` outlives every call
+    let job: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(f) };
+    let shared = Arc::new(Shared {
+        next: AtomicUsize::new(0),
+        n,
+        gate: AtomicUsize::new(0),
+        panicked: AtomicBool::new(false),
+        job,
+    });
+    let p = pool();
+    for _ in 0..helpers {
+        let s = shared.clone();
+        p.pool.spawn(move || s.help());
+    }
+    {
+        let _closing = Closing(&shared);
+        shared.work();
+    }
+    if shared.panicked.load(Ordering::Acquire) {
+        panic!("a qoxide pool thread panicked (see its message above)");
+    }
+}
+
+/// The state of one `share` call, held by the caller and by each helper job.
+struct Shared {
+    next: AtomicUsize,
+    n: usize,
+    /// `CLOSED` once the caller is done, plus the number of helpers inside `work`
+    gate: AtomicUsize,
+    panicked: AtomicBool,
+    /// valid while the gate is open or a helper is inside (see `share`)
+    job: &'static (dyn Fn(usize) + Sync),
+}
+
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
+impl Shared {
+    fn work(&self) {
+        loop {
+            let k = self.next.fetch_add(1, Ordering::Relaxed);
+            if k >= self.n {
+                return;
+            }
+            (self.job)(k);
+        }
+    }
+
+    /// A helper job: works unless the caller has already closed the gate (a helper that
+    /// woke after the caller finished touches nothing).
+    fn help(&self) {
+        let mut g = self.gate.load(Ordering::Acquire);
+        loop {
+            if g & CLOSED != 0 {
+                return;
+            }
+            match (self.gate).compare_exchange_weak(g, g + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(now) => g = now,
+            }
+        }
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work()));
+        if run.is_err() {
+            self.panicked.store(true, Ordering::Release);
+        }
+        self.gate.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// Closes the gate of a `share` call and waits until no helper is inside, also when the
+/// caller's own work unwinds.
+struct Closing<'a>(&'a Shared);
+
+impl Drop for Closing<'_> {
+    fn drop(&mut self) {
+        let gate = &self.0.gate;
+        gate.fetch_or(CLOSED, Ordering::AcqRel);
+        // a helper inside finishes its index within microseconds: spin briefly, then yield
+        // (on a loaded machine the helper may need this core to finish)
+        let mut spins = 0u32;
+        while gate.load(Ordering::Acquire) != CLOSED {
+            if spins < 1 << 12 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    fn counts(n: usize) -> Vec<AtomicU32> {
+        (0..n).map(|_| AtomicU32::new(0)).collect()
+    }
+
+    #[test]
+    fn share_runs_every_index_once() {
+        for n in [0, 1, 2, 3, 17, 1000] {
+            let seen = counts(n);
+            share(n, &|k| {
+                seen[k].fetch_add(1, Ordering::Relaxed);
+            });
+            assert!(
+                seen.iter().all(|c| c.load(Ordering::Relaxed) == 1),
+                "n = {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn share_uses_the_pool_when_it_has_threads() {
+        // with a helper that sleeps in every index, the caller cannot take them all before
+        // the helper wakes: some index runs on a pool thread
+        if num_threads() < 2 {
+            return;
+        }
+        let on_pool = AtomicU32::new(0);
+        share(64, &|_| {
+            if rayon::current_thread_index().is_some() {
+                on_pool.fetch_add(1, Ordering::Relaxed);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        });
+        assert!(on_pool.load(Ordering::Relaxed) > 0);
+    }
+
+    #[test]
+    fn share_nested_in_pool_threads_completes() {
+        // calls from inside the pool (all its threads busy) must not wait for helpers
+        // that cannot start
+        let total = AtomicU32::new(0);
+        install(|| {
+            rayon::broadcast(|_| {
+                share(100, &|_| {
+                    total.fetch_add(1, Ordering::Relaxed);
+                })
+            })
+        });
+        assert_eq!(total.load(Ordering::Relaxed) as usize, 100 * num_threads());
+    }
+
+    #[test]
+    fn share_raises_a_helpers_panic_in_the_caller() {
+        if num_threads() < 2 {
+            return;
+        }
+        let r = std::panic::catch_unwind(|| {
+            share(64, &|k| {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                if rayon::current_thread_index().is_some() {
+                    panic!("boom at {k}");
+                }
+            })
+        });
+        assert!(r.is_err());
+    }
 }

@@ -29,8 +29,8 @@ use crate::state::index::set_bits;
 use crate::state::{Ctrl, Kernel};
 use crate::tape::{Op, Param};
 use kernels::{apply, apply_real, as_mat1, dagger, inner, mul2, Shape, Z};
-use rayon::prelude::*;
 use std::any::TypeId;
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -62,20 +62,22 @@ macro_rules! by_width {
     };
 }
 
-/// Above this many amplitude-state updates (batch · 2^n · ops · states swept) a call runs
-/// its blocks in parallel. The caller sleeps while the pool works, and on a small VM each
-/// wake-up (the pool's, then the caller's) costs tens of microseconds; between a training
-/// step's calls the workers fall asleep again. Dressed circuit (50 ops), forward + VJP
-/// from Python (`torch.autograd.grad` of the sum, final states kept: a 1-state forward,
-/// a 2-state sweep), 2-vCPU VM, thresholds alternated in one process over 10 rounds,
-/// min / median µs per step for 2^19 | 2^20 | 2^21 | 2^22: batch 512 471/541 | 283/316 |
-/// 272/312 | 271/303; 1024 658/752 | 662/850 | 508/567 | 492/591; 1536 842/956 | 801/980
-/// | 970/1192 | 793/980; 2048 1207/1745 | 1326/1505 | 1229/1658 | 1623/1843 (both calls
-/// serial). Forward alone (no grad) at 1024-3072: the same within noise for 2^19-2^21.
-/// In `benches/peers.py`'s harness (JAX interleaved, medians): 512 602 -> 313 µs, 1024
-/// 849 / 713 -> 517 / 719 µs, but 2048 1092 / 1483 -> 1199 / 1654 µs (its 1.6e6-update
-/// forward now serial; the VJP at 1024 has the same count and wants to stay serial).
-const SERIAL_MAX_WORK: usize = 1 << 21;
+/// Above this many amplitude-state updates (batch · 2^n · ops · states swept) a call shares
+/// its blocks with the pool (`pool::share`: the calling thread works too, helpers join
+/// as they wake). Until 2026-12-07 the blocks went to the pool through `pool::install`,
+/// with the caller asleep until the pool finished; that paid two wake-ups per call and
+/// needed 2^21 updates to win. Dressed circuit from Python (forward + `autograd.grad` of
+/// the sum, final states kept), one process per setting, settings alternated 5-6 times,
+/// 2-vCPU VM (AMD EPYC), min / median µs per step:
+/// - batch 256: install at 2^17 354/426; share at 2^17 222/266, serial 193-205/205-279;
+/// - batch 1024: serial (2^21) 550-562/607-657; install at 2^19 577/591; share at 2^19
+///   471-475/481-582, at 2^18 446/497;
+/// - batch 2048: 2^21 870-970/1038-1104; install at 2^19 847/990; share at 2^19
+///   718-738/802-973.
+///
+/// From Python the pool's threads are asleep at every call: below about 2^18 updates
+/// (batch 256 forward) waking one costs more than it takes over.
+const SERIAL_MAX_WORK: usize = 1 << 19;
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
@@ -1039,8 +1041,8 @@ fn load<T: Real, const L: usize>(
 }
 
 /// Call `f(base, rows)` for each block of `L` samples, `rows` its slice of `out` (`width`
-/// values per sample); blocks in parallel when the work (`states` swept per op) pays for
-/// waking the pool.
+/// values per sample); blocks shared with the pool's threads when the work (`states`
+/// swept per op) pays for waking them.
 fn for_blocks<T: Real, O: Send, const L: usize>(
     plan: &Plan<T, L>,
     batch: usize,
@@ -1049,15 +1051,11 @@ fn for_blocks<T: Real, O: Send, const L: usize>(
     width: usize,
     f: impl Fn(usize, &mut [O]) + Sync + Send,
 ) {
-    let tape = plan.prog.tape();
-    let work = (batch << tape.n_qubits).saturating_mul(tape.ops.len() * states);
     let chunk = L * width;
-    if pool::num_threads() > 1 && batch > L && work > SERIAL_MAX_WORK {
-        pool::install(|| {
-            out.par_chunks_mut(chunk)
-                .enumerate()
-                .for_each(|(k, o)| f(k * L, o))
-        });
+    if parallel(plan, batch, states) {
+        let rows = Rows::new(out, chunk);
+        // SAFETY: `share` runs each block index once
+        pool::share(rows.count, &|k| f(k * L, unsafe { rows.get(k) }));
     } else {
         out.chunks_mut(chunk)
             .enumerate()
@@ -1074,19 +1072,60 @@ fn for_block_pairs<T: Real, A: Send, B: Send, const L: usize>(
     (b, width_b): (&mut [B], usize),
     f: impl Fn(usize, &mut [A], &mut [B]) + Sync + Send,
 ) {
-    let tape = plan.prog.tape();
-    let work = (batch << tape.n_qubits).saturating_mul(tape.ops.len());
     let (ca, cb) = (L * width_a, L * width_b);
-    if pool::num_threads() > 1 && batch > L && work > SERIAL_MAX_WORK {
-        pool::install(|| {
-            (a.par_chunks_mut(ca).zip(b.par_chunks_mut(cb)))
-                .enumerate()
-                .for_each(|(k, (ra, rb))| f(k * L, ra, rb))
-        });
+    if parallel(plan, batch, 1) {
+        let (ra, rb) = (Rows::new(a, ca), Rows::new(b, cb));
+        debug_assert_eq!(ra.count, rb.count);
+        // SAFETY: `share` runs each block index once
+        pool::share(ra.count, &|k| unsafe { f(k * L, ra.get(k), rb.get(k)) });
     } else {
         (a.chunks_mut(ca).zip(b.chunks_mut(cb)))
             .enumerate()
             .for_each(|(k, (ra, rb))| f(k * L, ra, rb));
+    }
+}
+
+/// Whether a call's blocks are shared with the pool: `states` swept per op.
+fn parallel<T: Real, const L: usize>(plan: &Plan<T, L>, batch: usize, states: usize) -> bool {
+    let tape = plan.prog.tape();
+    let work = (batch << tape.n_qubits).saturating_mul(tape.ops.len() * states);
+    pool::num_threads() > 1 && batch > L && work > SERIAL_MAX_WORK
+}
+
+/// The blocks of a slice, handed out by index to the threads of `pool::share`.
+struct Rows<'a, O> {
+    ptr: *mut O,
+    len: usize,
+    chunk: usize,
+    count: usize,
+    _slice: PhantomData<&'a mut [O]>,
+}
+
+// SAFETY: `Rows` stands for the `&mut [O]` it was made from; each block is handed out
+// once (`get`'s contract), so threads never share an element
+unsafe impl<O: Send> Sync for Rows<'_, O> {}
+
+impl<'a, O> Rows<'a, O> {
+    fn new(s: &'a mut [O], chunk: usize) -> Self {
+        Rows {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+            chunk,
+            count: s.len().div_ceil(chunk),
+            _slice: PhantomData,
+        }
+    }
+
+    /// Block `k` (the last one may be short).
+    ///
+    /// # Safety
+    /// Each `k < count` at most once, while the slice `new` took is borrowed.
+    unsafe fn get(&self, k: usize) -> &'a mut [O] {
+        let start = k * self.chunk;
+        let len = self.chunk.min(self.len - start);
+        // SAFETY: in bounds (k < count), disjoint from every other block, and handed out
+        // once (the caller's contract)
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
     }
 }
 

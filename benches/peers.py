@@ -305,6 +305,23 @@ def idle_vs_loaded_by_setting(budget: float) -> dict[str, dict[str, float]]:
 # main -----------------------------------------------------------------------------------------
 
 
+def machine() -> str:
+    """The CPU, cores and library versions the figures come from (timings on different
+    cards are not comparable)."""
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = f"qoxide {qx.__version__}, torch {torch.__version__}"
+    if jax_available():
+        import jax
+
+        versions += f", jax {jax.__version__}"
+    return f"machine: {cpu}, {os.cpu_count()} cores; {versions}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--batches", type=int, nargs="*", default=BATCHES)
@@ -317,6 +334,7 @@ def main() -> None:
         print(json.dumps(idle_vs_loaded(args.idle_vs_loaded)))
         return
 
+    print(machine())
     impls: dict[str, Callable[[int], Callable[[], object]]] = {"qoxide": qoxide_step}
     if jax_available():
         impls["JAX statevector jit"] = jax_statevector_step

@@ -9,6 +9,7 @@
 //! last call still running on it returns, which ends its threads.
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -127,6 +128,67 @@ pub fn share(n: usize, f: &(dyn Fn(usize) + Sync)) {
     }
 }
 
+/// `share` over the chunks of `out` (`chunk` elements each, the last may be short):
+/// `f(k, chunk k)`.
+pub fn share_chunks<O: Send>(out: &mut [O], chunk: usize, f: impl Fn(usize, &mut [O]) + Sync) {
+    let chunks = Chunks::new(out, chunk);
+    // SAFETY: `share` runs each index once
+    share(chunks.count, &|k| f(k, unsafe { chunks.get(k) }));
+}
+
+/// `share_chunks` over two slices with as many chunks: `f(k, chunk k of a, chunk k of b)`.
+pub fn share_chunk_pairs<A: Send, B: Send>(
+    (a, chunk_a): (&mut [A], usize),
+    (b, chunk_b): (&mut [B], usize),
+    f: impl Fn(usize, &mut [A], &mut [B]) + Sync,
+) {
+    let (ra, rb) = (Chunks::new(a, chunk_a), Chunks::new(b, chunk_b));
+    assert_eq!(
+        ra.count, rb.count,
+        "share_chunk_pairs: as many chunks in both"
+    );
+    // SAFETY: `share` runs each index once
+    share(ra.count, &|k| unsafe { f(k, ra.get(k), rb.get(k)) });
+}
+
+/// The chunks of a slice, handed out by index to the threads of `share`.
+struct Chunks<'a, O> {
+    ptr: *mut O,
+    len: usize,
+    chunk: usize,
+    count: usize,
+    _slice: PhantomData<&'a mut [O]>,
+}
+
+// SAFETY: `Chunks` stands for the `&mut [O]` it was made from; each chunk is handed out
+// once (`get`'s contract), so threads never share an element
+unsafe impl<O: Send> Sync for Chunks<'_, O> {}
+
+impl<'a, O> Chunks<'a, O> {
+    fn new(s: &'a mut [O], chunk: usize) -> Self {
+        assert!(chunk > 0, "chunks of at least one element");
+        Chunks {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+            chunk,
+            count: s.len().div_ceil(chunk),
+            _slice: PhantomData,
+        }
+    }
+
+    /// Chunk `k` (the last one may be short).
+    ///
+    /// # Safety
+    /// Each `k < count` at most once, while the slice `new` took is borrowed.
+    unsafe fn get(&self, k: usize) -> &'a mut [O] {
+        let start = k * self.chunk;
+        let len = self.chunk.min(self.len - start);
+        // SAFETY: in bounds (k < count), disjoint from every other chunk, and handed out
+        // once (the caller's contract)
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
+    }
+}
+
 /// The state of one `share` call, held by the caller and by each helper job.
 struct Shared {
     next: AtomicUsize,
@@ -214,6 +276,30 @@ mod tests {
                 seen.iter().all(|c| c.load(Ordering::Relaxed) == 1),
                 "n = {n}"
             );
+        }
+    }
+
+    #[test]
+    fn shared_chunks_cover_the_slices_once() {
+        for (len, chunk) in [(0, 3), (1, 3), (10, 3), (12, 3), (1000, 16)] {
+            let mut out = vec![0u32; len];
+            share_chunks(&mut out, chunk, |k, c| {
+                assert!(c.len() == chunk || (k + 1) * chunk >= len);
+                c.iter_mut().for_each(|x| *x += k as u32 + 1);
+            });
+            assert!(out
+                .iter()
+                .enumerate()
+                .all(|(i, &x)| x == (i / chunk) as u32 + 1));
+            let mut other = vec![0u8; 2 * len];
+            share_chunk_pairs((&mut out, chunk), (&mut other, 2 * chunk), |k, a, b| {
+                assert_eq!(2 * a.len(), b.len());
+                b.iter_mut().for_each(|y| *y = (k % 200) as u8 + 1);
+            });
+            assert!(other
+                .iter()
+                .enumerate()
+                .all(|(i, &y)| y == ((i / (2 * chunk)) % 200) as u8 + 1));
         }
     }
 

@@ -8,7 +8,6 @@ use crate::pool;
 use crate::program::Program;
 use crate::scalar::{Real, C};
 use crate::state::{alloc, zero_state};
-use rayon::prelude::*;
 use std::borrow::Cow;
 
 /// What `Batch::run`'s per-sample function does, for the memory check and the choice of
@@ -192,11 +191,12 @@ where
     };
     let width = width.max(1);
     if pl.batch_par {
-        pool::install(|| {
-            out.par_chunks_mut(width)
-                .enumerate()
-                .for_each(|(b, o)| one(b, o))
-        });
+        // the caller works too and the pool's threads join as they wake (`pool::share`),
+        // rather than the caller sleeping until the pool is done (rayon's `install`): the
+        // dressed circuit's forward + gradient from Python, 9 qubits batch 8, 498 -> 382 µs
+        // median; 9 x 32 1130 -> 1025; 10 x 16 1082 -> 1011 (4 alternated processes,
+        // 2-vCPU AMD VM); 12 qubits within noise
+        pool::share_chunks(out, width, one);
     } else if pl.amp_par {
         pool::install(|| {
             out.chunks_mut(width)

@@ -30,7 +30,6 @@ use crate::state::{Ctrl, Kernel};
 use crate::tape::{Op, Param};
 use kernels::{apply, apply_real, as_mat1, dagger, inner, mul2, Shape, Z};
 use std::any::TypeId;
-use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -1053,9 +1052,7 @@ fn for_blocks<T: Real, O: Send, const L: usize>(
 ) {
     let chunk = L * width;
     if parallel(plan, batch, states) {
-        let rows = Rows::new(out, chunk);
-        // SAFETY: `share` runs each block index once
-        pool::share(rows.count, &|k| f(k * L, unsafe { rows.get(k) }));
+        pool::share_chunks(out, chunk, |k, o| f(k * L, o));
     } else {
         out.chunks_mut(chunk)
             .enumerate()
@@ -1074,10 +1071,7 @@ fn for_block_pairs<T: Real, A: Send, B: Send, const L: usize>(
 ) {
     let (ca, cb) = (L * width_a, L * width_b);
     if parallel(plan, batch, 1) {
-        let (ra, rb) = (Rows::new(a, ca), Rows::new(b, cb));
-        debug_assert_eq!(ra.count, rb.count);
-        // SAFETY: `share` runs each block index once
-        pool::share(ra.count, &|k| unsafe { f(k * L, ra.get(k), rb.get(k)) });
+        pool::share_chunk_pairs((a, ca), (b, cb), |k, ra, rb| f(k * L, ra, rb));
     } else {
         (a.chunks_mut(ca).zip(b.chunks_mut(cb)))
             .enumerate()
@@ -1090,43 +1084,6 @@ fn parallel<T: Real, const L: usize>(plan: &Plan<T, L>, batch: usize, states: us
     let tape = plan.prog.tape();
     let work = (batch << tape.n_qubits).saturating_mul(tape.ops.len() * states);
     pool::num_threads() > 1 && batch > L && work > SERIAL_MAX_WORK
-}
-
-/// The blocks of a slice, handed out by index to the threads of `pool::share`.
-struct Rows<'a, O> {
-    ptr: *mut O,
-    len: usize,
-    chunk: usize,
-    count: usize,
-    _slice: PhantomData<&'a mut [O]>,
-}
-
-// SAFETY: `Rows` stands for the `&mut [O]` it was made from; each block is handed out
-// once (`get`'s contract), so threads never share an element
-unsafe impl<O: Send> Sync for Rows<'_, O> {}
-
-impl<'a, O> Rows<'a, O> {
-    fn new(s: &'a mut [O], chunk: usize) -> Self {
-        Rows {
-            ptr: s.as_mut_ptr(),
-            len: s.len(),
-            chunk,
-            count: s.len().div_ceil(chunk),
-            _slice: PhantomData,
-        }
-    }
-
-    /// Block `k` (the last one may be short).
-    ///
-    /// # Safety
-    /// Each `k < count` at most once, while the slice `new` took is borrowed.
-    unsafe fn get(&self, k: usize) -> &'a mut [O] {
-        let start = k * self.chunk;
-        let len = self.chunk.min(self.len - start);
-        // SAFETY: in bounds (k < count), disjoint from every other block, and handed out
-        // once (the caller's contract)
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
-    }
 }
 
 // The lane loops are plain Rust that the compiler vectorises for the target's baseline

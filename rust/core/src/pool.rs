@@ -103,9 +103,10 @@ pub fn share(n: usize, f: &(dyn Fn(usize) + Sync)) {
     if helpers == 0 {
         return (0..n).for_each(f);
     }
-    // SAFETY: the lifetime is erased for the pool's 'static jobs; `Shared::job` is only
-    // called between a successful `enter` and the matching `leave`, and `Closing` (below)
-    // returns only after the gate is closed and no helper is inside: `f` outlives every call
+    // SAFETY: the lifetime is erased for the pool's 'static jobs. A helper calls
+    // `Shared::job` only after entering the open gate (`Shared::help`'s increment) and
+    // before leaving it (its decrement), and `Closing` (below) returns only after the gate
+    // is closed and no helper is inside: `f` outlives every call
     let job: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(f) };
     let shared = Arc::new(Shared {
         next: AtomicUsize::new(0),

@@ -20,7 +20,9 @@ minutes; alternating spreads the drift over all of them); each time is the media
 rounds' medians of repeats (first, compiling call excluded).
 
 Throughput: qoxide's GFLOP/s at batch >= 1024 next to the machine's measured float64 peak
-(a torch 1024x1024 float64 matmul on the same cores), counting nominal flops per sample:
+(a torch 1024x1024 float64 matmul on the same cores), from the table's times and again in a
+child process with ``OMP_WAIT_POLICY=PASSIVE`` (without torch's spinning OpenMP worker, see
+:func:`passive_throughput`), counting nominal flops per sample:
 each 1-qubit gate as a dense complex 2x2 matrix on every amplitude pair (28 flops per pair;
 CNOTs are permutations, 0 flops), the <Z_i> reductions at 3 flops per amplitude each, and
 the adjoint gradient as twice the forward (the sweep un-computes phi and carries lambda
@@ -148,6 +150,34 @@ def matmul_peak_gflops(budget: float) -> float:
     a = torch.rand(1024, 1024, dtype=torch.float64)
     b = torch.rand(1024, 1024, dtype=torch.float64)
     return 2 * 1024**3 / timed(lambda: a @ b, budget) / 1e9
+
+
+def throughput(times: dict[int, float], peak: float) -> list[dict[str, float]]:
+    """GFLOP/s of qoxide's step at each batch of ``times`` (batch -> seconds) >= 1024,
+    next to ``peak``."""
+    return [
+        {"batch": b, "gflops": flops_per_sample() * b / t / 1e9, "peak_gflops": peak}
+        for b, t in times.items()
+        if b >= 1024
+    ]
+
+
+def passive_throughput(batches: list[int], budget: float) -> list[dict[str, float]]:
+    """:func:`throughput` with torch's OpenMP workers waiting passively, in a child process
+    (OpenMP reads the policy at start-up). After a parallel torch op (the ``sum()`` of
+    [B, 4] outputs is one from batch 8192) a spinning worker holds a core for about 4 ms
+    that qoxide's pool needs (docs/performance.md): this is the kernels' figure without it."""
+    big = [b for b in batches if b >= 1024]
+    if not big:
+        return []
+    out = subprocess.run(
+        [sys.executable, __file__, "--throughput", str(budget), "--batches", *map(str, big)],
+        env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def jax_available() -> bool:
@@ -329,9 +359,15 @@ def main() -> None:
     ap.add_argument("--no-pennylane", action="store_true", help="skip PennyLane + JAX")
     ap.add_argument("--json", type=Path, help="append JSON lines here")
     ap.add_argument("--idle-vs-loaded", type=float, metavar="BUDGET", help=argparse.SUPPRESS)
+    ap.add_argument("--throughput", type=float, metavar="BUDGET", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.idle_vs_loaded is not None:  # the child of idle_vs_loaded_by_setting
         print(json.dumps(idle_vs_loaded(args.idle_vs_loaded)))
+        return
+    if args.throughput is not None:  # the child of passive_throughput
+        steps = {b: qoxide_step(b) for b in args.batches}
+        times = {b: interleaved({"qoxide": s}, args.throughput)["qoxide"] for b, s in steps.items()}
+        print(json.dumps(throughput(times, matmul_peak_gflops(args.throughput))))
         return
 
     print(machine())
@@ -351,15 +387,9 @@ def main() -> None:
                 {"batch": batch, "impl": name, "seconds": t, "ratio": t / times["qoxide"]}
             )
     peak = matmul_peak_gflops(args.budget)
-    throughput = [
-        {
-            "batch": r["batch"],
-            "gflops": flops_per_sample() * r["batch"] / r["seconds"] / 1e9,
-            "peak_gflops": peak,
-        }
-        for r in rows
-        if r["impl"] == "qoxide" and r["batch"] >= 1024
-    ]
+    ours = {r["batch"]: r["seconds"] for r in rows if r["impl"] == "qoxide"}
+    rates = {"default": throughput(ours, peak)}
+    rates["OMP_WAIT_POLICY=PASSIVE"] = passive_throughput(args.batches, args.budget)
     overhead = {b: per_call(b, args.budget) for b in (1, 64)}
     loads = idle_vs_loaded_by_setting(args.budget)
 
@@ -374,12 +404,13 @@ def main() -> None:
             cells.append(f"{_fmt(r['seconds']) + ratio:>22}")
         print(f"{batch:>6} | " + " | ".join(cells))
     print("ratio = peer time / qoxide time (> 1: qoxide faster)")
-    for t in throughput:
-        print(
-            f"throughput, batch {t['batch']}: {t['gflops']:.2f} GFLOP/s nominal = "
-            f"{100 * t['gflops'] / t['peak_gflops']:.1f}% of a float64 matmul's "
-            f"{t['peak_gflops']:.1f} GFLOP/s ({flops_per_sample()} flops per sample)"
-        )
+    for setting, ts in rates.items():
+        for t in ts:
+            print(
+                f"throughput, batch {t['batch']}, {setting}: {t['gflops']:.2f} GFLOP/s nominal "
+                f"= {100 * t['gflops'] / t['peak_gflops']:.1f}% of a float64 matmul's "
+                f"{t['peak_gflops']:.1f} GFLOP/s ({flops_per_sample()} flops per sample)"
+            )
     for b, t in overhead.items():
         print(
             f"per call, batch {b}: forward {_fmt(t['fwd_s'])}, forward + gradient "
@@ -396,8 +427,10 @@ def main() -> None:
         with args.json.open("a") as f:
             for r in rows:
                 f.write(json.dumps({"workload": "dressed fwd+grad", **r}) + "\n")
-            for t in throughput:
-                f.write(json.dumps({"workload": "throughput", **t}) + "\n")
+            for setting, ts in rates.items():
+                for t in ts:
+                    f.write(json.dumps({"workload": "throughput", "setting": setting, **t}))
+                    f.write("\n")
             for b, t in overhead.items():
                 f.write(json.dumps({"workload": "per call", "batch": b, **t}) + "\n")
             for name, load in loads.items():

@@ -263,3 +263,21 @@ def test_as_tuple_splits_per_measurement_on_every_route(name, fn, make):
     assert isinstance(np_out, tuple)
     for k, o in enumerate(np_out):
         np.testing.assert_allclose(o, ref[..., k].detach().numpy(), rtol=0, atol=1e-12)
+
+
+def test_an_inplace_change_after_the_forward_is_refused_where_the_inputs_are_reread():
+    """The create_graph backward rebuilds the theta map from the arguments: changed in
+    place since the forward, they would give the gradient of another point, so it raises
+    as torch does for saved tensors. The first-order backward reads only what the forward
+    kept natively, so it gives the gradient at the forward's point."""
+    x, w, v = (t.requires_grad_() for t in affine_args((4, 3))(torch.float64))
+    x0, w0, v0 = (t.detach().clone().requires_grad_() for t in (x, w, v))
+    want = torch.autograd.grad(affine(x0, w0, v0).sum(), (x0, w0, v0))
+    y = affine(x, w, v)
+    with torch.no_grad():
+        w.add_(0.5)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        torch.autograd.grad(y.sum(), (x, w, v), create_graph=True, retain_graph=True)
+    got = torch.autograd.grad(y.sum(), (x, w, v))
+    for g, e in zip(got, want, strict=True):
+        torch.testing.assert_close(g, e)

@@ -152,13 +152,17 @@ def matmul_peak_gflops(budget: float) -> float:
     return 2 * 1024**3 / timed(lambda: a @ b, budget) / 1e9
 
 
+#: Throughput is reported from this batch up (the issue's large-batch criterion).
+THROUGHPUT_MIN_BATCH = 1024
+
+
 def throughput(times: dict[int, float], peak: float) -> list[dict[str, float]]:
-    """GFLOP/s of qoxide's step at each batch of ``times`` (batch -> seconds) >= 1024,
-    next to ``peak``."""
+    """GFLOP/s of qoxide's step at each batch of ``times`` (batch -> seconds) from
+    THROUGHPUT_MIN_BATCH, next to ``peak``."""
     return [
         {"batch": b, "gflops": flops_per_sample() * b / t / 1e9, "peak_gflops": peak}
         for b, t in times.items()
-        if b >= 1024
+        if b >= THROUGHPUT_MIN_BATCH
     ]
 
 
@@ -167,7 +171,7 @@ def passive_throughput(batches: list[int], budget: float) -> list[dict[str, floa
     (OpenMP reads the policy at start-up). After a parallel torch op (the ``sum()`` of
     [B, 4] outputs is one from batch 8192) a spinning worker holds a core for about 4 ms
     that qoxide's pool needs (docs/performance.md): this is the kernels' figure without it."""
-    big = [b for b in batches if b >= 1024]
+    big = [b for b in batches if b >= THROUGHPUT_MIN_BATCH]
     if not big:
         return []
     out = subprocess.run(

@@ -2,9 +2,7 @@
 //! and the slice fast paths (target bit >= 3) against a per-gate reference applied
 //! by index arithmetic, and against the serial kernels.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use qoxide_core::{simple, Gate, Init, Obs, Op, Param, Real, Tape};
 
 /// Ops covering every kernel kind at high, middle and low bit positions of a

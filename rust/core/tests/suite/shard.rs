@@ -2,8 +2,7 @@
 //! memory, chunk by chunk as the all-to-all moves them) equals the unsharded engine:
 //! states, Pauli expectation values (X/Y/Z on global wires), Jacobians and VJPs, on
 //! random circuits of every gate kind, k = 1..3, look-ahead and swap-and-back schedules.
-mod common;
-use common::*;
+use crate::common::*;
 use qoxide_core::shard::{self, virtual_ranks, Schedule};
 use qoxide_core::{simple, Gate, Init, Obs, Real, Tape};
 

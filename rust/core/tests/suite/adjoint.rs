@@ -1,9 +1,7 @@
 //! Adjoint differentiation: jacobian against central finite differences of expval,
 //! VJP against J^T g, derivative kernels against the reference, batch paths.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use qoxide_core::{simple, Gate, Init, Obs, Op, Param, Real, Tape};
 
 const H: f64 = 1e-6;

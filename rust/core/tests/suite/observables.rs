@@ -1,9 +1,7 @@
 //! Observables (Pauli words and sums, Hermitian, Projector, sums), expval / var,
 //! probs and sample, against dense matrices.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use qoxide_core::{simple, Gate, Init, Obs, Param, Real, Tape};
 
 /// A tape that does nothing: measurements then see the initial states directly.

@@ -2,8 +2,7 @@
 //! engine on small registers, the tiled engine with tiles forced small so that 9-11 qubit
 //! circuits split into many segments (register blocks of 0, 2, 3 and 4 bits inside). States, expvals, Jacobians and VJPs, random circuits
 //! of every gate, both precisions. Engines are chosen per call (no process-wide switch).
-mod common;
-use common::*;
+use crate::common::*;
 use qoxide_core::{adjoint, measure, Engine, Gate, Init, Obs, Options, Program, Real, Tape};
 use std::sync::Arc;
 

@@ -2,9 +2,7 @@
 //! which Python sees as ValueError subclasses) naming the problem; NaN angles give NaN
 //! results, not panics.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use qoxide_core::{simple, Gate, Init, Obs, Op, Param, QoxideError, Tape};
 
 /// Assert a value error (Value, Wire or Shape) whose message contains every one of

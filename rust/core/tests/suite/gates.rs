@@ -1,9 +1,7 @@
 //! Every gate (and its inverse), in both precisions, on many wire placements,
 //! against the dense reference of tests/common.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use qoxide_core::{simple, Gate, Init, Op, Param, Real};
 use std::f64::consts::PI;
 

@@ -1,43 +1,20 @@
-"""Shared fixtures and the hypothesis settings profiles.
-
-Profiles (select with ``QOXIDE_HYPOTHESIS_PROFILE``):
-
-* ``default``: modest example counts so the whole correctness suite runs in well
-  under a minute on two cores;
-* ``thorough``: many more examples, for hunting bugs locally.
-"""
+"""Shared fixtures; the hypothesis settings profiles live in :mod:`hypothesis_profiles`
+(select one with ``QOXIDE_HYPOTHESIS_PROFILE``: ``default`` or ``thorough``)."""
 
 from __future__ import annotations
 
-import os
 import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent))  # `import reference`, `import helpers`
 
+import hypothesis_profiles  # noqa: E402, F401 - registers and loads the profile
 import qoxide as qx  # noqa: E402
 import reference as ref  # noqa: E402
-
-settings.register_profile(
-    "default",
-    max_examples=80,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    print_blob=True,
-)
-settings.register_profile(
-    "thorough",
-    max_examples=500,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    print_blob=True,
-)
-settings.load_profile(os.environ.get("QOXIDE_HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import torch
 from helpers import make_circuit
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 from strategies import N_INPUTS, cases, observables
 
 
@@ -28,7 +29,7 @@ def _plain_and_lanes(fn):  # noqa: ANN001, ANN202
     return plain, fn()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     st.data(),
     cases(min_qubits=1, max_qubits=6, max_gates=30),

@@ -20,6 +20,7 @@ import qoxide as qx
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 from qoxide import _core
 
 HERE = Path(__file__).parent / "shard_scripts"
@@ -109,7 +110,7 @@ def test_sharded_equals_single_process(procs: int, n: int, tmp_path: Path) -> No
     check(launch(procs, n, tmp_path), procs, n)
 
 
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=examples(4), deadline=None)
 @given(seed=st.integers(0, 2**16), n=st.integers(6, 8))
 def test_sharded_random_circuits_on_two_ranks(
     seed: int, n: int, tmp_path_factory: pytest.TempPathFactory

@@ -12,6 +12,7 @@ import torch
 from helpers import make_circuit
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 from strategies import cases, observables
 
 
@@ -29,7 +30,7 @@ def _fused_and_plain(fn, tile: int, block_bits: int):  # noqa: ANN001, ANN202
     return plain, fused
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     st.data(),
     cases(min_qubits=7, max_qubits=10, max_gates=40),

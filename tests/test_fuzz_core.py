@@ -31,10 +31,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis_profiles import examples
 
 ALLOWED = (ValueError, TypeError, MemoryError, OverflowError)
 ROOT = Path(__file__).resolve().parents[1]
-BATCHES = [(1, 100), (2, 100), (3, 100)]  # (hypothesis seed, examples) per subprocess
+# (hypothesis seed, examples) per subprocess
+BATCHES = [(1, examples(100)), (2, examples(100)), (3, examples(100))]
 MAX_SMALL_QUBITS = 8
 
 

@@ -16,6 +16,7 @@ qml = pytest.importorskip("pennylane")
 import qoxide as qx  # noqa: E402
 import reference as ref  # noqa: E402
 from helpers import GateSpec, ObsPair, make_circuit  # noqa: E402
+from hypothesis_profiles import examples  # noqa: E402
 from strategies import cases, observables  # noqa: E402
 
 MAX_QUBITS = 7
@@ -67,7 +68,7 @@ def pl_run(n: int, gates: list[GateSpec], row: np.ndarray, init, measure):  # no
     return circuit()
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(cases(max_qubits=MAX_QUBITS, max_gates=20))
 def test_state_matches_pennylane(case):  # noqa: ANN001
     f = make_circuit(case.n, case.gates, lambda q: q.state(), init=case.init)
@@ -77,7 +78,7 @@ def test_state_matches_pennylane(case):  # noqa: ANN001
         np.testing.assert_allclose(out[b], expected, atol=1e-10, rtol=0)
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(st.data(), cases(max_qubits=MAX_QUBITS, max_gates=20))
 def test_expvals_match_pennylane(data, case):  # noqa: ANN001
     obs = data.draw(st.lists(observables(case.n, case.rng), min_size=1, max_size=3))

@@ -13,6 +13,7 @@ import torch
 from helpers import make_circuit
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 from strategies import BATCH, cases, observables
 
 # -----------------------------------------------------------------------------------------
@@ -185,7 +186,7 @@ def test_inputs_and_weights_numpy_and_torch(rng):  # noqa: ANN001
     np.testing.assert_allclose(nested[:, 0], expected, atol=1e-12, rtol=0)
 
 
-@settings(max_examples=8)
+@settings(max_examples=examples(8))
 @given(st.data(), cases(min_qubits=14, max_qubits=15, max_gates=30))
 def test_large_register_random_circuits(data, case):  # noqa: ANN001
     """14-15 qubits (>= 2^14 amplitudes): single samples run each gate in parallel over
